@@ -1,0 +1,182 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// SyncState is the durable position and counters of one integration's sync. PostgreSQL, not the workflow, is the
+// source of truth for the cursor: it moves in the same transaction as the rows of its page.
+type SyncState struct {
+	IntegrationID   int64          `db:"integration_id"`
+	Phase           string         `db:"phase"`
+	TicketCursor    string         `db:"ticket_cursor"`
+	EventsStartTime int64          `db:"events_start_time"`
+	FirstSyncDone   bool           `db:"first_sync_done"`
+	Generation      int            `db:"generation"`
+	Pages           int64          `db:"pages"`
+	TicketsSynced   int64          `db:"tickets_synced"`
+	CasesCreated    int64          `db:"cases_created"`
+	CasesUpdated    int64          `db:"cases_updated"`
+	CommentsSynced  int64          `db:"comments_synced"`
+	Failures        int64          `db:"failures"`
+	LastSyncAt      sql.NullTime   `db:"last_sync_at"`
+	LastError       sql.NullString `db:"last_error"`
+	UpdatedAt       time.Time      `db:"updated_at"`
+}
+
+const stateCols = `integration_id, phase, ticket_cursor, events_start_time, first_sync_done, generation, pages,
+	tickets_synced, cases_created, cases_updated, comments_synced, failures, last_sync_at, last_error, updated_at`
+
+// SyncState reads the state without locking.
+func (s *Store) SyncState(ctx context.Context, integrationID int64) (*SyncState, error) {
+	var st SyncState
+	if err := s.DB.GetContext(ctx, &st, `SELECT `+stateCols+` FROM sync_state WHERE integration_id=$1`, integrationID); err != nil {
+		return nil, notFound(err, fmt.Sprintf("sync state of integration %d", integrationID))
+	}
+	return &st, nil
+}
+
+// lockState reads the state and holds its row lock until the transaction ends, so two attempts at the same page
+// (a retry racing a slow first attempt) apply it once.
+func lockState(ctx context.Context, tx *sqlxTx, integrationID int64) (*SyncState, error) {
+	var st SyncState
+	if err := tx.GetContext(ctx, &st, `SELECT `+stateCols+` FROM sync_state WHERE integration_id=$1 FOR UPDATE`, integrationID); err != nil {
+		return nil, notFound(err, fmt.Sprintf("sync state of integration %d", integrationID))
+	}
+	return &st, nil
+}
+
+// ResetSync starts a full first sync again: the cursor goes back to the start (or the integration's sync-from
+// date), counters restart, and the generation moves so every ticket is derived again.
+func (s *Store) ResetSync(ctx context.Context, integrationID int64) (int, error) {
+	var gen int
+	err := s.InTx(ctx, func(tx *sqlxTx) error {
+		err := tx.QueryRowxContext(ctx, `UPDATE sync_state st SET phase='first_sync', ticket_cursor='',
+			events_start_time = COALESCE(EXTRACT(EPOCH FROM i.sync_from)::bigint, 0), first_sync_done=false,
+			generation = st.generation + 1, pages=0, tickets_synced=0, cases_created=0, cases_updated=0,
+			comments_synced=0, failures=0, last_sync_at=NULL, last_error=NULL, updated_at=now()
+			FROM integrations i WHERE i.id = st.integration_id AND st.integration_id=$1 RETURNING st.generation`,
+			integrationID).Scan(&gen)
+		if err != nil {
+			return notFound(err, fmt.Sprintf("sync state of integration %d", integrationID))
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM sync_pages WHERE integration_id=$1`, integrationID)
+		return err
+	})
+	return gen, err
+}
+
+// MarkSyncEnded records the end of a sync pass (first or incremental).
+func (s *Store) MarkSyncEnded(ctx context.Context, integrationID int64, firstSyncDone bool) error {
+	_, err := s.DB.ExecContext(ctx, `UPDATE sync_state SET last_sync_at=now(), last_error=NULL,
+		first_sync_done = first_sync_done OR $2, phase = CASE WHEN $2 OR first_sync_done THEN 'incremental' ELSE phase END,
+		updated_at=now() WHERE integration_id=$1`, integrationID, firstSyncDone)
+	return err
+}
+
+// SetLastError records why the last sync step failed ("" clears it).
+func (s *Store) SetLastError(ctx context.Context, integrationID int64, msg string) error {
+	_, err := s.DB.ExecContext(ctx, `UPDATE sync_state SET last_error=NULLIF($2, ''), updated_at=now()
+		WHERE integration_id=$1`, integrationID, msg)
+	return err
+}
+
+// Page is a fetched Zendesk page waiting to be applied.
+type Page struct {
+	IntegrationID int64  `db:"integration_id"`
+	Kind          string `db:"kind"`
+	Generation    int    `db:"generation"`
+	FromPos       string `db:"from_pos"`
+	NextPos       string `db:"next_pos"`
+	EndOfStream   bool   `db:"end_of_stream"`
+	Body          []byte `db:"body"`
+}
+
+// Page kinds.
+const (
+	KindTickets  = "tickets"
+	KindComments = "comments"
+)
+
+// StagePage keeps a fetched page; fetching the same page again replaces it, so a retried fetch is harmless.
+func (s *Store) StagePage(ctx context.Context, p *Page) error {
+	_, err := s.DB.ExecContext(ctx, `INSERT INTO sync_pages (integration_id, kind, generation, from_pos, next_pos,
+		end_of_stream, body) VALUES ($1,$2,$3,$4,$5,$6,$7)
+		ON CONFLICT (integration_id, kind, generation, from_pos) DO UPDATE SET next_pos=EXCLUDED.next_pos,
+		end_of_stream=EXCLUDED.end_of_stream, body=EXCLUDED.body, created_at=now()`,
+		p.IntegrationID, p.Kind, p.Generation, p.FromPos, p.NextPos, p.EndOfStream, p.Body)
+	if err != nil {
+		return fmt.Errorf("stage %s page: %w", p.Kind, err)
+	}
+	return nil
+}
+
+// StagedPage loads a staged page, or ErrNotFound when it was applied (and deleted) already.
+func (s *Store) StagedPage(ctx context.Context, tx *sqlxTx, integrationID int64, kind string, gen int, from string) (*Page, error) {
+	var p Page
+	err := tx.GetContext(ctx, &p, `SELECT integration_id, kind, generation, from_pos, next_pos, end_of_stream, body
+		FROM sync_pages WHERE integration_id=$1 AND kind=$2 AND generation=$3 AND from_pos=$4`, integrationID, kind, gen, from)
+	if err != nil {
+		return nil, notFound(err, fmt.Sprintf("%s page from %q", kind, from))
+	}
+	return &p, nil
+}
+
+func deletePage(ctx context.Context, tx *sqlxTx, p *Page) error {
+	_, err := tx.ExecContext(ctx, `DELETE FROM sync_pages WHERE integration_id=$1 AND kind=$2 AND generation=$3 AND from_pos=$4`,
+		p.IntegrationID, p.Kind, p.Generation, p.FromPos)
+	return err
+}
+
+// Failure is a record the sync could not handle, kept with its reason and payload so it can be fixed and retried.
+type Failure struct {
+	ID            int64        `db:"id" json:"id"`
+	IntegrationID int64        `db:"integration_id" json:"-"`
+	Kind          string       `db:"kind" json:"kind"`
+	ZendeskID     *int64       `db:"zendesk_id" json:"zendesk_id"`
+	Reason        string       `db:"reason" json:"reason"`
+	Payload       string       `db:"payload" json:"payload"`
+	CreatedAt     time.Time    `db:"created_at" json:"created_at"`
+	ResolvedAt    sql.NullTime `db:"resolved_at" json:"-"`
+}
+
+// Failures lists the unresolved failures of an integration, newest first.
+func (s *Store) Failures(ctx context.Context, integrationID int64) ([]Failure, error) {
+	var out []Failure
+	err := s.DB.SelectContext(ctx, &out, `SELECT id, integration_id, kind, zendesk_id, reason, payload, created_at, resolved_at
+		FROM sync_failures WHERE integration_id=$1 AND resolved_at IS NULL ORDER BY id DESC`, integrationID)
+	return out, err
+}
+
+// recordFailures upserts open failures: the same record failing again updates its reason instead of piling up.
+func recordFailures(ctx context.Context, tx *sqlxTx, integrationID int64, fs []Failure) error {
+	for _, f := range fs {
+		if f.ZendeskID == nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO sync_failures (integration_id, kind, reason, payload)
+				VALUES ($1,$2,$3,$4)`, integrationID, f.Kind, f.Reason, f.Payload); err != nil {
+				return fmt.Errorf("record failure: %w", err)
+			}
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO sync_failures (integration_id, kind, zendesk_id, reason, payload)
+			VALUES ($1,$2,$3,$4,$5) ON CONFLICT (integration_id, kind, zendesk_id) WHERE resolved_at IS NULL
+			DO UPDATE SET reason=EXCLUDED.reason, payload=EXCLUDED.payload, created_at=now()`,
+			integrationID, f.Kind, *f.ZendeskID, f.Reason, f.Payload); err != nil {
+			return fmt.Errorf("record failure: %w", err)
+		}
+	}
+	return nil
+}
+
+// resolveFailures closes the open failures of records that have now synced.
+func resolveFailures(ctx context.Context, tx *sqlxTx, integrationID int64, kind string, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE sync_failures SET resolved_at=now() WHERE integration_id=$1 AND kind=$2
+		AND resolved_at IS NULL AND zendesk_id = ANY($3)`, integrationID, kind, int64Array(ids))
+	return err
+}

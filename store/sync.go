@@ -1,0 +1,473 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// ErrStalePage says a staged page no longer fits the sync's position (a reset happened, or another page was
+// applied in between); the caller drops it and fetches again from the saved position.
+var ErrStalePage = errors.New("stale page")
+
+// Counters are what one applied page added to the sync's progress.
+type Counters struct {
+	Tickets        int64 `json:"tickets"`
+	CasesCreated   int64 `json:"cases_created"`
+	CasesUpdated   int64 `json:"cases_updated"`
+	Comments       int64 `json:"comments"`
+	Failures       int64 `json:"failures"`
+	AlreadyApplied bool  `json:"already_applied,omitempty"`
+}
+
+// PageTx is the transaction a page is applied in, with the batched statements the apply step needs.
+type PageTx struct {
+	tx            *sqlxTx
+	ctx           context.Context
+	IntegrationID int64
+	State         *SyncState
+}
+
+// Tx exposes the raw transaction for statements not covered here.
+func (p *PageTx) Tx() *sqlxTx { return p.tx }
+
+// Position is where a stream of the given kind currently stands.
+func (st *SyncState) Position(kind string) string {
+	if kind == KindTickets {
+		return st.TicketCursor
+	}
+	return strconv.FormatInt(st.EventsStartTime, 10)
+}
+
+// ApplyPage applies one staged page exactly once: under the sync-state row lock it checks the page still starts
+// where the stream stands, runs fn, moves the position to the page's end, adds the counters and drops the page,
+// all in one transaction. A page applied already (a retry after a lost completion) returns AlreadyApplied.
+func (s *Store) ApplyPage(ctx context.Context, integrationID int64, kind string, gen int, from string,
+	fn func(ptx *PageTx, page *Page) (Counters, error)) (Counters, error) {
+	var out Counters
+	err := s.InTx(ctx, func(tx *sqlxTx) error {
+		st, err := lockState(ctx, tx, integrationID)
+		if err != nil {
+			return err
+		}
+		if st.Generation != gen {
+			return fmt.Errorf("%s page of generation %d, sync is at %d: %w", kind, gen, st.Generation, ErrStalePage)
+		}
+		page, err := s.StagedPage(ctx, tx, integrationID, kind, gen, from)
+		if errors.Is(err, ErrNotFound) && st.Position(kind) != from {
+			out.AlreadyApplied = true
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if st.Position(kind) != from {
+			if err := deletePage(ctx, tx, page); err != nil {
+				return err
+			}
+			return fmt.Errorf("%s page from %q, stream is at %q: %w", kind, from, st.Position(kind), ErrStalePage)
+		}
+		c, err := fn(&PageTx{tx: tx, ctx: ctx, IntegrationID: integrationID, State: st}, page)
+		if err != nil {
+			return err
+		}
+		out = c
+		col := "ticket_cursor = $2"
+		var pos interface{} = page.NextPos
+		if kind == KindComments {
+			n, err := strconv.ParseInt(page.NextPos, 10, 64)
+			if err != nil {
+				return fmt.Errorf("comment page end %q: %w", page.NextPos, err)
+			}
+			col, pos = "events_start_time = $2", n
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE sync_state SET `+col+`, pages = pages + 1,
+			tickets_synced = tickets_synced + $3, cases_created = cases_created + $4, cases_updated = cases_updated + $5,
+			comments_synced = comments_synced + $6, failures = failures + $7, updated_at = now() WHERE integration_id = $1`,
+			integrationID, pos, c.Tickets, c.CasesCreated, c.CasesUpdated, c.Comments, c.Failures); err != nil {
+			return fmt.Errorf("advance %s position: %w", kind, err)
+		}
+		return deletePage(ctx, tx, page)
+	})
+	return out, err
+}
+
+// ZUser is the mirror of a Zendesk user, with the CRM person it resolved to on this sync.
+type ZUser struct {
+	ZendeskID       int64           `json:"zendesk_id" db:"zendesk_id"`
+	Name            string          `json:"name" db:"name"`
+	Email           *string         `json:"email" db:"email"`
+	Role            *string         `json:"role" db:"role"`
+	Phone           *string         `json:"phone" db:"phone"`
+	Active          bool            `json:"active" db:"active"`
+	CRMUserID       *int64          `json:"crm_user_id" db:"crm_user_id"`
+	ContactID       *int64          `json:"contact_id" db:"contact_id"`
+	OriginCreatedAt *time.Time      `json:"origin_created_at" db:"origin_created_at"`
+	OriginUpdatedAt *time.Time      `json:"origin_updated_at" db:"origin_updated_at"`
+	Raw             json.RawMessage `json:"raw" db:"raw"`
+}
+
+// Users loads the mirrored users with the given Zendesk ids.
+func (p *PageTx) Users(ids []int64) (map[int64]ZUser, error) {
+	out := make(map[int64]ZUser, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []ZUser
+	err := p.tx.SelectContext(p.ctx, &rows, `SELECT zendesk_id, name, email, role, phone, active, crm_user_id, contact_id,
+		origin_created_at, origin_updated_at, raw FROM zd_users WHERE integration_id=$1 AND zendesk_id = ANY($2)`,
+		p.IntegrationID, int64Array(ids))
+	if err != nil {
+		return nil, fmt.Errorf("load users: %w", err)
+	}
+	for _, u := range rows {
+		out[u.ZendeskID] = u
+	}
+	return out, nil
+}
+
+// UpsertUsers writes the users in one statement; a row whose values did not change is not rewritten.
+func (p *PageTx) UpsertUsers(users []ZUser) error {
+	if len(users) == 0 {
+		return nil
+	}
+	doc, err := json.Marshal(users)
+	if err != nil {
+		return fmt.Errorf("encode users: %w", err)
+	}
+	_, err = p.tx.ExecContext(p.ctx, `INSERT INTO zd_users AS z (integration_id, zendesk_id, name, email, role, phone, active,
+		crm_user_id, contact_id, origin_created_at, origin_updated_at, raw)
+		SELECT $1, x.zendesk_id, x.name, x.email, x.role, x.phone, x.active, x.crm_user_id, x.contact_id,
+			x.origin_created_at, x.origin_updated_at, x.raw
+		FROM jsonb_to_recordset($2::jsonb) AS x(zendesk_id bigint, name text, email text, role text, phone text,
+			active boolean, crm_user_id bigint, contact_id bigint, origin_created_at timestamptz,
+			origin_updated_at timestamptz, raw jsonb)
+		ON CONFLICT (integration_id, zendesk_id) DO UPDATE SET name=EXCLUDED.name, email=EXCLUDED.email,
+			role=EXCLUDED.role, phone=EXCLUDED.phone, active=EXCLUDED.active, crm_user_id=EXCLUDED.crm_user_id,
+			contact_id=EXCLUDED.contact_id, origin_created_at=EXCLUDED.origin_created_at,
+			origin_updated_at=EXCLUDED.origin_updated_at, raw=EXCLUDED.raw, updated_at=now()
+		WHERE (z.name, z.email, z.role, z.phone, z.active, z.crm_user_id, z.contact_id, z.origin_updated_at)
+			IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.email, EXCLUDED.role, EXCLUDED.phone, EXCLUDED.active,
+			EXCLUDED.crm_user_id, EXCLUDED.contact_id, EXCLUDED.origin_updated_at)`, p.IntegrationID, doc)
+	if err != nil {
+		return fmt.Errorf("upsert users: %w", err)
+	}
+	return nil
+}
+
+// NewContact is a contact to create for an end-user.
+type NewContact struct {
+	Email       string  `json:"email"`
+	NamePrefix  *string `json:"name_prefix"`
+	FirstName   *string `json:"first_name"`
+	MiddleName  *string `json:"middle_name"`
+	LastName    *string `json:"last_name"`
+	NameSuffix  *string `json:"name_suffix"`
+	Phone       *string `json:"phone"`
+	OwnerUserID int64   `json:"owner_user_id"`
+}
+
+// ContactsByEmail finds the integration's contacts by email, ignoring case; the key is the lower-cased email.
+func (p *PageTx) ContactsByEmail(emails []string) (map[string]int64, error) {
+	out := make(map[string]int64, len(emails))
+	if len(emails) == 0 {
+		return out, nil
+	}
+	rows, err := p.tx.QueryxContext(p.ctx, `SELECT DISTINCT ON (lower(email)) lower(email), id FROM contacts
+		WHERE integration_id=$1 AND lower(email) = ANY($2) ORDER BY lower(email), id`, p.IntegrationID, stringArray(emails))
+	if err != nil {
+		return nil, fmt.Errorf("find contacts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e string
+		var id int64
+		if err := rows.Scan(&e, &id); err != nil {
+			return nil, err
+		}
+		out[e] = id
+	}
+	return out, rows.Err()
+}
+
+// CreateContacts inserts the contacts in one statement and returns their ids by lower-cased email.
+func (p *PageTx) CreateContacts(cs []NewContact) (map[string]int64, error) {
+	out := make(map[string]int64, len(cs))
+	if len(cs) == 0 {
+		return out, nil
+	}
+	doc, err := json.Marshal(cs)
+	if err != nil {
+		return nil, fmt.Errorf("encode contacts: %w", err)
+	}
+	rows, err := p.tx.QueryxContext(p.ctx, `INSERT INTO contacts (integration_id, email, name_prefix, first_name,
+		middle_name, last_name, name_suffix, phone, owner_user_id)
+		SELECT $1, x.email, x.name_prefix, x.first_name, x.middle_name, x.last_name, x.name_suffix, x.phone, x.owner_user_id
+		FROM jsonb_to_recordset($2::jsonb) AS x(email text, name_prefix text, first_name text, middle_name text,
+			last_name text, name_suffix text, phone text, owner_user_id bigint)
+		RETURNING lower(email), id`, p.IntegrationID, doc)
+	if err != nil {
+		return nil, fmt.Errorf("create contacts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e string
+		var id int64
+		if err := rows.Scan(&e, &id); err != nil {
+			return nil, err
+		}
+		out[e] = id
+	}
+	return out, rows.Err()
+}
+
+// CaseRow is the part of a case the sync derives from its ticket.
+type CaseRow struct {
+	ID               int64      `json:"id" db:"id"`
+	Subject          string     `json:"subject" db:"subject"`
+	Description      string     `json:"description" db:"description"`
+	Status           string     `json:"status" db:"status"`
+	Priority         string     `json:"priority" db:"priority"`
+	OwnerUserID      *int64     `json:"owner_user_id" db:"owner_user_id"`
+	AssignedToUserID *int64     `json:"assigned_to_user_id" db:"assigned_to_user_id"`
+	ContactID        *int64     `json:"contact_id" db:"contact_id"`
+	ReportedAt       *time.Time `json:"reported_at" db:"reported_at"`
+	ClosedAt         *time.Time `json:"closed_at" db:"closed_at"`
+	// TicketID keys a new case to the ticket it is created for.
+	TicketID int64 `json:"ticket_id" db:"-"`
+}
+
+// TicketRow is the mirror of a Zendesk ticket: the ticket record of a case.
+type TicketRow struct {
+	ZendeskID          int64           `json:"zendesk_id"`
+	URL                string          `json:"url"`
+	Subject            string          `json:"subject"`
+	Description        string          `json:"description"`
+	ExternalID         *string         `json:"external_id"`
+	ProblemID          *int64          `json:"problem_id"`
+	Type               *string         `json:"type"`
+	Status             string          `json:"status"`
+	Priority           *string         `json:"priority"`
+	Recipient          *string         `json:"recipient"`
+	RequesterID        *int64          `json:"requester_id"`
+	SubmitterID        *int64          `json:"submitter_id"`
+	AssigneeID         *int64          `json:"assignee_id"`
+	CollaboratorIDs    []int64         `json:"collaborator_ids"`
+	HasIncidents       bool            `json:"has_incidents"`
+	DueAt              *time.Time      `json:"due_at"`
+	OriginCreatedAt    *time.Time      `json:"origin_created_at"`
+	OriginUpdatedAt    *time.Time      `json:"origin_updated_at"`
+	GeneratedTimestamp int64           `json:"generated_timestamp"`
+	Raw                json.RawMessage `json:"raw"`
+	CaseID             *int64          `json:"case_id"`
+	Synced             json.RawMessage `json:"synced"`
+	SyncGeneration     int             `json:"sync_generation"`
+}
+
+// ExistingTicket is what the sync needs to know of a mirrored ticket before applying a new version of it.
+type ExistingTicket struct {
+	ZendeskID       int64           `db:"zendesk_id"`
+	Status          string          `db:"status"`
+	OriginUpdatedAt *time.Time      `db:"origin_updated_at"`
+	SyncGeneration  int             `db:"sync_generation"`
+	CaseID          *int64          `db:"case_id"`
+	Synced          json.RawMessage `db:"synced"`
+	Case            *CaseRow        `db:"-"`
+}
+
+// Tickets loads the mirrored tickets with the given ids, with their cases.
+func (p *PageTx) Tickets(ids []int64) (map[int64]*ExistingTicket, error) {
+	out := make(map[int64]*ExistingTicket, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := p.tx.QueryxContext(p.ctx, `SELECT t.zendesk_id, t.status, t.origin_updated_at, t.sync_generation,
+		t.case_id, t.synced, c.subject, c.description, c.status, c.priority, c.owner_user_id, c.assigned_to_user_id,
+		c.contact_id FROM zd_tickets t LEFT JOIN cases c ON c.id = t.case_id
+		WHERE t.integration_id=$1 AND t.zendesk_id = ANY($2)`, p.IntegrationID, int64Array(ids))
+	if err != nil {
+		return nil, fmt.Errorf("load tickets: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var t ExistingTicket
+		var subj, desc, status, prio *string
+		var c CaseRow
+		if err := rows.Scan(&t.ZendeskID, &t.Status, &t.OriginUpdatedAt, &t.SyncGeneration, &t.CaseID, &t.Synced,
+			&subj, &desc, &status, &prio, &c.OwnerUserID, &c.AssignedToUserID, &c.ContactID); err != nil {
+			return nil, err
+		}
+		if t.CaseID != nil && subj != nil {
+			c.ID, c.Subject, c.Description, c.Status, c.Priority = *t.CaseID, *subj, *desc, *status, *prio
+			t.Case = &c
+		}
+		out[t.ZendeskID] = &t
+	}
+	return out, rows.Err()
+}
+
+// CreateCases inserts new cases in one statement and returns their ids keyed by ticket id.
+func (p *PageTx) CreateCases(cs []CaseRow) (map[int64]int64, error) {
+	out := make(map[int64]int64, len(cs))
+	if len(cs) == 0 {
+		return out, nil
+	}
+	doc, err := json.Marshal(cs)
+	if err != nil {
+		return nil, fmt.Errorf("encode cases: %w", err)
+	}
+	// ids are drawn in the SELECT so each row's id can be paired with its ticket without relying on RETURNING order.
+	rows, err := p.tx.QueryxContext(p.ctx, `WITH x AS (
+			SELECT nextval('cases_id_seq') AS id, * FROM jsonb_to_recordset($2::jsonb) AS x(ticket_id bigint,
+				subject text, description text, status text, priority text, owner_user_id bigint,
+				assigned_to_user_id bigint, contact_id bigint, reported_at timestamptz, closed_at timestamptz)
+		), ins AS (
+			INSERT INTO cases (id, integration_id, subject, description, status, priority, owner_user_id,
+				assigned_to_user_id, contact_id, reported_at, closed_at)
+			SELECT id, $1, subject, description, status, priority, owner_user_id, assigned_to_user_id, contact_id,
+				reported_at, closed_at FROM x
+		) SELECT ticket_id, id FROM x`, p.IntegrationID, doc)
+	if err != nil {
+		return nil, fmt.Errorf("create cases: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var tid, id int64
+		if err := rows.Scan(&tid, &id); err != nil {
+			return nil, err
+		}
+		out[tid] = id
+	}
+	return out, rows.Err()
+}
+
+// UpdateCases writes the derived fields of changed cases in one statement and moves their updated_at.
+func (p *PageTx) UpdateCases(cs []CaseRow) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	doc, err := json.Marshal(cs)
+	if err != nil {
+		return fmt.Errorf("encode cases: %w", err)
+	}
+	_, err = p.tx.ExecContext(p.ctx, `UPDATE cases c SET subject=x.subject, description=x.description, status=x.status,
+		priority=x.priority, owner_user_id=x.owner_user_id, assigned_to_user_id=x.assigned_to_user_id,
+		contact_id=x.contact_id, closed_at = COALESCE(x.closed_at, c.closed_at), updated_at=now()
+		FROM jsonb_to_recordset($2::jsonb) AS x(id bigint, subject text, description text, status text, priority text,
+			owner_user_id bigint, assigned_to_user_id bigint, contact_id bigint, closed_at timestamptz)
+		WHERE c.id = x.id AND c.integration_id = $1`, p.IntegrationID, doc)
+	if err != nil {
+		return fmt.Errorf("update cases: %w", err)
+	}
+	return nil
+}
+
+// UpsertTickets writes the ticket mirror rows in one statement.
+func (p *PageTx) UpsertTickets(ts []TicketRow) error {
+	if len(ts) == 0 {
+		return nil
+	}
+	doc, err := json.Marshal(ts)
+	if err != nil {
+		return fmt.Errorf("encode tickets: %w", err)
+	}
+	_, err = p.tx.ExecContext(p.ctx, `INSERT INTO zd_tickets AS t (integration_id, zendesk_id, url, subject, description,
+		external_id, problem_id, type, status, priority, recipient, requester_id, submitter_id, assignee_id,
+		collaborator_ids, has_incidents, due_at, origin_created_at, origin_updated_at, generated_timestamp, raw,
+		case_id, synced, sync_generation)
+		SELECT $1, x.zendesk_id, x.url, x.subject, x.description, x.external_id, x.problem_id, x.type, x.status,
+			x.priority, x.recipient, x.requester_id, x.submitter_id, x.assignee_id, COALESCE(x.collaborator_ids, '{}'),
+			x.has_incidents, x.due_at, x.origin_created_at, x.origin_updated_at, x.generated_timestamp, x.raw,
+			x.case_id, x.synced, x.sync_generation
+		FROM jsonb_to_recordset($2::jsonb) AS x(zendesk_id bigint, url text, subject text, description text,
+			external_id text, problem_id bigint, type text, status text, priority text, recipient text,
+			requester_id bigint, submitter_id bigint, assignee_id bigint, collaborator_ids bigint[],
+			has_incidents boolean, due_at timestamptz, origin_created_at timestamptz, origin_updated_at timestamptz,
+			generated_timestamp bigint, raw jsonb, case_id bigint, synced jsonb, sync_generation integer)
+		ON CONFLICT (integration_id, zendesk_id) DO UPDATE SET url=EXCLUDED.url, subject=EXCLUDED.subject,
+			description=EXCLUDED.description, external_id=EXCLUDED.external_id, problem_id=EXCLUDED.problem_id,
+			type=EXCLUDED.type, status=EXCLUDED.status, priority=EXCLUDED.priority, recipient=EXCLUDED.recipient,
+			requester_id=EXCLUDED.requester_id, submitter_id=EXCLUDED.submitter_id, assignee_id=EXCLUDED.assignee_id,
+			collaborator_ids=EXCLUDED.collaborator_ids, has_incidents=EXCLUDED.has_incidents, due_at=EXCLUDED.due_at,
+			origin_created_at=EXCLUDED.origin_created_at, origin_updated_at=EXCLUDED.origin_updated_at,
+			generated_timestamp=EXCLUDED.generated_timestamp, raw=EXCLUDED.raw,
+			case_id=COALESCE(EXCLUDED.case_id, t.case_id), synced=EXCLUDED.synced,
+			sync_generation=EXCLUDED.sync_generation, updated_at=now()`, p.IntegrationID, doc)
+	if err != nil {
+		return fmt.Errorf("upsert tickets: %w", err)
+	}
+	return nil
+}
+
+// CommentRow is the mirror of a Zendesk comment. Comments are immutable in Zendesk, so a known one is never rewritten.
+type CommentRow struct {
+	ZendeskID       int64           `json:"zendesk_id"`
+	TicketID        int64           `json:"ticket_id"`
+	AuthorID        *int64          `json:"author_id"`
+	Body            string          `json:"body"`
+	HTMLBody        string          `json:"html_body"`
+	Public          bool            `json:"public"`
+	OriginCreatedAt *time.Time      `json:"origin_created_at"`
+	Raw             json.RawMessage `json:"raw"`
+}
+
+// InsertComments adds the comments not mirrored yet, in one statement.
+func (p *PageTx) InsertComments(cs []CommentRow) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	doc, err := json.Marshal(cs)
+	if err != nil {
+		return fmt.Errorf("encode comments: %w", err)
+	}
+	_, err = p.tx.ExecContext(p.ctx, `INSERT INTO zd_comments (integration_id, zendesk_id, ticket_id, author_id, body,
+		html_body, public, origin_created_at, raw)
+		SELECT $1, x.zendesk_id, x.ticket_id, x.author_id, x.body, x.html_body, x.public, x.origin_created_at, x.raw
+		FROM jsonb_to_recordset($2::jsonb) AS x(zendesk_id bigint, ticket_id bigint, author_id bigint, body text,
+			html_body text, public boolean, origin_created_at timestamptz, raw jsonb)
+		ON CONFLICT (integration_id, zendesk_id) DO NOTHING`, p.IntegrationID, doc)
+	if err != nil {
+		return fmt.Errorf("insert comments: %w", err)
+	}
+	return nil
+}
+
+// LinkComments gives every mirrored comment whose ticket has a case, and that has no case comment yet, its case
+// comment: the author's CRM user (else ownerID) owns it and the author's contact is set. Comments can arrive
+// before or after their ticket, so both the ticket and the comment steps call this. It returns how many it made.
+func (p *PageTx) LinkComments(ownerID int64, ticketIDs []int64) (int64, error) {
+	filter, args := "", []interface{}{p.IntegrationID, ownerID}
+	if ticketIDs != nil {
+		filter, args = "AND c.ticket_id = ANY($3)", append(args, int64Array(ticketIDs))
+	}
+	res, err := p.tx.ExecContext(p.ctx, `WITH pending AS (
+			SELECT c.zendesk_id, nextval('case_comments_id_seq') AS new_id, t.case_id, c.body, c.public,
+				COALESCE(u.crm_user_id, $2) AS owner_user_id, u.contact_id, u.email,
+				COALESCE(c.origin_created_at, now()) AS created_at
+			FROM zd_comments c
+			JOIN zd_tickets t ON t.integration_id = c.integration_id AND t.zendesk_id = c.ticket_id
+			LEFT JOIN zd_users u ON u.integration_id = c.integration_id AND u.zendesk_id = c.author_id
+			WHERE c.integration_id = $1 AND c.case_comment_id IS NULL AND t.case_id IS NOT NULL `+filter+`
+		), ins AS (
+			INSERT INTO case_comments (id, case_id, body, public, owner_user_id, contact_id, author_email, created_at, updated_at)
+			SELECT new_id, case_id, body, public, owner_user_id, contact_id, email, created_at, created_at FROM pending
+		)
+		UPDATE zd_comments z SET case_comment_id = p.new_id FROM pending p
+		WHERE z.integration_id = $1 AND z.zendesk_id = p.zendesk_id`, args...)
+	if err != nil {
+		return 0, fmt.Errorf("link comments: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
+// RecordFailures keeps records that could not be synced, with their reasons.
+func (p *PageTx) RecordFailures(fs []Failure) error { return recordFailures(p.ctx, p.tx, p.IntegrationID, fs) }
+
+// ResolveFailures closes the failures of records that synced now.
+func (p *PageTx) ResolveFailures(kind string, ids []int64) error {
+	return resolveFailures(p.ctx, p.tx, p.IntegrationID, kind, ids)
+}
