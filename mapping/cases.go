@@ -1,0 +1,209 @@
+package mapping
+
+// TicketFacts are the ticket values a case is derived from. Subject and
+// Priority are pointers because Zendesk sends null for both and the rules
+// for null differ from OroCRM's (see DeriveCase).
+type TicketFacts struct {
+	Subject     *string
+	Description string
+	Status      string
+	Priority    *string
+}
+
+// CaseValues are the case fields the integration owns. Ids are 0 for "none".
+// StatusOK and PriorityOK are false when the ticket's value could not be
+// mapped; the case's field must then be left as it is.
+type CaseValues struct {
+	Subject, Description, Status, Priority string
+	OwnerID, AssignedToID, ContactID       int64
+	StatusOK, PriorityOK                   bool
+}
+
+// DeriveCase computes D(ticket), the case values a ticket stands for
+// (spec §4.6), with DESIGN's decisions:
+//   - a null subject gives "" (OroCRM wrote "N\A" into the ticket itself and
+//     could push it back to Zendesk, §10.7);
+//   - a null priority gives normal;
+//   - an unmatched agent counts as the integration owner in the owner and
+//     assignee chains, as OroCRM's sticky default-owner link did, so the
+//     chain stops there instead of moving on to the next person;
+//   - contact 0 means "none found": merging leaves the case's contact alone.
+//
+// A deleted ticket has no case status: StatusOK is false with no warning, so
+// its case keeps its status (DESIGN). Other unmappable values give a warning
+// in OroCRM's wording and leave the field untouched.
+func DeriveCase(t TicketFacts, requester, submitter, assignee *Party, integrationOwnerID int64) (CaseValues, []string) {
+	var warnings []string
+	v := CaseValues{Description: t.Description}
+	if t.Subject != nil {
+		v.Subject = *t.Subject
+	}
+
+	switch s, err := CaseStatus(t.Status); {
+	case err == nil:
+		v.Status, v.StatusOK = s, true
+	case t.Status == TicketStatusDeleted:
+	case t.Status == "":
+		warnings = append(warnings, "Zendesk status is empty.")
+	default:
+		warnings = append(warnings, err.Error())
+	}
+	if p, err := CasePriority(t.Priority); err == nil {
+		v.Priority, v.PriorityOK = p, true
+	} else {
+		warnings = append(warnings, err.Error())
+	}
+
+	v.OwnerID = firstUser(integrationOwnerID, submitter, requester, assignee)
+	v.AssignedToID = firstUser(integrationOwnerID, assignee, submitter, requester)
+	for _, p := range []*Party{requester, submitter, assignee} {
+		if p != nil && p.ContactID != 0 {
+			v.ContactID = p.ContactID
+			break
+		}
+	}
+	return v, warnings
+}
+
+func firstUser(integrationOwnerID int64, chain ...*Party) int64 {
+	for _, p := range chain {
+		if id, ok := effectiveUser(p, integrationOwnerID); ok {
+			return id
+		}
+	}
+	return integrationOwnerID
+}
+
+// Priority is an integration's sync priority: which side wins a field both
+// sides changed. Anything other than Local behaves as Remote, DESIGN's
+// default, in both directions (OroCRM's defaults differed, spec §6).
+type Priority string
+
+const (
+	Remote Priority = "remote"
+	Local  Priority = "local"
+)
+
+// Field names a case field the integration manages; the values double as
+// the names recorded in conflict logs.
+type Field string
+
+const (
+	FieldSubject     Field = "subject"
+	FieldDescription Field = "description"
+	FieldStatus      Field = "status"
+	FieldPriority    Field = "priority"
+	FieldOwner       Field = "owner"
+	FieldAssignedTo  Field = "assigned_to"
+	FieldContact     Field = "contact"
+)
+
+// Fields lists the managed case fields in the order changes are reported.
+var Fields = []Field{FieldSubject, FieldDescription, FieldStatus, FieldPriority, FieldOwner, FieldAssignedTo, FieldContact}
+
+type fieldRule struct {
+	field   Field
+	defined func(CaseValues) bool // false: the derived value says "leave the case alone"
+	equal   func(a, b CaseValues) bool
+	take    func(dst *CaseValues, src CaseValues)
+}
+
+var fieldRules = []fieldRule{
+	{FieldSubject, always,
+		func(a, b CaseValues) bool { return a.Subject == b.Subject },
+		func(d *CaseValues, s CaseValues) { d.Subject = s.Subject }},
+	{FieldDescription, always,
+		func(a, b CaseValues) bool { return a.Description == b.Description },
+		func(d *CaseValues, s CaseValues) { d.Description = s.Description }},
+	{FieldStatus, func(v CaseValues) bool { return v.StatusOK },
+		func(a, b CaseValues) bool { return a.Status == b.Status },
+		func(d *CaseValues, s CaseValues) { d.Status, d.StatusOK = s.Status, true }},
+	{FieldPriority, func(v CaseValues) bool { return v.PriorityOK },
+		func(a, b CaseValues) bool { return a.Priority == b.Priority },
+		func(d *CaseValues, s CaseValues) { d.Priority, d.PriorityOK = s.Priority, true }},
+	{FieldOwner, func(v CaseValues) bool { return v.OwnerID != 0 },
+		func(a, b CaseValues) bool { return a.OwnerID == b.OwnerID },
+		func(d *CaseValues, s CaseValues) { d.OwnerID = s.OwnerID }},
+	{FieldAssignedTo, func(v CaseValues) bool { return v.AssignedToID != 0 },
+		func(a, b CaseValues) bool { return a.AssignedToID == b.AssignedToID },
+		func(d *CaseValues, s CaseValues) { d.AssignedToID = s.AssignedToID }},
+	{FieldContact, func(v CaseValues) bool { return v.ContactID != 0 },
+		func(a, b CaseValues) bool { return a.ContactID == b.ContactID },
+		func(d *CaseValues, s CaseValues) { d.ContactID = s.ContactID }},
+}
+
+func always(CaseValues) bool { return true }
+
+// MergeImport applies a ticket's new derived values to its case with
+// OroCRM's import rule (spec §6.1), the stored ticket acting as the common
+// ancestor: L = fields where current differs from D(base), R = fields where
+// current differs from D(next). Remote applies all of R, so local edits not
+// yet pushed are overwritten even where Zendesk did not change the field;
+// Local applies R \ L. A nil base (new case, or no ancestor) takes next
+// entirely.
+//
+// A field next leaves undefined (unmappable status or priority, no contact,
+// no user) is never in R; one base leaves undefined is never in L, as in
+// OroCRM where such fields were missing from the derived change set.
+//
+// changed lists the fields that differ from current; when it is empty the
+// caller writes nothing, so a sync that changes nothing moves no updated_at.
+func MergeImport(current CaseValues, base *CaseValues, next CaseValues, p Priority) (merged CaseValues, changed []Field) {
+	merged = current
+	for _, r := range fieldRules {
+		if !r.defined(next) || r.equal(current, next) {
+			continue // not a remote change
+		}
+		if p == Local && base != nil && r.defined(*base) && !r.equal(current, *base) {
+			continue // a local change, and local wins
+		}
+		r.take(&merged, next)
+		changed = append(changed, r.field)
+	}
+	return merged, changed
+}
+
+// Decision is the outcome of a three-way merge of one field. Winner names the
+// side whose value was taken when only one side changed or on a conflict,
+// and is "" when neither changed or both made the same change.
+type Decision struct {
+	Value                       string
+	Conflict                    bool
+	Winner                      string // "local", "remote" or ""
+	LocalChanged, RemoteChanged bool
+}
+
+// Merge3 merges one field for two-way sync against the value last synced
+// (base): a side that did not change the field takes the other side's value,
+// and only a field changed on both sides to different values is a conflict,
+// settled by the priority. This is what fixes OroCRM's full-object PUT, which
+// reverted concurrent Zendesk edits (spec §6.2, §10.5).
+func Merge3(base, local, remote string, p Priority) Decision {
+	d := Decision{LocalChanged: local != base, RemoteChanged: remote != base}
+	switch {
+	case !d.LocalChanged && !d.RemoteChanged:
+		d.Value = base
+	case d.LocalChanged && !d.RemoteChanged:
+		d.Value, d.Winner = local, "local"
+	case !d.LocalChanged && d.RemoteChanged:
+		d.Value, d.Winner = remote, "remote"
+	case local == remote:
+		d.Value = local
+	case p == Local:
+		d.Value, d.Winner, d.Conflict = local, "local", true
+	default:
+		d.Value, d.Winner, d.Conflict = remote, "remote", true
+	}
+	return d
+}
+
+// CaseForDeleted decides what a ticket deleted in Zendesk does to cases
+// (DESIGN): one already deleted when first seen never becomes a case, and
+// one deleted later keeps its case with the status it had, since deletion
+// says nothing about whether the customer's issue was resolved. Neither ever
+// creates a case or changes a case status; the parameter exists so callers
+// state which situation they are in and the rule stays in one place.
+func CaseForDeleted(isNewTicket bool) (createCase bool, updateCaseStatus bool) {
+	_ = isNewTicket
+	return false, false
+}
