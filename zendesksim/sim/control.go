@@ -1,0 +1,478 @@
+package sim
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// TicketChange is a change made "by an agent" through the control API; nil
+// fields are left alone. An empty Priority or Type clears it; AssigneeID 0
+// unassigns.
+type TicketChange struct {
+	Subject    *string `json:"subject,omitempty"`
+	Status     *string `json:"status,omitempty"`
+	Priority   *string `json:"priority,omitempty"`
+	Type       *string `json:"type,omitempty"`
+	AssigneeID *int64  `json:"assignee_id,omitempty"`
+}
+
+// Stats are the dataset sizes (GET /_sim/stats).
+type Stats struct {
+	Tickets        int   `json:"tickets"`
+	LiveTickets    int   `json:"live_tickets"`
+	DeletedTickets int   `json:"deleted_tickets"`
+	Users          int   `json:"users"`
+	Agents         int   `json:"agents"`
+	Comments       int   `json:"comments"`
+	TicketEvents   int   `json:"ticket_events"`
+	TicketLog      int   `json:"ticket_log_entries"`
+	LastTimestamp  int64 `json:"last_timestamp"`
+}
+
+// Special names ticket and user ids with known properties, so tests need not
+// search for them. Ids are 0 when the dataset is too small to hold them.
+type Special struct {
+	Open, Closed, Deleted, Problem, Incident           int64
+	LargeDescription, NullSubject, Unassigned          int64
+	WithCollaborators, HTMLSubject, UnicodeRequester   int64
+	PrivateComments, OtherAgentComment                 int64
+	Solved, Pending, Hold, New, Task, NullPriority     int64
+	BobRequester                                       int64
+	Bad                                                []int64 // BadTickets, alternating bad created_at / requester_id
+	SharedUpdatedAt                                    []int64 // tickets sharing one updated_at second
+	ExternalIDShared                                   string  // external_id carried by two tickets
+	AdminUserID, AgentOneUserID                        int64
+	BobMillerUserID, AlexSmithUserID, TabsNameUserID   int64
+	NoEmailUserID, UnicodeNameUserID, SpacesNameUserID int64
+	AgentOneEmail                                      string
+	UserIDBase, TicketIDBase                           int64
+}
+
+// Special returns the well-known records of this dataset.
+func (s *Server) Special() Special {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n := s.o.Tickets
+	id := func(i int) int64 {
+		if i < n {
+			return ticketID(int32(i))
+		}
+		return 0
+	}
+	sp := Special{
+		Open: id(spOpen), Closed: id(spClosed), Deleted: id(spDeleted), Problem: id(spProblem), Incident: id(spIncident),
+		LargeDescription: id(spLarge), NullSubject: id(spNullSubject), Unassigned: id(spUnassigned),
+		WithCollaborators: id(spCollaborators), HTMLSubject: id(spHTMLSubject), UnicodeRequester: id(spUnicodeRequester),
+		PrivateComments: id(spPrivateComments), OtherAgentComment: id(spOtherAgentComment),
+		Solved: id(spSolved), Pending: id(spPending), Hold: id(spHold), New: id(spNew), Task: id(spTask),
+		NullPriority: id(spNullPriority), BobRequester: id(spBobRequester),
+		AdminUserID: s.userID(userAdmin), AgentOneUserID: s.userID(1),
+		BobMillerUserID: s.userID(userBobMiller), AlexSmithUserID: s.userID(userAlexSmith),
+		TabsNameUserID: s.userID(userTabs), NoEmailUserID: s.userID(userNoEmail),
+		UnicodeNameUserID: s.userID(userUnicode), SpacesNameUserID: s.userID(userSpaces),
+		AgentOneEmail: fixedAgents[0].email, UserIDBase: userIDBase, TicketIDBase: ticketIDBase,
+	}
+	for _, i := range s.badIndices() {
+		sp.Bad = append(sp.Bad, ticketID(int32(i)))
+	}
+	if s.sharedTS != 0 {
+		for i := sharedBlockStart; i < min(n, sharedBlockStart+sharedBlockLen); i++ {
+			if s.tickets[i].updated == s.sharedTS {
+				sp.SharedUpdatedAt = append(sp.SharedUpdatedAt, ticketID(int32(i)))
+			}
+		}
+	}
+	if n > 75 {
+		sp.ExternalIDShared = "legacy-0"
+	}
+	return sp
+}
+
+// AgentEmails lists every agent and admin email of this dataset, as stored.
+func (s *Server) AgentEmails() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]string, 0, len(s.agents))
+	for _, a := range s.agents {
+		if e := s.users[a].email; e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (s *Server) liveTicket(id int64) (int32, error) {
+	i, ok := s.ticketIndex(id)
+	if !ok || s.tickets[i].flags&flDeleted != 0 {
+		return -1, ErrNotFound
+	}
+	return i, nil
+}
+
+// updater picks who an agent-made change is attributed to.
+func (s *Server) agentFor(t *ticket) int32 {
+	if t.assignee >= 0 {
+		return t.assignee
+	}
+	return 1
+}
+
+// ChangeTicket changes a ticket as an agent would in the Zendesk UI.
+func (s *Server) ChangeTicket(id int64, ch TicketChange) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, err := s.liveTicket(id)
+	if err != nil {
+		return err
+	}
+	var u ticketUpdate
+	setEnum := func(v *string, names []string, field string) (optStr, error) {
+		if v == nil {
+			return optStr{}, nil
+		}
+		if *v == "" && names[0] == "" {
+			return optStr{set: true, null: true}, nil
+		}
+		if enumIndex(names, *v) < 0 || *v == "" {
+			return optStr{}, &ValidationError{field, field + ": " + *v + " is invalid", "InvalidValue"}
+		}
+		return optStr{set: true, v: *v}, nil
+	}
+	if ch.Subject != nil {
+		u.subject = optStr{set: true, null: *ch.Subject == "", v: *ch.Subject}
+	}
+	if u.status, err = setEnum(ch.Status, statusNames, "status"); err != nil {
+		return err
+	}
+	if u.priority, err = setEnum(ch.Priority, priorityNames, "priority"); err != nil {
+		return err
+	}
+	if u.typ, err = setEnum(ch.Type, typeNames, "type"); err != nil {
+		return err
+	}
+	if ch.AssigneeID != nil {
+		u.assignee = optIdx{set: true, v: -1}
+		if *ch.AssigneeID != 0 {
+			a, ok := s.userIndex(*ch.AssigneeID)
+			if !ok || s.users[a].role == roleEndUser {
+				return &ValidationError{"assignee", "Assignee is invalid", "InvalidValue"}
+			}
+			u.assignee.v = a
+		}
+	}
+	_, err = s.applyUpdate(i, u, s.agentFor(&s.tickets[i]), viaWeb)
+	return err
+}
+
+// AddComment adds a comment as its author would in the UI.
+func (s *Server) AddComment(id int64, body string, public bool, authorID int64) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, err := s.liveTicket(id)
+	if err != nil {
+		return 0, err
+	}
+	if s.tickets[i].status == stClosed {
+		return 0, ErrClosed
+	}
+	if strings.TrimSpace(body) == "" {
+		return 0, &ValidationError{"comment", "Comment: body cannot be blank", "BlankValue"}
+	}
+	author, ok := s.userIndex(authorID)
+	if !ok {
+		if authorID != 0 {
+			return 0, &ValidationError{"comment", "Comment: author is invalid", "InvalidValue"}
+		}
+		author = s.tickets[i].requester
+	}
+	c := &commentInput{body: body, html: htmlBody(body), public: public, author: author}
+	a := s.recordAudit(i, author, viaWeb, false, nil, c)
+	t := &s.tickets[i]
+	return t.ext.comments[t.ext.audits[a].comment].id, nil
+}
+
+// CloseTicket sets the status to closed (after which updates get 422).
+func (s *Server) CloseTicket(id int64) error {
+	st := "closed"
+	return s.ChangeTicket(id, TicketChange{Status: &st})
+}
+
+// DeleteTicket soft-deletes: GETs answer 404, exports show status "deleted".
+func (s *Server) DeleteTicket(id int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, err := s.liveTicket(id)
+	if err != nil {
+		return err
+	}
+	t := &s.tickets[i]
+	prev := s.statusName(t)
+	t.flags |= flDeleted
+	s.recordAudit(i, s.agentFor(t), viaWeb, false, []change{{"status", quoted(prev), `"deleted"`}}, nil)
+	return nil
+}
+
+// TouchTicket is a system update: generated_timestamp moves (so the ticket
+// re-enters the cursor export) but updated_at does not.
+func (s *Server) TouchTicket(id int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, ok := s.ticketIndex(id)
+	if !ok {
+		return ErrNotFound
+	}
+	ts := s.tick()
+	s.tickets[i].generated = ts
+	s.bumpLog(i, ts)
+	return nil
+}
+
+// Ticket renders a ticket exactly as GET /api/v2/tickets/{id}.json's
+// "ticket" value; deleted tickets are not found.
+func (s *Server) Ticket(id int64) (json.RawMessage, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	i, err := s.liveTicket(id)
+	if err != nil {
+		return nil, false
+	}
+	return s.appendTicket(nil, i), true
+}
+
+// TicketIDs lists every ticket id, deleted ones included, in id order.
+func (s *Server) TicketIDs() []int64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]int64, len(s.tickets))
+	for i := range s.tickets {
+		out[i] = ticketID(int32(i))
+	}
+	return out
+}
+
+// IsDeleted reports whether a ticket exists and is soft-deleted.
+func (s *Server) IsDeleted(id int64) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	i, ok := s.ticketIndex(id)
+	return ok && s.tickets[i].flags&flDeleted != 0
+}
+
+// UserJSON renders a user as GET /api/v2/users/{id}.json's "user" value.
+func (s *Server) UserJSON(id int64) (json.RawMessage, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	u, ok := s.userIndex(id)
+	if !ok {
+		return nil, false
+	}
+	return s.appendUser(nil, u), true
+}
+
+// Stats counts the dataset.
+func (s *Server) Stats() Stats {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	st := Stats{Tickets: len(s.tickets), Users: len(s.users), Agents: len(s.agents),
+		TicketEvents: len(s.elog), TicketLog: len(s.tlog), LastTimestamp: s.lastTS}
+	for i := range s.tickets {
+		t := &s.tickets[i]
+		if t.flags&flDeleted != 0 {
+			st.DeletedTickets++
+		}
+		st.Comments += int(t.nGen) + extLen(t)
+	}
+	st.LiveTickets = st.Tickets - st.DeletedTickets
+	return st
+}
+
+func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
+	p := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/_sim/"), "/")
+	segs := strings.Split(p, "/")
+	post := r.Method == http.MethodPost
+	ok := func(v any) {
+		b, _ := json.Marshal(v)
+		writeJSON(w, http.StatusOK, b)
+	}
+	fail := func(err error) {
+		switch {
+		case errors.Is(err, ErrNotFound), errors.Is(err, ErrClosed):
+			writeErr(w, err)
+		default:
+			var ve *ValidationError
+			if errors.As(err, &ve) {
+				writeErr(w, err)
+				return
+			}
+			badRequest(w, "InvalidValue", err.Error())
+		}
+	}
+	decode := func(v any) bool {
+		if r.Body == nil {
+			return true
+		}
+		if err := json.NewDecoder(r.Body).Decode(v); err != nil && err.Error() != "EOF" {
+			badRequest(w, "InvalidValue", "bad JSON: "+err.Error())
+			return false
+		}
+		return true
+	}
+	switch {
+	case post && len(segs) == 3 && segs[0] == "tickets":
+		id, err := strconv.ParseInt(segs[1], 10, 64)
+		if err != nil {
+			writeJSON(w, http.StatusNotFound, bodyNotFound)
+			return
+		}
+		switch segs[2] {
+		case "change":
+			var ch TicketChange
+			if !decode(&ch) {
+				return
+			}
+			err = s.ChangeTicket(id, ch)
+		case "comments":
+			var in struct {
+				Body     string `json:"body"`
+				Public   *bool  `json:"public"`
+				AuthorID int64  `json:"author_id"`
+			}
+			if !decode(&in) {
+				return
+			}
+			pub := in.Public == nil || *in.Public
+			var cid int64
+			if cid, err = s.AddComment(id, in.Body, pub, in.AuthorID); err == nil {
+				ok(map[string]int64{"comment_id": cid})
+				return
+			}
+		case "close":
+			err = s.CloseTicket(id)
+		case "delete":
+			err = s.DeleteTicket(id)
+		case "touch":
+			err = s.TouchTicket(id)
+		default:
+			writeJSON(w, http.StatusNotFound, bodyNotFound)
+			return
+		}
+		if err != nil {
+			fail(err)
+			return
+		}
+		t, _ := s.Ticket(id)
+		if t == nil {
+			t = json.RawMessage("null")
+		}
+		ok(map[string]json.RawMessage{"ticket": t})
+	case r.Method == http.MethodGet && p == "requests":
+		ok(s.Requests())
+	case r.Method == http.MethodGet && p == "counters":
+		ok(s.Counters())
+	case post && p == "counters/reset":
+		s.ResetCounters()
+		ok(map[string]bool{"ok": true})
+	case r.Method == http.MethodGet && p == "faults":
+		ok(faultsJSON(s.Faults()))
+	case post && p == "faults":
+		f := s.Faults()
+		var in map[string]json.RawMessage
+		if !decode(&in) {
+			return
+		}
+		if err := mergeFaults(&f, in); err != nil {
+			badRequest(w, "InvalidValue", err.Error())
+			return
+		}
+		s.SetFaults(f)
+		ok(faultsJSON(s.Faults()))
+	case post && p == "fail_next_create":
+		s.FailNextCreateAfterCommit()
+		ok(map[string]bool{"ok": true})
+	case post && p == "credentials":
+		var in struct{ Email, Token string }
+		if !decode(&in) {
+			return
+		}
+		s.SetCredentials(in.Email, in.Token)
+		ok(map[string]bool{"ok": true})
+	case r.Method == http.MethodGet && p == "stats":
+		ok(s.Stats())
+	case r.Method == http.MethodGet && p == "special":
+		ok(s.Special())
+	case r.Method == http.MethodGet && p == "agents":
+		ok(s.AgentEmails())
+	case r.Method == http.MethodGet && len(segs) == 2 && segs[0] == "tickets":
+		id, _ := strconv.ParseInt(segs[1], 10, 64)
+		t, found := s.Ticket(id)
+		if !found {
+			writeJSON(w, http.StatusNotFound, bodyNotFound)
+			return
+		}
+		writeJSON(w, http.StatusOK, t)
+	default:
+		writeJSON(w, http.StatusNotFound, []byte(`{"error":"InvalidEndpoint","description":"Unknown control endpoint"}`))
+	}
+}
+
+// faultsJSON shows durations as Go duration strings for humans.
+func faultsJSON(f Faults) map[string]any {
+	return map[string]any{
+		"rate_limit": f.RateLimit, "export_rate_limit": f.ExportRateLimit, "rate_window": f.RateWindow.String(),
+		"fail_rate": f.FailRate, "drop_rate": f.DropRate, "slow": f.Slow.String(), "export_lag": f.ExportLag.String(),
+		"ticket_update_limit": f.TicketUpdateLimit,
+	}
+}
+
+// mergeFaults applies only the keys present; durations may be Go duration
+// strings ("1m", "250ms") or integer nanoseconds.
+func mergeFaults(f *Faults, in map[string]json.RawMessage) error {
+	dur := func(raw json.RawMessage, dst *time.Duration) error {
+		var str string
+		if json.Unmarshal(raw, &str) == nil {
+			d, err := time.ParseDuration(str)
+			if err != nil {
+				return err
+			}
+			*dst = d
+			return nil
+		}
+		var n int64
+		if err := json.Unmarshal(raw, &n); err != nil {
+			return err
+		}
+		*dst = time.Duration(n)
+		return nil
+	}
+	for k, raw := range in {
+		var err error
+		switch k {
+		case "rate_limit":
+			err = json.Unmarshal(raw, &f.RateLimit)
+		case "export_rate_limit":
+			err = json.Unmarshal(raw, &f.ExportRateLimit)
+		case "ticket_update_limit":
+			err = json.Unmarshal(raw, &f.TicketUpdateLimit)
+		case "fail_rate":
+			err = json.Unmarshal(raw, &f.FailRate)
+		case "drop_rate":
+			err = json.Unmarshal(raw, &f.DropRate)
+		case "rate_window":
+			err = dur(raw, &f.RateWindow)
+		case "slow":
+			err = dur(raw, &f.Slow)
+		case "export_lag":
+			err = dur(raw, &f.ExportLag)
+		default:
+			err = errors.New("unknown fault " + strconv.Quote(k))
+		}
+		if err != nil {
+			return errors.New(k + ": " + err.Error())
+		}
+	}
+	return nil
+}
