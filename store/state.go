@@ -180,3 +180,31 @@ func resolveFailures(ctx context.Context, tx *sqlxTx, integrationID int64, kind 
 		AND resolved_at IS NULL AND zendesk_id = ANY($3)`, integrationID, kind, int64Array(ids))
 	return err
 }
+
+// RecordFailure keeps one failure outside a page transaction (e.g. a page that could not be read at all).
+func (s *Store) RecordFailure(ctx context.Context, integrationID int64, f Failure) error {
+	return s.InTx(ctx, func(tx *sqlxTx) error {
+		if err := recordFailures(ctx, tx, integrationID, []Failure{f}); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE sync_state SET failures = failures + 1 WHERE integration_id=$1`, integrationID)
+		return err
+	})
+}
+
+// KnownUsers returns which of the given Zendesk user ids are mirrored already.
+func (s *Store) KnownUsers(ctx context.Context, integrationID int64, ids []int64) (map[int64]bool, error) {
+	out := map[int64]bool{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var known []int64
+	if err := s.DB.SelectContext(ctx, &known, `SELECT zendesk_id FROM zd_users WHERE integration_id=$1 AND zendesk_id = ANY($2)`,
+		integrationID, int64Array(ids)); err != nil {
+		return nil, fmt.Errorf("known users: %w", err)
+	}
+	for _, id := range known {
+		out[id] = true
+	}
+	return out, nil
+}

@@ -465,7 +465,9 @@ func (p *PageTx) LinkComments(ownerID int64, ticketIDs []int64) (int64, error) {
 }
 
 // RecordFailures keeps records that could not be synced, with their reasons.
-func (p *PageTx) RecordFailures(fs []Failure) error { return recordFailures(p.ctx, p.tx, p.IntegrationID, fs) }
+func (p *PageTx) RecordFailures(fs []Failure) error {
+	return recordFailures(p.ctx, p.tx, p.IntegrationID, fs)
+}
 
 // ResolveFailures closes the failures of records that synced now.
 func (p *PageTx) ResolveFailures(kind string, ids []int64) error {

@@ -1,0 +1,185 @@
+// Package activities does the sync's I/O: it fetches pages from Zendesk, maps them with package mapping and
+// applies them to PostgreSQL through package store. It is the only package that knows both sides. Every
+// activity takes IDs and positions and returns positions and counters; tickets never travel through Temporal.
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/zendesk-sync/zendesk-sync/secrets"
+	"github.com/zendesk-sync/zendesk-sync/store"
+	"github.com/zendesk-sync/zendesk-sync/zendesk"
+)
+
+// Error types the workflow recognises (kept equal to the workflows package constants).
+const (
+	errCredentialsRejected = "CredentialsRejected"
+	errMalformedPage       = "MalformedPage"
+	errStalePage           = "StalePage"
+	errRateLimited         = "RateLimited"
+)
+
+// malformedAttempts is how many times a malformed page is fetched again before it is reported.
+const malformedAttempts = 3
+
+// Activities holds the dependencies of every activity. Register it once with the worker.
+type Activities struct {
+	Store *store.Store
+	Key   *secrets.Key
+	// HTTPClient, when set, is used for Zendesk requests (tests point it at the simulator).
+	HTTPClient *http.Client
+	// PerPage is the export page size; 0 means Zendesk's maximum, 1000.
+	PerPage int
+	Logger  *slog.Logger
+
+	mu      sync.Mutex
+	clients map[int64]cachedClient
+}
+
+// cachedClient keeps one Zendesk client per integration and settings version, so the client's pacing state
+// (rate-limit headers, Retry-After) is shared by every activity of that account.
+type cachedClient struct {
+	version int
+	client  *zendesk.Client
+}
+
+func (a *Activities) logger() *slog.Logger {
+	if a.Logger != nil {
+		return a.Logger
+	}
+	return slog.Default()
+}
+
+func (a *Activities) client(in *store.Integration) (*zendesk.Client, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if c, ok := a.clients[in.ID]; ok && c.version == in.SettingsVersion {
+		return c.client, nil
+	}
+	if a.Key == nil {
+		return nil, secrets.ErrNoKey
+	}
+	token, err := a.Key.Open(in.TokenEnc)
+	if err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("integration %q: %v", in.Name, err), errCredentialsRejected, nil)
+	}
+	c, err := zendesk.New(zendesk.Config{URL: in.URL, Email: in.Email, Token: token, HTTPClient: a.HTTPClient,
+		Logger: a.logger().With("integration", in.Name)})
+	if err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("integration %q: %v", in.Name, err),
+			errCredentialsRejected, nil)
+	}
+	if a.clients == nil {
+		a.clients = map[int64]cachedClient{}
+	}
+	a.clients[in.ID] = cachedClient{version: in.SettingsVersion, client: c}
+	return c, nil
+}
+
+// LoadSettings returns the integration's non-secret settings.
+func (a *Activities) LoadSettings(ctx context.Context, integrationID int64) (Settings, error) {
+	in, err := a.Store.Integration(ctx, integrationID)
+	if errors.Is(err, store.ErrNotFound) {
+		// A deleted integration behaves as an inactive one: its workflow ends.
+		return Settings{}, nil
+	}
+	if err != nil {
+		return Settings{}, err
+	}
+	return settingsOf(in), nil
+}
+
+func settingsOf(in *store.Integration) Settings {
+	return Settings{Name: in.Name, Active: in.Active, IntervalSeconds: in.IntervalSeconds, TwoWay: in.TwoWay,
+		Priority: in.Priority, SettingsVersion: in.SettingsVersion}
+}
+
+// SyncPosition reads where the integration's streams stand.
+func (a *Activities) SyncPosition(ctx context.Context, integrationID int64) (Position, error) {
+	in, err := a.Store.Integration(ctx, integrationID)
+	if err != nil {
+		return Position{}, err
+	}
+	st, err := a.Store.SyncState(ctx, integrationID)
+	if err != nil {
+		return Position{}, err
+	}
+	return Position{Generation: st.Generation, TicketCursor: st.TicketCursor,
+		EventsFrom: strconv.FormatInt(st.EventsStartTime, 10), FirstSyncDone: st.FirstSyncDone,
+		Settings: settingsOf(in)}, nil
+}
+
+// EndSync records that a sync pass ended well.
+func (a *Activities) EndSync(ctx context.Context, in EndSyncInput) error {
+	return a.Store.MarkSyncEnded(ctx, in.IntegrationID, in.FirstSyncDone)
+}
+
+// RecordError records why a sync pass stopped, for progress and the CLI.
+func (a *Activities) RecordError(ctx context.Context, in ErrorInput) error {
+	return a.Store.SetLastError(ctx, in.IntegrationID, in.Message)
+}
+
+// ResetSync rewinds the streams for a full first sync and returns the new generation.
+func (a *Activities) ResetSync(ctx context.Context, integrationID int64) (int, error) {
+	return a.Store.ResetSync(ctx, integrationID)
+}
+
+// classify turns Zendesk and store errors into what the workflow's retry policy understands.
+func (a *Activities) classify(ctx context.Context, in *store.Integration, op string, err error) error {
+	var cred *zendesk.CredentialsError
+	var rl *zendesk.RateLimitError
+	var mal *zendesk.MalformedResponseError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &cred):
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("credentials rejected by Zendesk for integration %q: %s", in.Name, cred.Error()),
+			errCredentialsRejected, nil)
+	case errors.As(err, &rl):
+		return temporal.NewApplicationErrorWithOptions(fmt.Sprintf("%s: %s", op, rl.Error()), errRateLimited,
+			temporal.ApplicationErrorOptions{NextRetryDelay: rl.RetryAfter})
+	case errors.As(err, &mal):
+		if activity.GetInfo(ctx).Attempt >= malformedAttempts {
+			msg := fmt.Sprintf("%s: Zendesk sent a malformed page %d times: %v", op, malformedAttempts, mal)
+			_ = a.Store.RecordFailure(ctx, in.ID, store.Failure{Kind: "page", Reason: msg})
+			return temporal.NewNonRetryableApplicationError(msg, errMalformedPage, nil)
+		}
+		return fmt.Errorf("%s: %w", op, err)
+	case errors.Is(err, store.ErrStalePage):
+		return temporal.NewNonRetryableApplicationError(err.Error(), errStalePage, nil)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// keepAlive heartbeats while a long call runs, so a lost worker is noticed within the heartbeat timeout even
+// when the call is waiting out a rate limit.
+func keepAlive(ctx context.Context) func() {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	}()
+	return func() { close(done) }
+}

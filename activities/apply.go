@@ -1,0 +1,453 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/zendesk-sync/zendesk-sync/mapping"
+	"github.com/zendesk-sync/zendesk-sync/store"
+	"github.com/zendesk-sync/zendesk-sync/zendesk"
+)
+
+// ApplyTicketPage maps a staged ticket page (users to CRM users and contacts, statuses, priorities), resolves
+// conflicts with local case edits and upserts cases, tickets and users, moving the cursor in the same
+// transaction. A retry after a lost completion finds the page applied and changes nothing.
+func (a *Activities) ApplyTicketPage(ctx context.Context, ref PageRef) (store.Counters, error) {
+	in, err := a.Store.Integration(ctx, ref.IntegrationID)
+	if err != nil {
+		return store.Counters{}, err
+	}
+	dir, err := a.directory(ctx)
+	if err != nil {
+		return store.Counters{}, err
+	}
+	c, err := a.Store.ApplyPage(ctx, in.ID, store.KindTickets, ref.Generation, ref.From,
+		func(ptx *store.PageTx, page *store.Page) (store.Counters, error) {
+			var st stagedTickets
+			if err := json.Unmarshal(page.Body, &st); err != nil {
+				return store.Counters{}, fmt.Errorf("decode staged ticket page: %w", err)
+			}
+			return a.applyTickets(ptx, in, dir, &st)
+		})
+	return c, a.classify(ctx, in, "apply ticket page", err)
+}
+
+func (a *Activities) directory(ctx context.Context) (*mapping.Directory, error) {
+	users, err := a.Store.CRMUsers(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	mu := make([]mapping.CRMUser, len(users))
+	for i, u := range users {
+		mu[i] = mapping.CRMUser{ID: u.ID, Email: u.Email, Secondary: u.Secondary}
+	}
+	return mapping.NewDirectory(mu), nil
+}
+
+// people resolves Zendesk users to CRM people for one page: agents to CRM users by email, end-users to contacts
+// (matched by email or created). Resolution is redone on every sync, so a CRM user added later is picked up.
+type people struct {
+	ptx     *store.PageTx
+	in      *store.Integration
+	dir     *mapping.Directory
+	parties map[int64]*mapping.Party
+}
+
+// upsert mirrors the given users, creating contacts for end-users nobody matches.
+func (p *people) upsert(users []zendesk.User) error {
+	var emails []string
+	for _, u := range users {
+		if !mapping.IsAgent(u.Role) && u.Email != nil {
+			if e := mapping.NormalizeEmail(*u.Email); e != "" {
+				emails = append(emails, e)
+			}
+		}
+	}
+	contacts, err := p.ptx.ContactsByEmail(emails)
+	if err != nil {
+		return err
+	}
+	var create []store.NewContact
+	planned := map[string]bool{}
+	for _, u := range users {
+		if u.Role != "end-user" || u.Email == nil {
+			continue
+		}
+		e := mapping.NormalizeEmail(*u.Email)
+		if e == "" || contacts[e] != 0 || planned[e] {
+			continue
+		}
+		phone := ""
+		if u.Phone != nil {
+			phone = *u.Phone
+		}
+		nc, ok := mapping.ContactFor(u.Name, *u.Email, phone)
+		if !ok {
+			continue
+		}
+		planned[e] = true
+		create = append(create, store.NewContact{Email: nc.Email, NamePrefix: nullable(nc.Name.Prefix),
+			FirstName: nullable(nc.Name.First), MiddleName: nullable(nc.Name.Middle), LastName: nullable(nc.Name.Last),
+			NameSuffix: nullable(nc.Name.Suffix), Phone: nullable(nc.Phone), OwnerUserID: p.in.OwnerUserID})
+	}
+	created, err := p.ptx.CreateContacts(create)
+	if err != nil {
+		return err
+	}
+	for e, id := range created {
+		contacts[e] = id
+	}
+	rows := make([]store.ZUser, 0, len(users))
+	for _, u := range users {
+		email := ""
+		if u.Email != nil {
+			email = *u.Email
+		}
+		var contactID int64
+		if u.Role == "end-user" {
+			contactID = contacts[mapping.NormalizeEmail(email)]
+		}
+		party := mapping.ResolveParty(u.ID, u.Role, email, contactID, p.dir)
+		pp := party
+		p.parties[u.ID] = &pp
+		created, updated := u.CreatedAt, u.UpdatedAt
+		rows = append(rows, store.ZUser{ZendeskID: u.ID, Name: u.Name, Email: u.Email, Role: nullable(u.Role),
+			Phone: u.Phone, Active: u.Active, CRMUserID: nonZero(party.CRMUserID), ContactID: nonZero(party.ContactID),
+			OriginCreatedAt: timePtr(created), OriginUpdatedAt: timePtr(updated), Raw: u.Raw})
+	}
+	return p.ptx.UpsertUsers(dedupeUsers(rows))
+}
+
+// load resolves users mirrored by earlier pages that this page references but did not side-load.
+func (p *people) load(ids []int64) error {
+	var need []int64
+	for _, id := range ids {
+		if _, ok := p.parties[id]; !ok {
+			need = append(need, id)
+		}
+	}
+	known, err := p.ptx.Users(need)
+	if err != nil {
+		return err
+	}
+	for id, u := range known {
+		email, role := deref(u.Email), deref(u.Role)
+		var contactID int64
+		if u.ContactID != nil {
+			contactID = *u.ContactID
+		}
+		party := mapping.ResolveParty(id, role, email, contactID, p.dir)
+		p.parties[id] = &party
+	}
+	return nil
+}
+
+func (p *people) party(id *int64) *mapping.Party {
+	if id == nil {
+		return nil
+	}
+	return p.parties[*id]
+}
+
+func (a *Activities) applyTickets(ptx *store.PageTx, in *store.Integration, dir *mapping.Directory, st *stagedTickets) (store.Counters, error) {
+	var out store.Counters
+	var failures []store.Failure
+	for _, b := range st.Bad {
+		failures = append(failures, badFailure(b))
+	}
+	// A ticket can appear twice in one page only if Zendesk repeats it; the last copy is the newest.
+	byID := map[int64]int{}
+	var tickets []zendesk.Ticket
+	for _, raw := range st.Tickets {
+		var t zendesk.Ticket
+		if err := json.Unmarshal(raw, &t); err != nil {
+			failures = append(failures, badFailure(stagedBad{Kind: "ticket", Reason: err.Error(), Raw: raw}))
+			continue
+		}
+		if i, ok := byID[t.ID]; ok {
+			tickets[i] = t
+			continue
+		}
+		byID[t.ID] = len(tickets)
+		tickets = append(tickets, t)
+	}
+	users := make([]zendesk.User, 0, len(st.Users))
+	for _, raw := range st.Users {
+		var u zendesk.User
+		if err := json.Unmarshal(raw, &u); err != nil {
+			failures = append(failures, badFailure(stagedBad{Kind: "user", Reason: err.Error(), Raw: raw}))
+			continue
+		}
+		users = append(users, u)
+	}
+	pp := &people{ptx: ptx, in: in, dir: dir, parties: map[int64]*mapping.Party{}}
+	if err := pp.upsert(users); err != nil {
+		return out, err
+	}
+	var refs, ids []int64
+	for _, t := range tickets {
+		ids = append(ids, t.ID)
+		for _, p := range []*int64{t.RequesterID, t.SubmitterID, t.AssigneeID} {
+			if p != nil {
+				refs = append(refs, *p)
+			}
+		}
+	}
+	if err := pp.load(refs); err != nil {
+		return out, err
+	}
+	existing, err := ptx.Tickets(ids)
+	if err != nil {
+		return out, err
+	}
+	gen := ptx.State.Generation
+	prio := mapping.Priority(in.Priority)
+	var rows []store.TicketRow
+	var newCases, changedCases []store.CaseRow
+	for _, t := range tickets {
+		ex := existing[t.ID]
+		if ex != nil && ex.SyncGeneration == gen && ex.Status == t.Status && sameTime(ex.OriginUpdatedAt, t.UpdatedAt) {
+			continue // unchanged since the last sync: nothing is written
+		}
+		next, warnings := mapping.DeriveCase(mapping.TicketFacts{Subject: t.Subject, Description: t.Description,
+			Status: t.Status, Priority: t.Priority}, pp.party(t.RequesterID), pp.party(t.SubmitterID),
+			pp.party(t.AssigneeID), in.OwnerUserID)
+		for _, w := range warnings {
+			a.logger().Warn("ticket mapped with a warning", "integration", in.Name, "ticket", t.ID, "warning", w)
+		}
+		synced, err := json.Marshal(next)
+		if err != nil {
+			return out, err
+		}
+		row := ticketRow(t, synced, gen)
+		out.Tickets++
+		switch {
+		case ex == nil || ex.Case == nil:
+			create, _ := mapping.CaseForDeleted(ex == nil)
+			if t.Status == mapping.TicketStatusDeleted && !create {
+				break
+			}
+			if ex != nil && ex.CaseID != nil {
+				break // the case was deleted in the CRM: the ticket keeps no case
+			}
+			newCases = append(newCases, newCase(t, next))
+		default:
+			current := caseValues(ex.Case)
+			var base *mapping.CaseValues
+			if len(ex.Synced) > 0 && string(ex.Synced) != "null" {
+				var b mapping.CaseValues
+				if err := json.Unmarshal(ex.Synced, &b); err == nil {
+					base = &b
+				}
+			}
+			merged, changed := mapping.MergeImport(current, base, next, prio)
+			if len(changed) > 0 {
+				cr := caseRow(ex.Case.ID, merged)
+				if merged.Status == "closed" && current.Status != "closed" {
+					cr.ClosedAt = timePtr(t.UpdatedAt)
+				}
+				changedCases = append(changedCases, cr)
+			}
+		}
+		rows = append(rows, row)
+	}
+	ids2cases, err := ptx.CreateCases(newCases)
+	if err != nil {
+		return out, err
+	}
+	for i := range rows {
+		if id, ok := ids2cases[rows[i].ZendeskID]; ok {
+			id := id
+			rows[i].CaseID = &id
+		}
+	}
+	if err := ptx.UpdateCases(changedCases); err != nil {
+		return out, err
+	}
+	if err := ptx.UpsertTickets(rows); err != nil {
+		return out, err
+	}
+	linked, err := ptx.LinkComments(in.OwnerUserID, ids)
+	if err != nil {
+		return out, err
+	}
+	if err := ptx.RecordFailures(failures); err != nil {
+		return out, err
+	}
+	if err := ptx.ResolveFailures("ticket", ids); err != nil {
+		return out, err
+	}
+	out.CasesCreated = int64(len(ids2cases))
+	out.CasesUpdated = int64(len(changedCases))
+	out.Comments = linked
+	out.Failures = int64(len(failures))
+	return out, nil
+}
+
+// ApplyCommentPage mirrors a staged page of comments (and their authors) and gives each comment whose ticket has
+// a case its case comment, moving the events position in the same transaction.
+func (a *Activities) ApplyCommentPage(ctx context.Context, ref PageRef) (store.Counters, error) {
+	in, err := a.Store.Integration(ctx, ref.IntegrationID)
+	if err != nil {
+		return store.Counters{}, err
+	}
+	dir, err := a.directory(ctx)
+	if err != nil {
+		return store.Counters{}, err
+	}
+	c, err := a.Store.ApplyPage(ctx, in.ID, store.KindComments, ref.Generation, ref.From,
+		func(ptx *store.PageTx, page *store.Page) (store.Counters, error) {
+			var sc stagedComments
+			if err := json.Unmarshal(page.Body, &sc); err != nil {
+				return store.Counters{}, fmt.Errorf("decode staged comment page: %w", err)
+			}
+			var out store.Counters
+			var failures []store.Failure
+			for _, b := range sc.Bad {
+				failures = append(failures, badFailure(b))
+			}
+			users := make([]zendesk.User, 0, len(sc.Users))
+			for _, raw := range sc.Users {
+				var u zendesk.User
+				if err := json.Unmarshal(raw, &u); err != nil {
+					failures = append(failures, badFailure(stagedBad{Kind: "user", Reason: err.Error(), Raw: raw}))
+					continue
+				}
+				users = append(users, u)
+			}
+			pp := &people{ptx: ptx, in: in, dir: dir, parties: map[int64]*mapping.Party{}}
+			if err := pp.upsert(users); err != nil {
+				return out, err
+			}
+			if err := ptx.InsertComments(sc.Comments); err != nil {
+				return out, err
+			}
+			ticketIDs := make([]int64, 0, len(sc.Comments))
+			seen := map[int64]bool{}
+			for _, cm := range sc.Comments {
+				if !seen[cm.TicketID] {
+					seen[cm.TicketID] = true
+					ticketIDs = append(ticketIDs, cm.TicketID)
+				}
+			}
+			linked, err := ptx.LinkComments(in.OwnerUserID, ticketIDs)
+			if err != nil {
+				return out, err
+			}
+			if err := ptx.RecordFailures(failures); err != nil {
+				return out, err
+			}
+			out.Comments = linked
+			out.Failures = int64(len(failures))
+			return out, nil
+		})
+	return c, a.classify(ctx, in, "apply comment page", err)
+}
+
+func badFailure(b stagedBad) store.Failure {
+	f := store.Failure{Kind: b.Kind, Reason: b.Reason, Payload: string(b.Raw)}
+	if f.Kind == "" {
+		f.Kind = "ticket"
+	}
+	if b.ID > 0 {
+		id := b.ID
+		f.ZendeskID = &id
+	}
+	return f
+}
+
+func ticketRow(t zendesk.Ticket, synced json.RawMessage, gen int) store.TicketRow {
+	subject := ""
+	if t.Subject != nil {
+		subject = *t.Subject
+	}
+	return store.TicketRow{ZendeskID: t.ID, URL: t.URL, Subject: subject, Description: t.Description,
+		ExternalID: t.ExternalID, ProblemID: t.ProblemID, Type: t.Type, Status: t.Status, Priority: t.Priority,
+		Recipient: t.Recipient, RequesterID: t.RequesterID, SubmitterID: t.SubmitterID, AssigneeID: t.AssigneeID,
+		CollaboratorIDs: t.CollaboratorIDs, HasIncidents: t.HasIncidents, DueAt: t.DueAt,
+		OriginCreatedAt: timePtr(t.CreatedAt), OriginUpdatedAt: timePtr(t.UpdatedAt),
+		GeneratedTimestamp: t.GeneratedTimestamp, Raw: t.Raw, Synced: synced, SyncGeneration: gen}
+}
+
+// newCase builds a case for a ticket seen for the first time (spec §4.5 step 4): CRM defaults where the ticket
+// gives nothing mappable, reported at the ticket's creation, closed at its last update when it is closed.
+func newCase(t zendesk.Ticket, v mapping.CaseValues) store.CaseRow {
+	if !v.StatusOK {
+		v.Status = mapping.DefaultCaseStatus
+	}
+	if !v.PriorityOK {
+		v.Priority = mapping.DefaultCasePriority
+	}
+	cr := caseRow(0, v)
+	cr.TicketID = t.ID
+	cr.ReportedAt = timePtr(t.CreatedAt)
+	if v.Status == "closed" {
+		cr.ClosedAt = timePtr(t.UpdatedAt)
+	}
+	return cr
+}
+
+func caseRow(id int64, v mapping.CaseValues) store.CaseRow {
+	return store.CaseRow{ID: id, Subject: v.Subject, Description: v.Description, Status: v.Status, Priority: v.Priority,
+		OwnerUserID: nonZero(v.OwnerID), AssignedToUserID: nonZero(v.AssignedToID), ContactID: nonZero(v.ContactID)}
+}
+
+func caseValues(c *store.CaseRow) mapping.CaseValues {
+	return mapping.CaseValues{Subject: c.Subject, Description: c.Description, Status: c.Status, Priority: c.Priority,
+		OwnerID: zeroIfNil(c.OwnerUserID), AssignedToID: zeroIfNil(c.AssignedToUserID), ContactID: zeroIfNil(c.ContactID),
+		StatusOK: true, PriorityOK: true}
+}
+
+func dedupeUsers(rows []store.ZUser) []store.ZUser {
+	idx := map[int64]int{}
+	out := rows[:0]
+	for _, r := range rows {
+		if i, ok := idx[r.ZendeskID]; ok {
+			out[i] = r
+			continue
+		}
+		idx[r.ZendeskID] = len(out)
+		out = append(out, r)
+	}
+	return out
+}
+
+func sameTime(a *time.Time, b time.Time) bool { return a != nil && a.Equal(b) }
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func nullable(s string) *string {
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	return &s
+}
+
+func nonZero(id int64) *int64 {
+	if id == 0 {
+		return nil
+	}
+	return &id
+}
+
+func zeroIfNil(id *int64) int64 {
+	if id == nil {
+		return 0
+	}
+	return *id
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

@@ -1,0 +1,334 @@
+// Package control does what the CRM's buttons do: create, edit, activate, deactivate and delete integrations,
+// "Schedule Sync", "Reset", "Check progress", and the case listings. The starter CLI is a thin shell over it,
+// and the end-to-end tests drive it directly.
+package control
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/zendesk-sync/zendesk-sync/mapping"
+	"github.com/zendesk-sync/zendesk-sync/secrets"
+	"github.com/zendesk-sync/zendesk-sync/store"
+	"github.com/zendesk-sync/zendesk-sync/workflows"
+	"github.com/zendesk-sync/zendesk-sync/zendesk"
+)
+
+// Control holds the connections the buttons need.
+type Control struct {
+	Store     *store.Store
+	Temporal  client.Client
+	TaskQueue string
+	Key       *secrets.Key
+}
+
+// IntegrationSpec is what `integration create` takes.
+type IntegrationSpec struct {
+	Name, URL, Email, Token, DefaultUserEmail, Owner string
+	TwoWay                                           bool
+	Priority                                         string
+	Interval                                         time.Duration
+	SyncFrom                                         *time.Time
+}
+
+// IntegrationEdit holds the settings to change; nil leaves one as it is.
+type IntegrationEdit struct {
+	Name, URL, Email, Token, DefaultUserEmail, Owner, Priority *string
+	TwoWay                                                     *bool
+	Interval                                                   *time.Duration
+	SyncFrom                                                   *time.Time
+}
+
+// IntegrationView is `integration show -o json`: never the token.
+type IntegrationView struct {
+	ID               int64  `json:"id"`
+	Name             string `json:"name"`
+	URL              string `json:"url"`
+	Email            string `json:"email"`
+	DefaultUserEmail string `json:"default_user_email"`
+	Owner            string `json:"owner"`
+	TwoWay           bool   `json:"two_way"`
+	Priority         string `json:"priority"`
+	Interval         string `json:"interval"`
+	Active           bool   `json:"active"`
+	WorkflowID       string `json:"workflow_id"`
+}
+
+// View renders an integration for output.
+func View(in *store.Integration) IntegrationView {
+	return IntegrationView{ID: in.ID, Name: in.Name, URL: in.URL, Email: in.Email, DefaultUserEmail: in.DefaultUserEmail,
+		Owner: in.OwnerEmail, TwoWay: in.TwoWay, Priority: in.Priority, Interval: in.Interval().String(),
+		Active: in.Active, WorkflowID: workflows.IntegrationWorkflowID(in.ID)}
+}
+
+func (c *Control) key() (*secrets.Key, error) {
+	if c.Key == nil {
+		return nil, secrets.ErrNoKey
+	}
+	return c.Key, nil
+}
+
+// CreateIntegration validates the settings, seals the token and stores the integration (inactive).
+func (c *Control) CreateIntegration(ctx context.Context, s IntegrationSpec) (*store.Integration, error) {
+	in := &store.Integration{Priority: "remote", IntervalSeconds: 300}
+	edit := IntegrationEdit{Name: &s.Name, URL: &s.URL, Email: &s.Email, Token: &s.Token,
+		DefaultUserEmail: &s.DefaultUserEmail, Owner: &s.Owner, TwoWay: &s.TwoWay, SyncFrom: s.SyncFrom}
+	if s.Priority != "" {
+		edit.Priority = &s.Priority
+	}
+	if s.Interval != 0 {
+		edit.Interval = &s.Interval
+	}
+	if s.Token == "" {
+		return nil, errors.New("--token is required")
+	}
+	if err := c.apply(ctx, in, edit); err != nil {
+		return nil, err
+	}
+	id, err := c.Store.CreateIntegration(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return c.Store.Integration(ctx, id)
+}
+
+// EditIntegration changes settings and tells a running workflow, so new credentials resume a stopped sync.
+func (c *Control) EditIntegration(ctx context.Context, name string, e IntegrationEdit) (*store.Integration, error) {
+	in, err := c.Store.IntegrationByName(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.apply(ctx, in, e); err != nil {
+		return nil, err
+	}
+	if err := c.Store.UpdateIntegration(ctx, in); err != nil {
+		return nil, err
+	}
+	if err := c.signal(ctx, in.ID, workflows.SignalSettingsChanged); err != nil {
+		return nil, err
+	}
+	return c.Store.Integration(ctx, in.ID)
+}
+
+// apply validates an edit onto an integration. Every error names the setting at fault.
+func (c *Control) apply(ctx context.Context, in *store.Integration, e IntegrationEdit) error {
+	if e.Name != nil {
+		n := strings.TrimSpace(*e.Name)
+		if n == "" {
+			return errors.New("--name must not be empty")
+		}
+		in.Name = n
+	}
+	if e.URL != nil {
+		u, err := zendesk.NormalizeURL(*e.URL)
+		if err != nil {
+			return fmt.Errorf("--url: %w", err)
+		}
+		in.URL = u
+	}
+	if e.Email != nil {
+		if mapping.NormalizeEmail(*e.Email) == "" {
+			return fmt.Errorf("--email %q is not an email address", *e.Email)
+		}
+		in.Email = strings.TrimSpace(*e.Email)
+	}
+	if e.Token != nil && *e.Token != "" {
+		k, err := c.key()
+		if err != nil {
+			return err
+		}
+		sealed, err := k.Seal(*e.Token)
+		if err != nil {
+			return err
+		}
+		in.TokenEnc = sealed
+	}
+	if e.DefaultUserEmail != nil {
+		d := strings.TrimSpace(*e.DefaultUserEmail)
+		if d != "" && mapping.NormalizeEmail(d) == "" {
+			return fmt.Errorf("--default-user-email %q is not an email address", d)
+		}
+		in.DefaultUserEmail = d
+	}
+	if e.Owner != nil {
+		if strings.TrimSpace(*e.Owner) == "" {
+			return errors.New("--owner is required: the email of an existing CRM user (add one with `starter user add`)")
+		}
+		u, err := c.Store.CRMUserByEmail(ctx, *e.Owner)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("--owner %s is not a CRM user (add it with `starter user add --email %s --name ...`)", *e.Owner, *e.Owner)
+		}
+		if err != nil {
+			return err
+		}
+		in.OwnerUserID, in.OwnerEmail = u.ID, u.Email
+	}
+	if e.Priority != nil {
+		if *e.Priority != "remote" && *e.Priority != "local" {
+			return fmt.Errorf("--priority must be remote or local, not %q", *e.Priority)
+		}
+		in.Priority = *e.Priority
+	}
+	if e.TwoWay != nil {
+		in.TwoWay = *e.TwoWay
+	}
+	if e.Interval != nil {
+		if *e.Interval < time.Second {
+			return fmt.Errorf("--interval %s is too short (at least 1s)", *e.Interval)
+		}
+		in.IntervalSeconds = int(e.Interval.Round(time.Second) / time.Second)
+	}
+	if e.SyncFrom != nil {
+		in.SyncFrom = sql.NullTime{Time: *e.SyncFrom, Valid: true}
+	}
+	return nil
+}
+
+// Activate marks the integration active and makes sure its workflow runs; activating twice is harmless.
+func (c *Control) Activate(ctx context.Context, name string) (*store.Integration, error) {
+	in, err := c.Store.IntegrationByName(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Store.SetActive(ctx, in.ID, true); err != nil {
+		return nil, err
+	}
+	in.Active = true
+	opts := client.StartWorkflowOptions{
+		ID:                       workflows.IntegrationWorkflowID(in.ID),
+		TaskQueue:                c.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.IntegrationKey.ValueSet(in.Name),
+			workflows.PhaseKey.ValueSet(workflows.PhaseFirstSync)),
+		StaticSummary: fmt.Sprintf("Zendesk integration %q · %s", in.Name, in.URL),
+	}
+	if _, err := c.Temporal.ExecuteWorkflow(ctx, opts, workflows.IntegrationWorkflow,
+		workflows.Input{IntegrationID: in.ID, Name: in.Name}); err != nil {
+		return nil, fmt.Errorf("start the workflow of %q: %w", in.Name, err)
+	}
+	// A workflow that was already running re-reads its settings (e.g. it was waiting after a deactivation race).
+	if err := c.signal(ctx, in.ID, workflows.SignalSettingsChanged); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// Deactivate stops the integration's syncs: the workflow ends its loop cleanly.
+func (c *Control) Deactivate(ctx context.Context, name string) (*store.Integration, error) {
+	in, err := c.Store.IntegrationByName(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Store.SetActive(ctx, in.ID, false); err != nil {
+		return nil, err
+	}
+	in.Active = false
+	return in, c.signal(ctx, in.ID, workflows.SignalDeactivate)
+}
+
+// Delete removes the integration, its workflow and its mirror rows; its cases stay.
+func (c *Control) Delete(ctx context.Context, name string) error {
+	in, err := c.Store.IntegrationByName(ctx, name)
+	if err != nil {
+		return err
+	}
+	err = c.Temporal.TerminateWorkflow(ctx, workflows.IntegrationWorkflowID(in.ID), "", "integration deleted")
+	var nf *serviceerror.NotFound
+	if err != nil && !errors.As(err, &nf) {
+		return fmt.Errorf("stop the workflow of %q: %w", name, err)
+	}
+	return c.Store.DeleteIntegration(ctx, in.ID)
+}
+
+// Check tries the integration's credentials against Zendesk with one cheap read.
+func (c *Control) Check(ctx context.Context, name string) error {
+	in, err := c.Store.IntegrationByName(ctx, name)
+	if err != nil {
+		return err
+	}
+	k, err := c.key()
+	if err != nil {
+		return err
+	}
+	token, err := k.Open(in.TokenEnc)
+	if err != nil {
+		return err
+	}
+	zc, err := zendesk.New(zendesk.Config{URL: in.URL, Email: in.Email, Token: token})
+	if err != nil {
+		return err
+	}
+	if _, err := zc.SearchUsersByEmail(ctx, in.Email); err != nil {
+		return fmt.Errorf("check %q: %w", name, err)
+	}
+	return nil
+}
+
+// SyncNow asks for an incremental sync; with wait it returns what that sync did, and an error if it failed.
+func (c *Control) SyncNow(ctx context.Context, name string, wait bool) (workflows.SyncResult, error) {
+	var res workflows.SyncResult
+	in, err := c.activeIntegration(ctx, name)
+	if err != nil {
+		return res, err
+	}
+	err = c.update(ctx, in.ID, workflows.UpdateSyncNow, workflows.SyncRequest{Wait: wait}, &res)
+	if err == nil && res.Error != "" {
+		err = fmt.Errorf("sync of %q failed: %s", name, res.Error)
+	}
+	return res, err
+}
+
+// Reset starts a full first sync again.
+func (c *Control) Reset(ctx context.Context, name string) (workflows.ResetResult, error) {
+	var res workflows.ResetResult
+	in, err := c.activeIntegration(ctx, name)
+	if err != nil {
+		return res, err
+	}
+	return res, c.update(ctx, in.ID, workflows.UpdateReset, workflows.ResetRequest{Confirm: true}, &res)
+}
+
+func (c *Control) activeIntegration(ctx context.Context, name string) (*store.Integration, error) {
+	in, err := c.Store.IntegrationByName(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if !in.Active {
+		return nil, fmt.Errorf("integration %q is not active (run `starter integration activate %s`)", name, name)
+	}
+	return in, nil
+}
+
+func (c *Control) update(ctx context.Context, id int64, name string, arg, out interface{}) error {
+	h, err := c.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: workflows.IntegrationWorkflowID(id), UpdateName: name, Args: []interface{}{arg},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if err := h.Get(ctx, out); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// signal nudges the integration's workflow; a workflow that is not running has nothing to be told.
+func (c *Control) signal(ctx context.Context, id int64, name string) error {
+	err := c.Temporal.SignalWorkflow(ctx, workflows.IntegrationWorkflowID(id), "", name, nil)
+	var nf *serviceerror.NotFound
+	if err != nil && !errors.As(err, &nf) {
+		return fmt.Errorf("signal %s: %w", name, err)
+	}
+	return nil
+}

@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/zendesk-sync/zendesk-sync/control"
+)
+
+func (a *app) caseCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "case",
+		Short:   "List, show, create, update and comment CRM cases",
+		Example: "  starter case list --integration acme -o json\n  starter case show 42",
+		Args:    noArgs,
+		RunE:    groupRun,
+	}
+	cmd.AddCommand(a.caseListCmd(), a.caseShowCmd(), a.caseCreateCmd(), a.caseUpdateCmd(), a.caseCommentCmd())
+	return cmd
+}
+
+// caseRow is the part of the case JSON (rendered by the store) that the list table shows.
+type caseRow struct {
+	ID          int64   `json:"id"`
+	Integration *string `json:"integration"`
+	Subject     string  `json:"subject"`
+	Status      string  `json:"status"`
+	Priority    string  `json:"priority"`
+	Ticket      *struct {
+		ID int64 `json:"id"`
+	} `json:"ticket"`
+}
+
+func deref(s *string, none string) string {
+	if s == nil || *s == "" {
+		return none
+	}
+	return *s
+}
+
+// oneLine keeps a user-typed value from breaking a table row.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+func (a *app) caseListCmd() *cobra.Command {
+	var integration string
+	cmd := &cobra.Command{
+		Use:     "list [--integration N]",
+		Short:   "List cases, of every integration or of one",
+		Example: "  starter case list\n  starter case list --integration acme -o json | jq '.[].subject'",
+		Args:    exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			raw, err := a.control().Cases(cmd.Context(), integration)
+			if err != nil {
+				return err
+			}
+			if a.json() {
+				return a.printRaw(raw)
+			}
+			var rows []caseRow
+			if err := json.Unmarshal(raw, &rows); err != nil {
+				return fmt.Errorf("decode cases: %w", err)
+			}
+			tw := a.table()
+			fmt.Fprintln(tw, "ID\tINTEGRATION\tSTATUS\tPRIORITY\tTICKET\tSUBJECT")
+			for _, r := range rows {
+				ticket := "-"
+				if r.Ticket != nil {
+					ticket = strconv.FormatInt(r.Ticket.ID, 10)
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.ID, deref(r.Integration, "-"), r.Status, r.Priority, ticket,
+					truncate(oneLine(r.Subject), 50))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&integration, "integration", "", "only the cases of this integration")
+	return needs(cmd, needStore)
+}
+
+func parseCaseID(s string) (int64, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, usagef("case ID must be a positive number, not %q", s)
+	}
+	return id, nil
+}
+
+func (a *app) caseShowCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "show ID",
+		Short:   "Show one case with its contact, comments and Zendesk ticket",
+		Example: "  starter case show 42\n  starter case show 42 -o json",
+		Args:    exactArgs("ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseCaseID(args[0])
+			if err != nil {
+				return err
+			}
+			raw, err := a.control().Case(cmd.Context(), id)
+			if err != nil {
+				return err
+			}
+			return a.printCase(raw)
+		},
+	}
+	return needs(cmd, needStore)
+}
+
+// printCase prints the object as is with -o json, and indented in text: every field of a case matters to a reader.
+func (a *app) printCase(raw json.RawMessage) error {
+	if a.json() {
+		return a.printRaw(raw)
+	}
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, raw, "", "  "); err != nil {
+		return a.printRaw(raw)
+	}
+	buf.WriteByte('\n')
+	_, err := a.out.Write(buf.Bytes())
+	return err
+}
+
+func (a *app) caseCreateCmd() *cobra.Command {
+	var s control.CaseSpec
+	cmd := &cobra.Command{
+		Use:   "create --integration N --subject S [flags]",
+		Short: "Create a CRM case (prints it)",
+		Example: "  starter case create --integration acme --subject \"Printer on fire\" --priority high \\\n" +
+			"      --assigned-to agent@example.com --contact-email jane@example.org --contact-name \"Dr. Jane Q. Doe\"",
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			raw, err := a.control().CreateCase(cmd.Context(), s)
+			if err != nil {
+				return err
+			}
+			return a.printCase(raw)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&s.Integration, "integration", "", "integration the case belongs to")
+	fs.StringVar(&s.Subject, "subject", "", "subject")
+	fs.StringVar(&s.Description, "description", "", "description (also the first comment once published)")
+	fs.StringVar(&s.Status, "status", "", "open, in_progress, resolved or closed (default open)")
+	fs.StringVar(&s.Priority, "priority", "", "low, normal or high (default normal)")
+	fs.StringVar(&s.AssignedTo, "assigned-to", "", "email of the CRM user the case is assigned to")
+	fs.StringVar(&s.Owner, "owner", "", "email of the CRM user owning the case (default: the integration's owner)")
+	fs.StringVar(&s.ContactEmail, "contact-email", "", "contact's email (found or created)")
+	fs.StringVar(&s.ContactName, "contact-name", "", "contact's full name, e.g. \"First Last\"")
+	_ = cmd.MarkFlagRequired("integration")
+	_ = cmd.MarkFlagRequired("subject")
+	return needs(cmd, needStore)
+}
+
+func (a *app) caseUpdateCmd() *cobra.Command {
+	var subject, description, status, priority, assignedTo string
+	cmd := &cobra.Command{
+		Use:   "update ID [flags]",
+		Short: "Change a CRM case; only the flags given change (two-way integrations push it to Zendesk)",
+		Example: "  starter case update 42 --status resolved\n" +
+			"  starter case update 42 --priority high --assigned-to agent@example.com",
+		Args: exactArgs("ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseCaseID(args[0])
+			if err != nil {
+				return err
+			}
+			fs := cmd.Flags()
+			// nil for untouched flags, so an update never blanks a field the user did not name.
+			opt := func(name string, v *string) *string {
+				if fs.Changed(name) {
+					return v
+				}
+				return nil
+			}
+			u := control.CaseUpdate{Subject: opt("subject", &subject), Description: opt("description", &description),
+				Status: opt("status", &status), Priority: opt("priority", &priority), AssignedTo: opt("assigned-to", &assignedTo)}
+			if u == (control.CaseUpdate{}) {
+				return usagef("nothing to update: give at least one of --subject, --description, --status, --priority, --assigned-to")
+			}
+			raw, err := a.control().UpdateCase(cmd.Context(), id, u)
+			if err != nil {
+				return err
+			}
+			return a.printCase(raw)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&subject, "subject", "", "new subject")
+	fs.StringVar(&description, "description", "", "new description")
+	fs.StringVar(&status, "status", "", "open, in_progress, resolved or closed")
+	fs.StringVar(&priority, "priority", "", "low, normal or high")
+	fs.StringVar(&assignedTo, "assigned-to", "", "email of the CRM user to assign")
+	return needs(cmd, needStore)
+}
+
+func (a *app) caseCommentCmd() *cobra.Command {
+	var body, author string
+	var private bool
+	cmd := &cobra.Command{
+		Use:     "comment ID --body B [--private] [--author EMAIL]",
+		Short:   "Add a comment to a CRM case",
+		Example: "  starter case comment 42 --body \"Replaced the toner\" --author agent@example.com\n  starter case comment 42 --body \"internal note\" --private",
+		Args:    exactArgs("ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseCaseID(args[0])
+			if err != nil {
+				return err
+			}
+			raw, err := a.control().CommentCase(cmd.Context(), id, body, !private, author)
+			if err != nil {
+				return err
+			}
+			return a.printCase(raw)
+		},
+	}
+	cmd.Flags().StringVar(&body, "body", "", "comment text")
+	cmd.Flags().BoolVar(&private, "private", false, "an internal note rather than a public reply")
+	cmd.Flags().StringVar(&author, "author", "", "email of the CRM user writing it")
+	_ = cmd.MarkFlagRequired("body")
+	return needs(cmd, needStore)
+}

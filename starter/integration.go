@@ -1,0 +1,313 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/zendesk-sync/zendesk-sync/control"
+	"github.com/zendesk-sync/zendesk-sync/store"
+)
+
+func (a *app) integrationCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "integration",
+		Short:   "Create, list, edit, activate, deactivate, delete and check Zendesk integrations",
+		Example: "  starter integration list\n  starter integration show acme -o json",
+		Args:    noArgs,
+		RunE:    groupRun,
+	}
+	cmd.AddCommand(a.integrationCreateCmd(), a.integrationListCmd(), a.integrationShowCmd(), a.integrationEditCmd(),
+		a.integrationActivateCmd(), a.integrationDeactivateCmd(), a.integrationDeleteCmd(), a.integrationCheckCmd())
+	return cmd
+}
+
+// integrationFlags are the settings flags `create` and `edit` share.
+type integrationFlags struct {
+	name, url, email, token, defaultUser, owner, priority, syncFrom string
+	twoWay                                                          bool
+	interval                                                        time.Duration
+}
+
+func (f *integrationFlags) bind(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.StringVar(&f.name, "name", "", "integration name (how every other command refers to it)")
+	fs.StringVar(&f.url, "url", "", "Zendesk URL, e.g. https://acme.zendesk.com (http:// only for loopback hosts)")
+	fs.StringVar(&f.email, "email", "", "Zendesk API user's email")
+	fs.StringVar(&f.token, "token", "", "Zendesk API token (stored encrypted, never shown)")
+	fs.StringVar(&f.defaultUser, "default-user-email", "", "Zendesk user that authors tickets and comments no agent matches")
+	fs.StringVar(&f.owner, "owner", "", "email of the CRM user owning the integration's cases and contacts")
+	fs.BoolVar(&f.twoWay, "two-way", false, "push CRM-side case changes back to Zendesk")
+	fs.StringVar(&f.priority, "priority", "remote", "which side wins a field changed on both: remote or local")
+	fs.DurationVar(&f.interval, "interval", 5*time.Minute, "time between incremental syncs")
+	fs.StringVar(&f.syncFrom, "sync-from", "", "first sync starts at this date (2006-01-02 or RFC 3339)")
+}
+
+// parseDate takes a day or a full RFC 3339 timestamp; a day means its midnight UTC.
+func parseDate(s string) (time.Time, error) {
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, usagef("--sync-from %q is not a date (2006-01-02 or RFC 3339)", s)
+}
+
+func (a *app) integrationCreateCmd() *cobra.Command {
+	var f integrationFlags
+	cmd := &cobra.Command{
+		Use:   "create --name N --url URL --email E --token T --owner E [flags]",
+		Short: "Connect a Zendesk account (created inactive; activate it to start syncing)",
+		Example: "  starter integration create --name acme --url https://acme.zendesk.com --email agent@acme.com \\\n" +
+			"      --token \"$ZENDESK_TOKEN\" --owner admin@example.com --two-way --interval 10m --sync-from 2024-01-01",
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			spec := control.IntegrationSpec{Name: f.name, URL: f.url, Email: f.email, Token: f.token,
+				DefaultUserEmail: f.defaultUser, Owner: f.owner, TwoWay: f.twoWay, Priority: f.priority,
+				Interval: f.interval}
+			if f.syncFrom != "" {
+				t, err := parseDate(f.syncFrom)
+				if err != nil {
+					return err
+				}
+				spec.SyncFrom = &t
+			}
+			in, err := a.control().CreateIntegration(cmd.Context(), spec)
+			if err != nil {
+				return err
+			}
+			return a.printIntegration(in)
+		},
+	}
+	f.bind(cmd)
+	for _, name := range []string{"name", "url", "email", "token", "owner"} {
+		_ = cmd.MarkFlagRequired(name)
+	}
+	return needs(cmd, needStore, needKey)
+}
+
+func (a *app) integrationListCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "list",
+		Short:   "List the integrations",
+		Example: "  starter integration list\n  starter integration list -o json",
+		Args:    exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ins, err := a.store.Integrations(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if a.json() {
+				views := make([]control.IntegrationView, 0, len(ins)) // [] rather than null when there are none
+				for i := range ins {
+					views = append(views, control.View(&ins[i]))
+				}
+				return a.printJSON(views)
+			}
+			tw := a.table()
+			fmt.Fprintln(tw, "NAME\tURL\tACTIVE\tTWO-WAY\tPRIORITY\tINTERVAL")
+			for i := range ins {
+				in := &ins[i]
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", in.Name, in.URL, yesNo(in.Active), yesNo(in.TwoWay),
+					in.Priority, in.Interval())
+			}
+			return tw.Flush()
+		},
+	}
+	return needs(cmd, needStore)
+}
+
+func (a *app) integrationShowCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "show NAME",
+		Short:   "Show an integration's settings (never its token)",
+		Example: "  starter integration show acme\n  starter integration show acme -o json",
+		Args:    exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			in, err := a.integration(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return a.printIntegration(in)
+		},
+	}
+	return needs(cmd, needStore)
+}
+
+func (a *app) integrationEditCmd() *cobra.Command {
+	var f integrationFlags
+	cmd := &cobra.Command{
+		Use:   "edit NAME [flags]",
+		Short: "Change an integration's settings; only the flags given change",
+		Example: "  starter integration edit acme --priority local\n" +
+			"  starter integration edit acme --token \"$NEW_TOKEN\"   # a sync stopped by rejected credentials resumes",
+		Args: exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var e control.IntegrationEdit
+			fs := cmd.Flags()
+			// Pointers only for the flags typed, so an edit never resets a setting to the flag's default.
+			str := func(name string, v *string) *string {
+				if fs.Changed(name) {
+					return v
+				}
+				return nil
+			}
+			e.Name, e.URL, e.Email, e.Token = str("name", &f.name), str("url", &f.url), str("email", &f.email), str("token", &f.token)
+			e.DefaultUserEmail, e.Owner, e.Priority = str("default-user-email", &f.defaultUser), str("owner", &f.owner), str("priority", &f.priority)
+			if fs.Changed("two-way") {
+				e.TwoWay = &f.twoWay
+			}
+			if fs.Changed("interval") {
+				e.Interval = &f.interval
+			}
+			if fs.Changed("sync-from") {
+				t, err := parseDate(f.syncFrom)
+				if err != nil {
+					return err
+				}
+				e.SyncFrom = &t
+			}
+			if e.Token != nil && *e.Token == "" {
+				return usagef("--token must not be empty")
+			}
+			ctx := cmd.Context()
+			in, err := a.integration(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			c := a.control()
+			if !in.Active {
+				// An inactive integration has no workflow to tell, and activating it re-reads the settings, so the
+				// edit must not depend on Temporal being up.
+				c.Temporal = noWorkflow{}
+			}
+			in, err = c.EditIntegration(ctx, args[0], e)
+			if err != nil {
+				return err
+			}
+			return a.printIntegration(in)
+		},
+	}
+	f.bind(cmd)
+	return needs(cmd, needStore, needTemporal, mayUseKey)
+}
+
+// noWorkflow stands in for Temporal when the integration has no workflow: every signal finds nothing to tell,
+// which control treats as success. Other calls are never made on this path (the embedded nil would panic).
+type noWorkflow struct{ client.Client }
+
+func (noWorkflow) SignalWorkflow(context.Context, string, string, string, interface{}) error {
+	return errNoWorkflow
+}
+
+var errNoWorkflow = serviceerror.NewNotFound("integration inactive: no workflow running")
+
+func (a *app) integrationActivateCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "activate NAME",
+		Short:   "Start syncing an integration (starts its workflow; activating twice is harmless)",
+		Example: "  starter integration activate acme && starter progress acme --follow",
+		Args:    exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			in, err := a.control().Activate(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if a.json() {
+				return a.printJSON(control.View(in))
+			}
+			_, err = fmt.Fprintf(a.out, "integration %s activated (workflow %s)\n", in.Name, control.View(in).WorkflowID)
+			return err
+		},
+	}
+	return needs(cmd, needStore, needTemporal)
+}
+
+func (a *app) integrationDeactivateCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "deactivate NAME",
+		Short:   "Stop an integration's syncs (its cases stay)",
+		Example: "  starter integration deactivate acme",
+		Args:    exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			in, err := a.control().Deactivate(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if a.json() {
+				return a.printJSON(control.View(in))
+			}
+			_, err = fmt.Fprintf(a.out, "integration %s deactivated\n", in.Name)
+			return err
+		},
+	}
+	return needs(cmd, needStore, needTemporal)
+}
+
+func (a *app) integrationDeleteCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "delete NAME",
+		Short:   "Delete an integration and its workflow; the cases it created stay",
+		Example: "  starter integration delete acme",
+		Args:    exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.control().Delete(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			if a.json() {
+				return a.printJSON(map[string]interface{}{"integration": args[0], "deleted": true})
+			}
+			_, err := fmt.Fprintf(a.out, "integration %s deleted\n", args[0])
+			return err
+		},
+	}
+	return needs(cmd, needStore, needTemporal)
+}
+
+func (a *app) integrationCheckCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "check NAME",
+		Short:   "Try an integration's credentials against Zendesk",
+		Example: "  starter integration check acme",
+		Args:    exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.control().Check(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			if a.json() {
+				return a.printJSON(map[string]interface{}{"integration": args[0], "ok": true})
+			}
+			_, err := fmt.Fprintf(a.out, "credentials OK for %s\n", args[0])
+			return err
+		},
+	}
+	return needs(cmd, needStore, needKey)
+}
+
+// integration looks an integration up by name; the store's error already names it ("integration "x": not found").
+func (a *app) integration(ctx context.Context, name string) (*store.Integration, error) {
+	return a.store.IntegrationByName(ctx, name)
+}
+
+func (a *app) printIntegration(in *store.Integration) error {
+	v := control.View(in)
+	if a.json() {
+		return a.printJSON(v)
+	}
+	def := v.DefaultUserEmail
+	if def == "" {
+		def = "-"
+	}
+	syncFrom := "-"
+	if in.SyncFrom.Valid {
+		syncFrom = in.SyncFrom.Time.UTC().Format(time.RFC3339)
+	}
+	return a.fields("id", fmt.Sprint(v.ID), "name", v.Name, "url", v.URL, "email", v.Email,
+		"default user email", def, "owner", v.Owner, "two-way", yesNo(v.TwoWay), "priority", v.Priority,
+		"interval", v.Interval, "sync from", syncFrom, "active", yesNo(v.Active), "workflow id", v.WorkflowID)
+}

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/zendesk-sync/zendesk-sync/store"
+)
+
+func (a *app) failuresCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "failures NAME",
+		Short:   "List the records an integration's sync skipped, with their reasons",
+		Example: "  starter failures acme\n  starter failures acme -o json",
+		Args:    exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fs, err := a.control().Failures(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if a.json() {
+				if fs == nil {
+					fs = []store.Failure{} // [] rather than null when there are none
+				}
+				return a.printJSON(fs)
+			}
+			tw := a.table()
+			fmt.Fprintln(tw, "ID\tKIND\tZENDESK_ID\tCREATED\tREASON")
+			for _, f := range fs {
+				zid := "-"
+				if f.ZendeskID != nil {
+					zid = fmt.Sprint(*f.ZendeskID)
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", f.ID, f.Kind, zid, f.CreatedAt.Local().Format("2006-01-02 15:04:05"),
+					oneLine(f.Reason))
+			}
+			return tw.Flush()
+		},
+	}
+	return needs(cmd, needStore)
+}
+
+func (a *app) userCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "user",
+		Short:   "Manage CRM users (agents are matched to them by email)",
+		Example: "  starter user add --email agent@example.com --name \"Ann Agent\"",
+		Args:    noArgs,
+		RunE:    groupRun,
+	}
+	var email, name string
+	add := &cobra.Command{
+		Use:     "add --email E --name NAME",
+		Short:   "Add a CRM user, so Zendesk agents with that email map to it",
+		Example: "  starter user add --email agent@example.com --name \"Ann Agent\"",
+		Args:    exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			u, err := a.control().AddUser(cmd.Context(), email, name)
+			if err != nil {
+				return err
+			}
+			if a.json() {
+				return a.printJSON(struct {
+					ID    int64  `json:"id"`
+					Email string `json:"email"`
+					Name  string `json:"name"`
+				}{u.ID, u.Email, u.Name})
+			}
+			_, err = fmt.Fprintf(a.out, "user %s (%s) added with id %d\n", u.Email, u.Name, u.ID)
+			return err
+		},
+	}
+	add.Flags().StringVar(&email, "email", "", "the user's email")
+	add.Flags().StringVar(&name, "name", "", "the user's full name")
+	_ = add.MarkFlagRequired("email")
+	_ = add.MarkFlagRequired("name")
+	cmd.AddCommand(needs(add, needStore))
+	return cmd
+}

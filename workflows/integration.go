@@ -1,0 +1,364 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/zendesk-sync/zendesk-sync/activities"
+	"github.com/zendesk-sync/zendesk-sync/store"
+)
+
+// maxCyclesPerRun caps the sync passes of one run so a replay after a crash stays short.
+const maxCyclesPerRun = 200
+
+var a *activities.Activities
+
+// IntegrationWorkflow is the entity workflow of one integration: first sync, then incremental syncs on a durable
+// timer, until deactivated. It survives worker crashes and deploys because every step is an activity whose effect
+// is committed in PostgreSQL together with the stream position.
+func IntegrationWorkflow(ctx workflow.Context, in Input) error {
+	st := in.State
+	if st == nil {
+		st = &State{Phase: PhaseFirstSync}
+	}
+	w := &runner{ctx: ctx, in: in, st: st}
+	if err := w.registerHandlers(); err != nil {
+		return err
+	}
+	return w.loop()
+}
+
+type runner struct {
+	ctx       workflow.Context
+	in        Input
+	st        *State
+	phaseSeen string
+	interval  time.Duration
+	settings  activities.Settings
+}
+
+func (w *runner) registerHandlers() error {
+	ctx, st := w.ctx, w.st
+	if err := workflow.SetQueryHandler(ctx, QueryProgress, func() (Progress, error) {
+		return Progress{IntegrationID: w.in.IntegrationID, Name: w.in.Name, Phase: st.Phase,
+			FirstSyncDone: st.FirstSyncDone, Generation: st.Generation, Counters: st.Totals, LastSyncAt: st.LastSyncAt,
+			LastError: st.LastError, SyncsCompleted: st.SyncsCompleted}, nil
+	}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateSyncNow,
+		func(ctx workflow.Context, req SyncRequest) (SyncResult, error) {
+			target := st.SyncsCompleted + 1
+			st.SyncRequested = true
+			if !req.Wait {
+				return SyncResult{Seq: target, Phase: st.Phase}, nil
+			}
+			if err := workflow.Await(ctx, func() bool { return st.SyncsCompleted >= target || st.Deactivated }); err != nil {
+				return SyncResult{}, err
+			}
+			if st.SyncsCompleted < target {
+				return SyncResult{}, errors.New("the integration was deactivated before the sync ran")
+			}
+			return st.LastSync, nil
+		},
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req SyncRequest) error {
+			if st.Deactivated {
+				return errors.New("the integration is being deactivated")
+			}
+			return nil
+		}}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateReset,
+		func(ctx workflow.Context, req ResetRequest) (ResetResult, error) {
+			st.ResetsRequested++
+			target := st.ResetsRequested
+			if err := workflow.Await(ctx, func() bool { return st.ResetsApplied >= target || st.Deactivated }); err != nil {
+				return ResetResult{}, err
+			}
+			return ResetResult{Generation: st.Generation}, nil
+		},
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req ResetRequest) error {
+			if !req.Confirm {
+				return errors.New("reset re-reads the whole Zendesk account: confirm it")
+			}
+			if st.Deactivated {
+				return errors.New("the integration is being deactivated")
+			}
+			return nil
+		}}); err != nil {
+		return err
+	}
+	w.listen(SignalSettingsChanged, func() { st.SettingsChanged = true })
+	w.listen(SignalDeactivate, func() { st.Deactivated = true })
+	w.listen(SignalLocalChange, func() { st.LocalChanges = true })
+	return nil
+}
+
+// listen turns a signal into a flag. Flags, not queues: any number of nudges before the loop looks mean one thing.
+func (w *runner) listen(name string, set func()) {
+	ch := workflow.GetSignalChannel(w.ctx, name)
+	workflow.Go(w.ctx, func(ctx workflow.Context) {
+		for {
+			ch.Receive(ctx, nil)
+			set()
+		}
+	})
+}
+
+func (w *runner) drainSignals() {
+	for name, set := range map[string]func(){
+		SignalSettingsChanged: func() { w.st.SettingsChanged = true },
+		SignalDeactivate:      func() { w.st.Deactivated = true },
+		SignalLocalChange:     func() { w.st.LocalChanges = true },
+	} {
+		ch := workflow.GetSignalChannel(w.ctx, name)
+		for ch.ReceiveAsync(nil) {
+			set()
+		}
+	}
+}
+
+func (w *runner) loop() error {
+	ctx, st := w.ctx, w.st
+	if err := w.loadSettings(); err != nil {
+		return err
+	}
+	waitFirst := false // after a failed pass, wait an interval before trying again
+	for {
+		if st.Deactivated || !w.settings.Active {
+			w.setPhase(PhaseInactive)
+			_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+			return nil
+		}
+		if st.ResetsRequested > st.ResetsApplied {
+			if err := w.reset(); err != nil {
+				return err
+			}
+			waitFirst = false
+		}
+		if st.Cycles >= maxCyclesPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			return w.continueAsNew()
+		}
+		if st.CredentialsRejected {
+			w.setPhase(PhaseCredentialsRejected)
+			if err := workflow.Await(ctx, func() bool {
+				return st.SettingsChanged || st.SyncRequested || st.Deactivated || st.ResetsRequested > st.ResetsApplied
+			}); err != nil {
+				return err
+			}
+			st.CredentialsRejected = false
+			st.SettingsChanged = false
+			if err := w.loadSettings(); err != nil {
+				return err
+			}
+			continue
+		}
+		if st.FirstSyncDone || waitFirst {
+			w.setPhase(PhaseWaiting)
+			ok, err := workflow.AwaitWithTimeout(ctx, w.interval, func() bool {
+				return st.SyncRequested || st.Deactivated || st.ResetsRequested > st.ResetsApplied || st.LocalChanges ||
+					st.SettingsChanged
+			})
+			if err != nil {
+				return err
+			}
+			if st.SettingsChanged {
+				st.SettingsChanged = false
+				if err := w.loadSettings(); err != nil {
+					return err
+				}
+			}
+			if st.Deactivated || st.ResetsRequested > st.ResetsApplied {
+				continue
+			}
+			_ = ok
+		}
+		st.SyncRequested = false
+		st.LocalChanges = false
+		st.Cycles++
+		waitFirst = !w.pass()
+	}
+}
+
+// pass runs one sync: tickets, then comments, each stream to its end. It reports whether it completed.
+func (w *runner) pass() bool {
+	ctx, st := w.ctx, w.st
+	first := !st.FirstSyncDone
+	if first {
+		w.setPhase(PhaseFirstSync)
+	} else {
+		w.setPhase(PhaseIncremental)
+	}
+	var pos activities.Position
+	err := workflow.ExecuteActivity(w.short(), a.SyncPosition, w.in.IntegrationID).Get(ctx, &pos)
+	var did Counters
+	if err == nil {
+		st.Generation = pos.Generation
+		err = w.stream(store.KindTickets, pos.TicketCursor, &did)
+	}
+	if err == nil {
+		err = w.stream(store.KindComments, pos.EventsFrom, &did)
+	}
+	if err == nil {
+		err = workflow.ExecuteActivity(w.short(), a.EndSync, activities.EndSyncInput{
+			IntegrationID: w.in.IntegrationID, FirstSyncDone: true}).Get(ctx, nil)
+	}
+	st.SyncsCompleted++
+	st.LastSync = SyncResult{Seq: st.SyncsCompleted, Counters: did}
+	if err != nil {
+		msg := describe(err)
+		if isType(err, ErrStalePage) {
+			// A reset moved the stream under us: not an error, the loop starts over from the new position.
+			st.LastSync.Error = ""
+			return true
+		}
+		if isType(err, ErrCredentialsRejected) {
+			st.CredentialsRejected = true
+		}
+		st.LastError = msg
+		st.LastSync.Error = msg
+		st.LastSync.Phase = st.Phase
+		_ = workflow.ExecuteActivity(w.short(), a.RecordError, activities.ErrorInput{
+			IntegrationID: w.in.IntegrationID, Message: msg}).Get(ctx, nil)
+		return false
+	}
+	now := workflow.Now(ctx)
+	st.LastSyncAt = &now
+	st.LastError = ""
+	st.FirstSyncDone = true
+	st.LastSync.Phase = PhaseIncremental
+	return true
+}
+
+// stream pages one stream to its end. The next page is fetched while the current one is applied: fetching needs
+// only the previous page's end, and applying is ordered by the position check in PostgreSQL.
+func (w *runner) stream(kind string, from string, did *Counters) error {
+	ctx, st := w.ctx, w.st
+	fetch, apply := a.FetchTicketPage, a.ApplyTicketPage
+	if kind == store.KindComments {
+		fetch, apply = a.FetchCommentPage, a.ApplyCommentPage
+	}
+	ref := activities.PageRef{IntegrationID: w.in.IntegrationID, Generation: st.Generation, From: from}
+	pending := workflow.ExecuteActivity(w.long(kind+" page"), fetch, ref)
+	for {
+		var fr activities.FetchResult
+		if err := pending.Get(ctx, &fr); err != nil {
+			return err
+		}
+		applied := workflow.ExecuteActivity(w.long("apply "+kind), apply, ref)
+		next := activities.PageRef{IntegrationID: ref.IntegrationID, Generation: ref.Generation, From: fr.Next}
+		if !fr.EndOfStream {
+			pending = workflow.ExecuteActivity(w.long(kind+" page"), fetch, next)
+		}
+		var c store.Counters
+		if err := applied.Get(ctx, &c); err != nil {
+			return err
+		}
+		got := Counters{Pages: 1, TicketsSynced: c.Tickets, CasesCreated: c.CasesCreated, CasesUpdated: c.CasesUpdated,
+			CommentsSynced: c.Comments, Failures: c.Failures}
+		did.add(got)
+		st.Totals.add(got)
+		if fr.EndOfStream {
+			return nil
+		}
+		ref = next
+	}
+}
+
+func (w *runner) reset() error {
+	ctx, st := w.ctx, w.st
+	var gen int
+	if err := workflow.ExecuteActivity(w.short(), a.ResetSync, w.in.IntegrationID).Get(ctx, &gen); err != nil {
+		return err
+	}
+	st.Generation = gen
+	st.FirstSyncDone = false
+	st.Totals = Counters{}
+	st.LastSyncAt = nil
+	st.LastError = ""
+	st.CredentialsRejected = false
+	st.ResetsApplied = st.ResetsRequested
+	return nil
+}
+
+func (w *runner) loadSettings() error {
+	var s activities.Settings
+	if err := workflow.ExecuteActivity(w.short(), a.LoadSettings, w.in.IntegrationID).Get(w.ctx, &s); err != nil {
+		return fmt.Errorf("load settings: %w", err)
+	}
+	w.settings = s
+	w.interval = time.Duration(s.IntervalSeconds) * time.Second
+	if w.interval <= 0 {
+		w.interval = 5 * time.Minute
+	}
+	return nil
+}
+
+func (w *runner) continueAsNew() error {
+	ctx := w.ctx
+	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	w.drainSignals()
+	w.st.Cycles = 0
+	return workflow.NewContinueAsNewError(ctx, IntegrationWorkflow, Input{IntegrationID: w.in.IntegrationID,
+		Name: w.in.Name, State: w.st})
+}
+
+// setPhase records the phase and mirrors it in the search attribute, upserting only on change (each upsert is a
+// history event).
+func (w *runner) setPhase(p string) {
+	w.st.Phase = p
+	if w.phaseSeen == p {
+		return
+	}
+	w.phaseSeen = p
+	_ = workflow.UpsertTypedSearchAttributes(w.ctx, PhaseKey.ValueSet(p))
+}
+
+func (w *runner) short() workflow.Context {
+	return workflow.WithActivityOptions(w.ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy:         retryPolicy(),
+	})
+}
+
+// long is for activities that talk to Zendesk: they may wait out rate limits, so they heartbeat and a lost
+// worker is noticed within the heartbeat timeout.
+func (w *runner) long(summary string) workflow.Context {
+	return workflow.WithActivityOptions(w.ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 10 * time.Minute,
+		HeartbeatTimeout:    30 * time.Second,
+		RetryPolicy:         retryPolicy(),
+		Summary:             summary,
+	})
+}
+
+// retryPolicy retries transient failures (Zendesk 5xx, PostgreSQL down) for as long as it takes, capped at a
+// minute between attempts; permanent ones are marked non-retryable by the activities.
+func retryPolicy() *temporal.RetryPolicy {
+	return &temporal.RetryPolicy{
+		InitialInterval:        time.Second,
+		BackoffCoefficient:     2,
+		MaximumInterval:        time.Minute,
+		NonRetryableErrorTypes: []string{ErrCredentialsRejected, ErrMalformedPage, ErrStalePage},
+	}
+}
+
+func isType(err error, typ string) bool {
+	var ae *temporal.ApplicationError
+	return errors.As(err, &ae) && ae.Type() == typ
+}
+
+// describe gives the user-facing reason of a failed activity: the application error's message, without the
+// activity wrapper text.
+func describe(err error) string {
+	var ae *temporal.ApplicationError
+	if errors.As(err, &ae) {
+		return ae.Error()
+	}
+	return err.Error()
+}

@@ -1,0 +1,91 @@
+package workflows
+
+import "time"
+
+// Input starts (or continues) an integration workflow. State is nil on the first run; continue-as-new carries it.
+type Input struct {
+	IntegrationID int64
+	Name          string
+	State         *State
+}
+
+// Counters is what a sync has done; zero values are a fresh start.
+type Counters struct {
+	Pages          int64 `json:"pages"`
+	TicketsSynced  int64 `json:"tickets_synced"`
+	CasesCreated   int64 `json:"cases_created"`
+	CasesUpdated   int64 `json:"cases_updated"`
+	CommentsSynced int64 `json:"comments_synced"`
+	Failures       int64 `json:"failures"`
+	Pushed         int64 `json:"pushed"`
+}
+
+func (c *Counters) add(o Counters) {
+	c.Pages += o.Pages
+	c.TicketsSynced += o.TicketsSynced
+	c.CasesCreated += o.CasesCreated
+	c.CasesUpdated += o.CasesUpdated
+	c.CommentsSynced += o.CommentsSynced
+	c.Failures += o.Failures
+	c.Pushed += o.Pushed
+}
+
+// State is everything the workflow carries across continue-as-new: small and bounded. Zero values mean defaults,
+// so states written by older runs still decode.
+type State struct {
+	Phase         string
+	FirstSyncDone bool
+	Generation    int
+	Totals        Counters // since activation or the last reset
+	LastSyncAt    *time.Time
+	LastError     string
+
+	SyncRequested   bool
+	ResetsRequested int
+	ResetsApplied   int
+	SyncsCompleted  int
+	LastSync        SyncResult
+
+	CredentialsRejected bool
+	SettingsChanged     bool
+	Deactivated         bool
+	LocalChanges        bool
+	Cycles              int
+}
+
+// Progress is the answer of the progress query.
+type Progress struct {
+	IntegrationID int64      `json:"integration_id"`
+	Name          string     `json:"integration"`
+	Phase         string     `json:"phase"`
+	FirstSyncDone bool       `json:"first_sync_done"`
+	Generation    int        `json:"generation"`
+	Counters      Counters   `json:"counters"`
+	LastSyncAt    *time.Time `json:"last_sync_at"`
+	LastError     string     `json:"last_error"`
+	// TicketsTotal is the number of tickets the first sync expects, when known (0 otherwise): it drives the bar.
+	SyncsCompleted int `json:"syncs_completed"`
+}
+
+// SyncRequest asks for an incremental sync now; with Wait the update returns when that sync has ended.
+type SyncRequest struct {
+	Wait bool
+}
+
+// SyncResult says what one sync pass did.
+type SyncResult struct {
+	Seq      int      `json:"seq"`
+	Counters Counters `json:"counters"`
+	Error    string   `json:"error,omitempty"`
+	Phase    string   `json:"phase"`
+}
+
+// ResetRequest asks for a full first sync again. Confirm must be true: a reset re-reads the whole account.
+type ResetRequest struct {
+	Confirm bool
+}
+
+// ResetResult is the generation the reset started.
+type ResetResult struct {
+	Generation int `json:"generation"`
+}
