@@ -113,8 +113,11 @@ func (c *Control) EditIntegration(ctx context.Context, name string, e Integratio
 	if err := c.Store.UpdateIntegration(ctx, in); err != nil {
 		return nil, err
 	}
-	if err := c.signal(ctx, in.ID, workflows.SignalSettingsChanged); err != nil {
-		return nil, err
+	// Only a running workflow has anything to re-read; an inactive integration needs no Temporal at all.
+	if in.Active {
+		if err := c.signal(ctx, in.ID, workflows.SignalSettingsChanged); err != nil {
+			return nil, err
+		}
 	}
 	return c.Store.Integration(ctx, in.ID)
 }
@@ -199,6 +202,8 @@ func (c *Control) Activate(ctx context.Context, name string) (*store.Integration
 	if err != nil {
 		return nil, err
 	}
+	// The flag goes first because the workflow reads it on start; if the start fails it is put back, so the
+	// integration never looks active without a workflow.
 	if err := c.Store.SetActive(ctx, in.ID, true); err != nil {
 		return nil, err
 	}
@@ -214,6 +219,7 @@ func (c *Control) Activate(ctx context.Context, name string) (*store.Integration
 	}
 	if _, err := c.Temporal.ExecuteWorkflow(ctx, opts, workflows.IntegrationWorkflow,
 		workflows.Input{IntegrationID: in.ID, Name: in.Name}); err != nil {
+		_ = c.Store.SetActive(context.WithoutCancel(ctx), in.ID, false)
 		return nil, fmt.Errorf("start the workflow of %q: %w", in.Name, err)
 	}
 	// A workflow that was already running re-reads its settings (e.g. it was waiting after a deactivation race).

@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 
 	"github.com/zendesk-sync/zendesk-sync/control"
 	"github.com/zendesk-sync/zendesk-sync/store"
@@ -175,18 +173,7 @@ func (a *app) integrationEditCmd() *cobra.Command {
 			if e.Token != nil && *e.Token == "" {
 				return usagef("--token must not be empty")
 			}
-			ctx := cmd.Context()
-			in, err := a.integration(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			c := a.control()
-			if !in.Active {
-				// An inactive integration has no workflow to tell, and activating it re-reads the settings, so the
-				// edit must not depend on Temporal being up.
-				c.Temporal = noWorkflow{}
-			}
-			in, err = c.EditIntegration(ctx, args[0], e)
+			in, err := a.control().EditIntegration(cmd.Context(), args[0], e)
 			if err != nil {
 				return err
 			}
@@ -196,16 +183,6 @@ func (a *app) integrationEditCmd() *cobra.Command {
 	f.bind(cmd)
 	return needs(cmd, needStore, needTemporal, mayUseKey)
 }
-
-// noWorkflow stands in for Temporal when the integration has no workflow: every signal finds nothing to tell,
-// which control treats as success. Other calls are never made on this path (the embedded nil would panic).
-type noWorkflow struct{ client.Client }
-
-func (noWorkflow) SignalWorkflow(context.Context, string, string, string, interface{}) error {
-	return errNoWorkflow
-}
-
-var errNoWorkflow = serviceerror.NewNotFound("integration inactive: no workflow running")
 
 func (a *app) integrationActivateCmd() *cobra.Command {
 	cmd := &cobra.Command{
