@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,30 +37,57 @@ const (
 )
 
 type env struct {
-	t      *testing.T
-	ctx    context.Context
-	ts     *temporaltest.TestServer
-	dbURL  string
-	store  *store.Store
-	key    *secrets.Key
-	ctl    *control.Control
-	worker worker.Worker
-	logs   *logSink
+	perPage int
+	t       *testing.T
+	ctx     context.Context
+	ts      *temporaltest.TestServer
+	dbURL   string
+	store   *store.Store
+	key     *secrets.Key
+	ctl     *control.Control
+	worker  worker.Worker
+	logs    *logSink
 }
 
 // logSink keeps every log line the worker side writes, so tests can check that no secret is ever logged.
-type logSink struct{ lines []string }
+type logSink struct {
+	mu    sync.Mutex
+	lines []string
+}
 
 func (l *logSink) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	l.lines = append(l.lines, string(p))
 	return len(p), nil
 }
 
-func newEnv(t *testing.T) *env {
+func (l *logSink) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.lines...)
+}
+
+// envOption changes how newEnv assembles the stack.
+type envOption func(*env, *envConfig)
+
+type envConfig struct{ noWorker bool }
+
+// withPerPage makes export pages smaller, so a few thousand tickets span many pages.
+func withPerPage(n int) envOption { return func(e *env, _ *envConfig) { e.perPage = n } }
+
+// withoutWorker leaves the worker to the test (e.g. a worker process it kills).
+func withoutWorker() envOption { return func(_ *env, c *envConfig) { c.noWorker = true } }
+
+func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	t.Cleanup(cancel)
 	e := &env{t: t, ctx: ctx, logs: &logSink{}}
+	var cfg envConfig
+	for _, o := range opts {
+		o(e, &cfg)
+	}
 	logger := slog.New(slog.NewTextHandler(io.MultiWriter(e.logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.ts = temporaltest.NewServer(temporaltest.WithT(t),
 		temporaltest.WithBaseClientOptions(client.Options{Logger: tlog.NewStructuredLogger(logger)}))
@@ -78,13 +106,15 @@ func newEnv(t *testing.T) *env {
 	e.key, err = secrets.ParseKey(testKey)
 	require.NoError(t, err)
 	e.ctl = &control.Control{Store: e.store, Temporal: e.ts.GetDefaultClient(), TaskQueue: taskQueue, Key: e.key}
-	e.startWorker(logger)
+	if !cfg.noWorker {
+		e.startWorker(logger)
+	}
 	return e
 }
 
 func (e *env) startWorker(logger *slog.Logger) {
 	e.worker = e.ts.NewWorker(taskQueue, func(r worker.Registry) {
-		workflows.Register(r, &activities.Activities{Store: e.store, Key: e.key, Logger: logger})
+		workflows.Register(r, &activities.Activities{Store: e.store, Key: e.key, Logger: logger, PerPage: e.perPage})
 	})
 }
 

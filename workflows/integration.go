@@ -111,14 +111,17 @@ func (w *runner) listen(name string, set func()) {
 }
 
 func (w *runner) drainSignals() {
-	for name, set := range map[string]func(){
-		SignalSettingsChanged: func() { w.st.SettingsChanged = true },
-		SignalDeactivate:      func() { w.st.Deactivated = true },
-		SignalLocalChange:     func() { w.st.LocalChanges = true },
+	for _, sig := range []struct {
+		name string
+		set  func()
+	}{
+		{SignalSettingsChanged, func() { w.st.SettingsChanged = true }},
+		{SignalDeactivate, func() { w.st.Deactivated = true }},
+		{SignalLocalChange, func() { w.st.LocalChanges = true }},
 	} {
-		ch := workflow.GetSignalChannel(w.ctx, name)
+		ch := workflow.GetSignalChannel(w.ctx, sig.name)
 		for ch.ReceiveAsync(nil) {
-			set()
+			sig.set()
 		}
 	}
 }
@@ -140,6 +143,7 @@ func (w *runner) loop() error {
 				return err
 			}
 			waitFirst = false
+			continue // re-check deactivation before the first sync the reset starts
 		}
 		if st.Cycles >= maxCyclesPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
 			return w.continueAsNew()
@@ -156,6 +160,7 @@ func (w *runner) loop() error {
 			if err := w.loadSettings(); err != nil {
 				return err
 			}
+			st.SyncRequested = true // retry at once with the new settings, not after another interval
 			continue
 		}
 		if st.FirstSyncDone || waitFirst {
@@ -173,7 +178,7 @@ func (w *runner) loop() error {
 					return err
 				}
 			}
-			if st.Deactivated || st.ResetsRequested > st.ResetsApplied {
+			if st.Deactivated || !w.settings.Active || st.ResetsRequested > st.ResetsApplied {
 				continue
 			}
 			_ = ok
@@ -292,6 +297,7 @@ func (w *runner) loadSettings() error {
 		return fmt.Errorf("load settings: %w", err)
 	}
 	w.settings = s
+	w.st.SettingsChanged = false
 	w.interval = time.Duration(s.IntervalSeconds) * time.Second
 	if w.interval <= 0 {
 		w.interval = 5 * time.Minute
@@ -358,7 +364,7 @@ func isType(err error, typ string) bool {
 func describe(err error) string {
 	var ae *temporal.ApplicationError
 	if errors.As(err, &ae) {
-		return ae.Error()
+		return ae.Message()
 	}
 	return err.Error()
 }
