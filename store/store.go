@@ -97,6 +97,17 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *sqlxTx) error) error {
 	return nil
 }
 
+// InSyncTx runs fn in a transaction marked as the sync's own: the change-capture triggers skip its writes, so
+// nothing the sync writes comes back to Zendesk as a local change.
+func (s *Store) InSyncTx(ctx context.Context, fn func(tx *sqlxTx) error) error {
+	return s.InTx(ctx, func(tx *sqlxTx) error {
+		if _, err := tx.ExecContext(ctx, `SET LOCAL zendesk_sync.origin = 'sync'`); err != nil {
+			return fmt.Errorf("mark sync transaction: %w", err)
+		}
+		return fn(tx)
+	})
+}
+
 func notFound(err error, what string) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%s: %w", what, ErrNotFound)

@@ -48,7 +48,7 @@ func (st *SyncState) Position(kind string) string {
 func (s *Store) ApplyPage(ctx context.Context, integrationID int64, kind string, gen int, from string,
 	fn func(ptx *PageTx, page *Page) (Counters, error)) (Counters, error) {
 	var out Counters
-	err := s.InTx(ctx, func(tx *sqlxTx) error {
+	err := s.InSyncTx(ctx, func(tx *sqlxTx) error {
 		st, err := lockState(ctx, tx, integrationID)
 		if err != nil {
 			return err
