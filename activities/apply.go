@@ -207,6 +207,16 @@ func (a *Activities) applyTickets(ptx *store.PageTx, in *store.Integration, dir 
 	prio := mapping.Priority(in.Priority)
 	var rows []store.TicketRow
 	var newCases, changedCases []store.CaseRow
+	type caseConflict struct {
+		caseID int64
+		c      store.Conflict
+	}
+	var conflicts []caseConflict
+	conflictRecord := func(caseID, ticketID int64, fc mapping.FieldConflict) caseConflict {
+		base, local, remote := fc.Base, fc.Local, fc.Remote
+		return caseConflict{caseID, store.Conflict{TicketID: ticketID, Field: string(fc.Field), BaseValue: &base,
+			LocalValue: &local, RemoteValue: &remote, Winner: fc.Winner}}
+	}
 	for _, t := range tickets {
 		ex := existing[t.ID]
 		if ex != nil && ex.SyncGeneration == gen && ex.Status == t.Status && sameTime(ex.OriginUpdatedAt, t.UpdatedAt) {
@@ -243,7 +253,17 @@ func (a *Activities) applyTickets(ptx *store.PageTx, in *store.Integration, dir 
 					base = &b
 				}
 			}
-			merged, changed := mapping.MergeImport(current, base, next, prio)
+			var merged mapping.CaseValues
+			var changed []mapping.Field
+			if in.TwoWay {
+				var fcs []mapping.FieldConflict
+				merged, changed, fcs = mapping.MergeTwoWay(current, base, next, prio)
+				for _, fc := range fcs {
+					conflicts = append(conflicts, conflictRecord(ex.Case.ID, t.ID, fc))
+				}
+			} else {
+				merged, changed = mapping.MergeImport(current, base, next, prio)
+			}
 			if len(changed) > 0 {
 				cr := caseRow(ex.Case.ID, merged)
 				if merged.Status == "closed" && current.Status != "closed" {
@@ -269,6 +289,11 @@ func (a *Activities) applyTickets(ptx *store.PageTx, in *store.Integration, dir 
 	}
 	if err := ptx.UpsertTickets(rows); err != nil {
 		return out, err
+	}
+	for _, c := range conflicts {
+		if err := ptx.RecordConflicts(c.caseID, []store.Conflict{c.c}); err != nil {
+			return out, err
+		}
 	}
 	linked, err := ptx.LinkComments(in.OwnerUserID, ids)
 	if err != nil {

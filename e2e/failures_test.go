@@ -100,7 +100,8 @@ func TestWrongTokenWaitsForNewSettingsAndLeaksNothing(t *testing.T) {
 	})
 	require.NotNil(t, p.LastError)
 	assert.Contains(t, *p.LastError, "credentials rejected")
-	_, err := e.ctl.SyncNow(e.ctx, "cred", true)
+	res, err := e.ctl.SyncNow(e.ctx, "cred", true)
+	require.Error(t, err, "%+v", res)
 	require.Error(t, err, "sync --wait fails with the reason while the credentials are wrong")
 	assert.Contains(t, err.Error(), "credentials")
 

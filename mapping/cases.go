@@ -1,5 +1,7 @@
 package mapping
 
+import "strconv"
+
 // TicketFacts are the ticket values a case is derived from. Subject and
 // Priority are pointers because Zendesk sends null for both and the rules
 // for null differ from OroCRM's (see DeriveCase).
@@ -206,4 +208,88 @@ func Merge3(base, local, remote string, p Priority) Decision {
 func CaseForDeleted(isNewTicket bool) (createCase bool, updateCaseStatus bool) {
 	_ = isNewTicket
 	return false, false
+}
+
+// FieldValue renders a field of v as text, for conflict records and three-way comparison.
+func FieldValue(f Field, v CaseValues) string {
+	switch f {
+	case FieldSubject:
+		return v.Subject
+	case FieldDescription:
+		return v.Description
+	case FieldStatus:
+		return v.Status
+	case FieldPriority:
+		return v.Priority
+	case FieldOwner:
+		return idString(v.OwnerID)
+	case FieldAssignedTo:
+		return idString(v.AssignedToID)
+	case FieldContact:
+		return idString(v.ContactID)
+	}
+	return ""
+}
+
+func idString(id int64) string {
+	if id == 0 {
+		return ""
+	}
+	return strconv.FormatInt(id, 10)
+}
+
+// FieldConflict is a field both sides changed since the last sync, and which side won.
+type FieldConflict struct {
+	Field                      Field
+	Base, Local, Remote, Value string
+	Winner                     string
+}
+
+// MergeTwoWay is the import-side merge of a two-way integration: per field, three-way against the values last
+// synced (base). A field only Zendesk changed takes Zendesk's value; one only the CRM changed keeps the CRM's
+// (the push sends it); one both changed follows the priority and is reported as a conflict. Unlike MergeImport
+// under remote priority, a local edit Zendesk did not touch is never overwritten. A nil base falls back to
+// MergeImport (no ancestor: the ticket wins where it says something).
+func MergeTwoWay(current CaseValues, base *CaseValues, next CaseValues, p Priority) (CaseValues, []Field, []FieldConflict) {
+	if base == nil {
+		m, ch := MergeImport(current, nil, next, p)
+		return m, ch, nil
+	}
+	merged := current
+	var changed []Field
+	var conflicts []FieldConflict
+	for _, r := range fieldRules {
+		if !r.defined(next) || r.equal(current, next) {
+			continue
+		}
+		remoteChanged := !r.defined(*base) || !r.equal(next, *base)
+		localChanged := r.defined(*base) && !r.equal(current, *base)
+		switch {
+		case !remoteChanged:
+			continue // only the CRM changed it: keep the local value for the push
+		case localChanged:
+			c := FieldConflict{Field: r.field, Base: FieldValue(r.field, *base), Local: FieldValue(r.field, current),
+				Remote: FieldValue(r.field, next)}
+			if p == Local {
+				c.Winner, c.Value = "local", c.Local
+				conflicts = append(conflicts, c)
+				continue
+			}
+			c.Winner, c.Value = "remote", c.Remote
+			conflicts = append(conflicts, c)
+		}
+		r.take(&merged, next)
+		changed = append(changed, r.field)
+	}
+	return merged, changed, conflicts
+}
+
+// CopyField sets field f of dst to src's value.
+func CopyField(f Field, dst *CaseValues, src CaseValues) {
+	for _, r := range fieldRules {
+		if r.field == f {
+			r.take(dst, src)
+			return
+		}
+	}
 }

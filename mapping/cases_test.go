@@ -313,3 +313,38 @@ func TestCaseForDeleted(t *testing.T) {
 		assert.Empty(t, changed)
 	})
 }
+
+func TestMergeTwoWay(t *testing.T) {
+	base := CaseValues{Subject: "A", Status: "open", Priority: "normal", StatusOK: true, PriorityOK: true, OwnerID: 1, AssignedToID: 1}
+	local := base
+	local.Subject = "B"     // only the CRM changed it
+	local.Priority = "high" // both changed it
+	remote := base
+	remote.Priority = "low"       // both changed it
+	remote.Status = "in_progress" // only Zendesk changed it
+
+	m, changed, conflicts := MergeTwoWay(local, &base, remote, Remote)
+	if m.Subject != "B" || m.Status != "in_progress" || m.Priority != "low" {
+		t.Fatalf("remote priority: %+v", m)
+	}
+	if len(conflicts) != 1 || conflicts[0].Field != FieldPriority || conflicts[0].Winner != "remote" ||
+		conflicts[0].Local != "high" || conflicts[0].Remote != "low" || conflicts[0].Base != "normal" {
+		t.Fatalf("conflicts: %+v", conflicts)
+	}
+	if len(changed) != 2 {
+		t.Fatalf("changed: %v", changed)
+	}
+
+	m, _, conflicts = MergeTwoWay(local, &base, remote, Local)
+	if m.Subject != "B" || m.Status != "in_progress" || m.Priority != "high" {
+		t.Fatalf("local priority: %+v", m)
+	}
+	if len(conflicts) != 1 || conflicts[0].Winner != "local" {
+		t.Fatalf("conflicts: %+v", conflicts)
+	}
+
+	// Nothing changed remotely: nothing to write, whatever the CRM did.
+	if _, changed, conflicts := MergeTwoWay(local, &base, base, Remote); len(changed) != 0 || len(conflicts) != 0 {
+		t.Fatalf("no remote change: %v %v", changed, conflicts)
+	}
+}

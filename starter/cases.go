@@ -20,7 +20,8 @@ func (a *app) caseCmd() *cobra.Command {
 		Args:    noArgs,
 		RunE:    groupRun,
 	}
-	cmd.AddCommand(a.caseListCmd(), a.caseShowCmd(), a.caseCreateCmd(), a.caseUpdateCmd(), a.caseCommentCmd())
+	cmd.AddCommand(a.caseListCmd(), a.caseShowCmd(), a.caseCreateCmd(), a.caseUpdateCmd(), a.caseCommentCmd(),
+		a.casePublishCmd())
 	return cmd
 }
 
@@ -233,4 +234,34 @@ func (a *app) caseCommentCmd() *cobra.Command {
 	cmd.Flags().StringVar(&author, "author", "", "email of the CRM user writing it")
 	_ = cmd.MarkFlagRequired("body")
 	return needs(cmd, needStore)
+}
+
+func (a *app) casePublishCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "publish ID",
+		Short:   "Publish to Zendesk: create the Zendesk ticket of a CRM case (two-way integrations only)",
+		Example: "  starter case publish 42\n  starter case publish 42 -o json",
+		Args:    exactArgs("ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseCaseID(args[0])
+			if err != nil {
+				return err
+			}
+			res, err := a.control().Publish(cmd.Context(), id)
+			if err != nil {
+				return err
+			}
+			if a.json() {
+				return a.printJSON(map[string]interface{}{"case_id": id, "ticket_id": res.TicketID, "url": res.URL,
+					"already_published": res.Already})
+			}
+			if res.Already {
+				fmt.Fprintf(cmd.OutOrStdout(), "case %d is already published as Zendesk ticket %d\n", id, res.TicketID)
+				return nil
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "case %d published as Zendesk ticket %d\n", id, res.TicketID)
+			return nil
+		},
+	}
+	return needs(cmd, needStore, needTemporal)
 }

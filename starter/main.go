@@ -123,7 +123,7 @@ func newRoot(out, errOut io.Writer) (*cobra.Command, *app) {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 
 	root.AddCommand(a.integrationCmd(), a.syncCmd(), a.resetCmd(), a.progressCmd(), a.caseCmd(), a.failuresCmd(),
-		a.userCmd())
+		a.userCmd(), a.conflictsCmd())
 	return root, a
 }
 

@@ -78,3 +78,43 @@ func (a *app) userCmd() *cobra.Command {
 	cmd.AddCommand(needs(add, needStore))
 	return cmd
 }
+
+func (a *app) conflictsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "conflicts NAME",
+		Short:   "List the conflict decisions of an integration's two-way sync (field, both values, winner, time)",
+		Example: "  starter conflicts acme\n  starter conflicts acme -o json",
+		Args:    exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cs, err := a.control().Conflicts(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if a.json() {
+				if cs == nil {
+					cs = []store.Conflict{}
+				}
+				return a.printJSON(cs)
+			}
+			tw := a.table()
+			fmt.Fprintln(tw, "ID\tCASE\tTICKET\tFIELD\tLOCAL\tREMOTE\tWINNER\tDECIDED")
+			for _, c := range cs {
+				caseID := "-"
+				if c.CaseID != nil {
+					caseID = fmt.Sprint(*c.CaseID)
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", c.ID, caseID, c.TicketID, c.Field, oneLine(derefStr(c.LocalValue)),
+					oneLine(derefStr(c.RemoteValue)), c.Winner, c.DecidedAt.Local().Format("2006-01-02 15:04:05"))
+			}
+			return tw.Flush()
+		},
+	}
+	return needs(cmd, needStore)
+}
+
+func derefStr(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

@@ -473,3 +473,10 @@ func (p *PageTx) RecordFailures(fs []Failure) error {
 func (p *PageTx) ResolveFailures(kind string, ids []int64) error {
 	return resolveFailures(p.ctx, p.tx, p.IntegrationID, kind, ids)
 }
+
+// ReadTx runs fn with a PageTx for reads outside a page apply (e.g. to resolve people before a push).
+func (s *Store) ReadTx(ctx context.Context, integrationID int64, fn func(p *PageTx) error) error {
+	return s.InTx(ctx, func(tx *sqlxTx) error {
+		return fn(&PageTx{tx: tx, ctx: ctx, IntegrationID: integrationID})
+	})
+}

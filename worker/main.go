@@ -23,6 +23,7 @@ import (
 
 	"github.com/zendesk-sync/zendesk-sync/activities"
 	"github.com/zendesk-sync/zendesk-sync/config"
+	"github.com/zendesk-sync/zendesk-sync/relay"
 	"github.com/zendesk-sync/zendesk-sync/secrets"
 	"github.com/zendesk-sync/zendesk-sync/store"
 	"github.com/zendesk-sync/zendesk-sync/workflows"
@@ -76,6 +77,14 @@ func run() error {
 	}
 	defer c.Close()
 	ensureSearchAttributes(ctx, c, cfg.TemporalNamespace, logger)
+
+	// Wakes a two-way integration's workflow as soon as a case changes locally (outbox NOTIFY, with rescans).
+	go func() {
+		r := &relay.Relay{DatabaseURL: cfg.DatabaseURL, DB: st.DB, Temporal: c, Logger: logger}
+		if err := r.Run(ctx); err != nil && ctx.Err() == nil {
+			logger.Error("outbox relay stopped", "error", err)
+		}
+	}()
 
 	if metricsAddr != "" {
 		mux := http.NewServeMux()

@@ -181,13 +181,51 @@ func (w *runner) loop() error {
 			if st.Deactivated || !w.settings.Active || st.ResetsRequested > st.ResetsApplied {
 				continue
 			}
-			_ = ok
+			// Woken only by a local change: push it now, without spending the export quota on an import. The
+			// push reads the tickets it updates first, so a concurrent Zendesk edit is still merged.
+			if ok && st.LocalChanges && !st.SyncRequested && st.FirstSyncDone && w.settings.TwoWay {
+				st.LocalChanges = false
+				st.Cycles++
+				if _, err := w.push(); err != nil {
+					w.failed(err)
+				}
+				continue
+			}
 		}
 		st.SyncRequested = false
 		st.LocalChanges = false
 		st.Cycles++
 		waitFirst = !w.pass()
 	}
+}
+
+// push sends the recorded local changes of a two-way integration, batch by batch.
+func (w *runner) push() (int64, error) {
+	var pushed int64
+	for {
+		var res activities.PushResult
+		if err := workflow.ExecuteActivity(w.long("push local changes"), a.PushLocalChanges, w.in.IntegrationID).
+			Get(w.ctx, &res); err != nil {
+			return pushed, err
+		}
+		pushed += int64(res.Pushed)
+		w.st.Totals.Pushed += int64(res.Pushed)
+		if !res.HasMore {
+			return pushed, nil
+		}
+	}
+}
+
+// failed records why a sync step stopped, for progress and the CLI, and notes rejected credentials.
+func (w *runner) failed(err error) string {
+	msg := describe(err)
+	if isType(err, ErrCredentialsRejected) {
+		w.st.CredentialsRejected = true
+	}
+	w.st.LastError = msg
+	_ = workflow.ExecuteActivity(w.short(), a.RecordError, activities.ErrorInput{
+		IntegrationID: w.in.IntegrationID, Message: msg}).Get(w.ctx, nil)
+	return msg
 }
 
 // pass runs one sync: tickets, then comments, each stream to its end. It reports whether it completed.
@@ -209,34 +247,32 @@ func (w *runner) pass() bool {
 	if err == nil {
 		err = w.stream(store.KindComments, pos.EventsFrom, &did)
 	}
+	if err == nil && w.settings.TwoWay {
+		did.Pushed, err = w.push()
+	}
 	if err == nil {
 		err = workflow.ExecuteActivity(w.short(), a.EndSync, activities.EndSyncInput{
 			IntegrationID: w.in.IntegrationID, FirstSyncDone: true}).Get(ctx, nil)
 	}
-	st.SyncsCompleted++
-	st.LastSync = SyncResult{Seq: st.SyncsCompleted, Counters: did}
+	// The result is complete before SyncsCompleted moves: a waiting sync-now handler reads it as soon as it does,
+	// and recording the error below blocks on an activity.
+	res := SyncResult{Seq: st.SyncsCompleted + 1, Counters: did, Phase: PhaseIncremental}
+	if err != nil && isType(err, ErrStalePage) {
+		// A reset moved the stream under us: not an error, the loop starts over from the new position.
+		st.LastSync, st.SyncsCompleted = res, res.Seq
+		return true
+	}
 	if err != nil {
-		msg := describe(err)
-		if isType(err, ErrStalePage) {
-			// A reset moved the stream under us: not an error, the loop starts over from the new position.
-			st.LastSync.Error = ""
-			return true
-		}
-		if isType(err, ErrCredentialsRejected) {
-			st.CredentialsRejected = true
-		}
-		st.LastError = msg
-		st.LastSync.Error = msg
-		st.LastSync.Phase = st.Phase
-		_ = workflow.ExecuteActivity(w.short(), a.RecordError, activities.ErrorInput{
-			IntegrationID: w.in.IntegrationID, Message: msg}).Get(ctx, nil)
+		res.Error, res.Phase = describe(err), st.Phase
+		st.LastSync, st.SyncsCompleted = res, res.Seq
+		w.failed(err)
 		return false
 	}
+	st.LastSync, st.SyncsCompleted = res, res.Seq
 	now := workflow.Now(ctx)
 	st.LastSyncAt = &now
 	st.LastError = ""
 	st.FirstSyncDone = true
-	st.LastSync.Phase = PhaseIncremental
 	return true
 }
 

@@ -16,5 +16,6 @@ type Registry interface {
 // exactly the same things.
 func Register(r Registry, acts *activities.Activities) {
 	r.RegisterWorkflowWithOptions(IntegrationWorkflow, workflow.RegisterOptions{Name: IntegrationWorkflowName})
+	r.RegisterWorkflowWithOptions(PublishCaseWorkflow, workflow.RegisterOptions{Name: PublishWorkflowName})
 	r.RegisterActivity(acts)
 }

@@ -45,13 +45,13 @@ BEGIN
         RETURN NULL;
     END IF;
     IF TG_OP = 'UPDATE' THEN
-        IF NEW.subject IS DISTINCT FROM OLD.subject THEN changed := changed || 'subject'; END IF;
-        IF NEW.description IS DISTINCT FROM OLD.description THEN changed := changed || 'description'; END IF;
-        IF NEW.status IS DISTINCT FROM OLD.status THEN changed := changed || 'status'; END IF;
-        IF NEW.priority IS DISTINCT FROM OLD.priority THEN changed := changed || 'priority'; END IF;
-        IF NEW.assigned_to_user_id IS DISTINCT FROM OLD.assigned_to_user_id THEN changed := changed || 'assigned_to'; END IF;
-        IF NEW.owner_user_id IS DISTINCT FROM OLD.owner_user_id THEN changed := changed || 'owner'; END IF;
-        IF NEW.contact_id IS DISTINCT FROM OLD.contact_id THEN changed := changed || 'contact'; END IF;
+        IF NEW.subject IS DISTINCT FROM OLD.subject THEN changed := array_append(changed, 'subject'); END IF;
+        IF NEW.description IS DISTINCT FROM OLD.description THEN changed := array_append(changed, 'description'); END IF;
+        IF NEW.status IS DISTINCT FROM OLD.status THEN changed := array_append(changed, 'status'); END IF;
+        IF NEW.priority IS DISTINCT FROM OLD.priority THEN changed := array_append(changed, 'priority'); END IF;
+        IF NEW.assigned_to_user_id IS DISTINCT FROM OLD.assigned_to_user_id THEN changed := array_append(changed, 'assigned_to'); END IF;
+        IF NEW.owner_user_id IS DISTINCT FROM OLD.owner_user_id THEN changed := array_append(changed, 'owner'); END IF;
+        IF NEW.contact_id IS DISTINCT FROM OLD.contact_id THEN changed := array_append(changed, 'contact'); END IF;
         IF cardinality(changed) = 0 THEN
             RETURN NULL;
         END IF;

@@ -1,0 +1,201 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/zendesk-sync/zendesk-sync/mapping"
+	"github.com/zendesk-sync/zendesk-sync/store"
+	"github.com/zendesk-sync/zendesk-sync/zendesk"
+)
+
+// Error types of publishing that retrying cannot fix.
+const (
+	errNotTwoWay      = "NotTwoWay"
+	errPublishRefused = "PublishRefused"
+)
+
+// PublishResult is the Zendesk ticket a case is published as.
+type PublishResult struct {
+	IntegrationID int64
+	TicketID      int64
+	URL           string
+	Already       bool
+}
+
+// ExternalID is the external_id a published case's ticket carries: the key that makes publishing exactly-once.
+func ExternalID(caseID int64) string { return "zendesk-sync-case-" + strconv.FormatInt(caseID, 10) }
+
+// PublishCase creates the Zendesk ticket of a CRM case exactly once, however often it is retried: it returns the
+// ticket already linked to the case, else the ticket Zendesk already has with the case's external_id (a retry after
+// a create whose answer was lost), else it creates the ticket (with an Idempotency-Key) and links it at once.
+func (a *Activities) PublishCase(ctx context.Context, caseID int64) (PublishResult, error) {
+	cs, err := a.Store.CaseForPublish(ctx, caseID)
+	if err != nil {
+		return PublishResult{}, temporal.NewNonRetryableApplicationError(err.Error(), errPublishRefused, nil)
+	}
+	if cs.IntegrationID == nil {
+		return PublishResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("case %d belongs to no integration", caseID), errNotTwoWay, nil)
+	}
+	in, err := a.Store.Integration(ctx, *cs.IntegrationID)
+	if err != nil {
+		return PublishResult{}, err
+	}
+	res := PublishResult{IntegrationID: in.ID}
+	if id, ok, err := a.Store.CaseTicket(ctx, caseID); err != nil || ok {
+		res.TicketID, res.Already = id, ok
+		return res, err
+	}
+	if !in.TwoWay {
+		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"integration %q does not have two-way sync on: cases are published to Zendesk by two-way integrations only", in.Name),
+			errNotTwoWay, nil)
+	}
+	c, err := a.client(in)
+	if err != nil {
+		return res, err
+	}
+	ext := ExternalID(caseID)
+	existing, err := c.TicketsByExternalID(ctx, ext)
+	if err != nil {
+		return res, a.classify(ctx, in, "look for the published ticket", err)
+	}
+	var t *zendesk.Ticket
+	var first *zendesk.Comment
+	if len(existing) > 0 {
+		t = &existing[0]
+	} else {
+		nt, err := a.newTicket(ctx, in, cs)
+		if err != nil {
+			return res, err
+		}
+		created, err := c.CreateTicket(ctx, nt)
+		var invalid *zendesk.InvalidRecordError
+		if errors.As(err, &invalid) {
+			return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf("Zendesk refused the ticket of case %d: %s",
+				caseID, invalid.Error()), errPublishRefused, nil)
+		}
+		if err != nil {
+			return res, a.classify(ctx, in, fmt.Sprintf("create the ticket of case %d", caseID), err)
+		}
+		t, first = &created.Ticket, created.FirstComment
+	}
+	if err := a.mirrorPeople(ctx, c, in, t); err != nil {
+		return res, err
+	}
+	dir, err := a.directory(ctx)
+	if err != nil {
+		return res, err
+	}
+	row, err := a.mirrorOf(ctx, in, dir, t)
+	if err != nil {
+		return res, err
+	}
+	row.CaseID = &caseID
+	var firstRow *store.CommentRow
+	if first != nil {
+		firstRow = commentRow(*first, t.ID)
+	}
+	if err := a.Store.Published(ctx, in.ID, row, firstRow, in.OwnerUserID); err != nil {
+		return res, err
+	}
+	res.TicketID, res.URL = t.ID, t.URL
+	return res, nil
+}
+
+// newTicket maps a case to a new ticket: the contact is the requester (Zendesk matches or creates the end-user by
+// email), else the owner's or the Default Zendesk User; the assignee is the agent with the assigned user's email,
+// else the Default Zendesk User; the description is the first public comment.
+func (a *Activities) newTicket(ctx context.Context, in *store.Integration, cs *store.CaseToPublish) (zendesk.NewTicket, error) {
+	body := cs.Description
+	if strings.TrimSpace(body) == "" {
+		body = cs.Subject
+	}
+	nt := zendesk.NewTicket{Subject: cs.Subject, Comment: zendesk.NewComment{Body: body, Public: true},
+		ExternalID: ExternalID(cs.ID), IdempotencyKey: ExternalID(cs.ID)}
+	if st, _, err := mapping.TicketStatusFor(cs.Status, ""); err == nil {
+		nt.Status = st
+	}
+	if p, _, err := mapping.TicketPriorityFor(cs.Priority, nil); err == nil {
+		nt.Priority = p
+	}
+	lookup := func(email string, agents bool) (*int64, error) {
+		if email == "" {
+			return nil, nil
+		}
+		id, ok, err := a.Store.ZendeskUserIDByEmail(ctx, in.ID, email, agents)
+		if err != nil || !ok {
+			return nil, err
+		}
+		return &id, nil
+	}
+	var err error
+	switch {
+	case cs.ContactEmail != nil && *cs.ContactEmail != "":
+		name := strings.TrimSpace(deref(cs.ContactFirstName) + " " + deref(cs.ContactLastName))
+		if name == "" {
+			name = *cs.ContactEmail
+		}
+		nt.Requester = &zendesk.Requester{Name: name, Email: *cs.ContactEmail}
+	default:
+		if nt.RequesterID, err = lookup(deref(cs.OwnerEmail), false); err != nil {
+			return nt, err
+		}
+		if nt.RequesterID == nil {
+			if nt.RequesterID, err = lookup(in.DefaultUserEmail, false); err != nil {
+				return nt, err
+			}
+		}
+	}
+	if nt.AssigneeID, err = lookup(deref(cs.AssignedToEmail), true); err != nil {
+		return nt, err
+	}
+	if nt.AssigneeID == nil {
+		if nt.AssigneeID, err = lookup(in.DefaultUserEmail, true); err != nil {
+			return nt, err
+		}
+	}
+	return nt, nil
+}
+
+// mirrorPeople mirrors the ticket's people Zendesk may have just created (the requester end-user), so the case's
+// ticket record names them at once.
+func (a *Activities) mirrorPeople(ctx context.Context, c *zendesk.Client, in *store.Integration, t *zendesk.Ticket) error {
+	var refs []int64
+	for _, p := range []*int64{t.RequesterID, t.SubmitterID, t.AssigneeID} {
+		if p != nil {
+			refs = append(refs, *p)
+		}
+	}
+	known, err := a.Store.KnownUsers(ctx, in.ID, refs)
+	if err != nil {
+		return err
+	}
+	var missing []int64
+	for _, id := range refs {
+		if !known[id] {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	users, err := c.ShowManyUsers(ctx, missing)
+	if err != nil {
+		return a.classify(ctx, in, "read the ticket's people", err)
+	}
+	dir, err := a.directory(ctx)
+	if err != nil {
+		return err
+	}
+	return a.Store.ReadTx(ctx, in.ID, func(ptx *store.PageTx) error {
+		pp := &people{ptx: ptx, in: in, dir: dir, parties: map[int64]*mapping.Party{}}
+		return pp.upsert(users)
+	})
+}

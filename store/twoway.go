@@ -1,0 +1,282 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/lib/pq"
+)
+
+// OutboxItem is one recorded local change waiting to be pushed.
+type OutboxItem struct {
+	ID        int64          `db:"id"`
+	CaseID    int64          `db:"case_id"`
+	CommentID *int64         `db:"comment_id"`
+	Fields    pq.StringArray `db:"fields"`
+	SendingAt *time.Time     `db:"sending_at"`
+}
+
+// PendingOutbox returns the oldest unprocessed changes of an integration.
+func (s *Store) PendingOutbox(ctx context.Context, integrationID int64, limit int) ([]OutboxItem, error) {
+	var out []OutboxItem
+	err := s.DB.SelectContext(ctx, &out, `SELECT id, case_id, comment_id, fields, sending_at FROM outbox
+		WHERE integration_id=$1 AND processed_at IS NULL ORDER BY id LIMIT $2`, integrationID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("pending outbox: %w", err)
+	}
+	return out, nil
+}
+
+// PushTarget is a case with local changes, with the ticket it is linked to and the values last synced.
+type PushTarget struct {
+	CaseID          int64           `db:"case_id"`
+	Subject         string          `db:"subject"`
+	Description     string          `db:"description"`
+	Status          string          `db:"status"`
+	Priority        string          `db:"priority"`
+	OwnerUserID     *int64          `db:"owner_user_id"`
+	AssignedToID    *int64          `db:"assigned_to_user_id"`
+	AssignedToEmail *string         `db:"assigned_to_email"`
+	ContactID       *int64          `db:"contact_id"`
+	TicketID        *int64          `db:"ticket_id"`
+	TicketStatus    *string         `db:"ticket_status"`
+	Synced          json.RawMessage `db:"synced"`
+}
+
+// PushTargets loads the cases with their tickets.
+func (s *Store) PushTargets(ctx context.Context, integrationID int64, caseIDs []int64) (map[int64]*PushTarget, error) {
+	var rows []PushTarget
+	err := s.DB.SelectContext(ctx, &rows, `SELECT c.id AS case_id, c.subject, c.description, c.status, c.priority,
+		c.owner_user_id, c.assigned_to_user_id, u.email AS assigned_to_email, c.contact_id, t.zendesk_id AS ticket_id,
+		t.status AS ticket_status, t.synced
+		FROM cases c LEFT JOIN crm_users u ON u.id = c.assigned_to_user_id
+		LEFT JOIN zd_tickets t ON t.case_id = c.id AND t.integration_id = c.integration_id
+		WHERE c.integration_id = $1 AND c.id = ANY($2)`, integrationID, int64Array(caseIDs))
+	if err != nil {
+		return nil, fmt.Errorf("load cases to push: %w", err)
+	}
+	out := make(map[int64]*PushTarget, len(rows))
+	for i := range rows {
+		out[rows[i].CaseID] = &rows[i]
+	}
+	return out, nil
+}
+
+// LocalComment is a CRM comment to push.
+type LocalComment struct {
+	ID          int64   `db:"id"`
+	CaseID      int64   `db:"case_id"`
+	Body        string  `db:"body"`
+	Public      bool    `db:"public"`
+	AuthorEmail *string `db:"author_email"`
+	Linked      bool    `db:"linked"`
+}
+
+// LocalComments loads CRM comments by id, saying which are linked to a Zendesk comment already.
+func (s *Store) LocalComments(ctx context.Context, ids []int64) (map[int64]LocalComment, error) {
+	var rows []LocalComment
+	err := s.DB.SelectContext(ctx, &rows, `SELECT cc.id, cc.case_id, cc.body, cc.public, cc.author_email,
+		EXISTS (SELECT 1 FROM zd_comments z WHERE z.case_comment_id = cc.id) AS linked
+		FROM case_comments cc WHERE cc.id = ANY($1)`, int64Array(ids))
+	if err != nil {
+		return nil, fmt.Errorf("load comments to push: %w", err)
+	}
+	out := make(map[int64]LocalComment, len(rows))
+	for _, r := range rows {
+		out[r.ID] = r
+	}
+	return out, nil
+}
+
+// ZendeskUserIDByEmail finds a mirrored Zendesk user of the integration by email, ignoring case; agents first
+// when agentsOnly is false, only agents and admins when it is true.
+func (s *Store) ZendeskUserIDByEmail(ctx context.Context, integrationID int64, email string, agentsOnly bool) (int64, bool, error) {
+	var ids []int64
+	q := `SELECT zendesk_id FROM zd_users WHERE integration_id=$1 AND lower(email) = lower($2) AND active`
+	if agentsOnly {
+		q += ` AND role IN ('agent', 'admin')`
+	}
+	q += ` ORDER BY (role IN ('agent','admin')) DESC, zendesk_id LIMIT 1`
+	if err := s.DB.SelectContext(ctx, &ids, q, integrationID, email); err != nil {
+		return 0, false, fmt.Errorf("find Zendesk user %s: %w", email, err)
+	}
+	if len(ids) == 0 {
+		return 0, false, nil
+	}
+	return ids[0], true, nil
+}
+
+// MarkSending records that a comment is about to be sent, in its own transaction, so a retry knows to look for
+// it in Zendesk before sending it again.
+func (s *Store) MarkSending(ctx context.Context, outboxID int64) (time.Time, error) {
+	var at time.Time
+	err := s.DB.QueryRowxContext(ctx, `UPDATE outbox SET sending_at = COALESCE(sending_at, now()) WHERE id=$1
+		RETURNING sending_at`, outboxID).Scan(&at)
+	return at, err
+}
+
+// Pushed is what one push changed locally: the ticket as Zendesk answered, the case fields the remote side won,
+// the Zendesk comment a local comment became, the conflicts decided, the outbox rows done, and a note.
+type Pushed struct {
+	IntegrationID int64
+	CaseID        int64
+	Ticket        *TicketRow // nil when nothing was sent
+	CaseFix       *CaseRow   // remote values to write on the case, nil for none
+	Comment       *CommentRow
+	CommentOf     int64 // the case comment the Zendesk comment is linked to
+	Conflicts     []Conflict
+	Done          []int64
+	Note          *string // set: the case's sync note; "" clears it
+}
+
+// Conflict is one recorded conflict decision.
+type Conflict struct {
+	ID          int64     `db:"id" json:"id"`
+	CaseID      *int64    `db:"case_id" json:"case_id"`
+	TicketID    int64     `db:"ticket_id" json:"ticket_id"`
+	Field       string    `db:"field" json:"field"`
+	BaseValue   *string   `db:"base_value" json:"base_value"`
+	LocalValue  *string   `db:"local_value" json:"local_value"`
+	RemoteValue *string   `db:"remote_value" json:"remote_value"`
+	Winner      string    `db:"winner" json:"winner"`
+	DecidedAt   time.Time `db:"decided_at" json:"decided_at"`
+}
+
+// ApplyPushed commits the local side of a push in one transaction marked as the sync's own.
+func (s *Store) ApplyPushed(ctx context.Context, p Pushed) error {
+	return s.InSyncTx(ctx, func(tx *sqlxTx) error {
+		ptx := &PageTx{tx: tx, ctx: ctx, IntegrationID: p.IntegrationID}
+		if p.Ticket != nil {
+			if err := ptx.UpsertTickets([]TicketRow{*p.Ticket}); err != nil {
+				return err
+			}
+		}
+		if p.CaseFix != nil {
+			if err := ptx.UpdateCases([]CaseRow{*p.CaseFix}); err != nil {
+				return err
+			}
+		}
+		if p.Comment != nil {
+			if err := ptx.InsertComments([]CommentRow{*p.Comment}); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE zd_comments SET case_comment_id=$3 WHERE integration_id=$1
+				AND zendesk_id=$2 AND case_comment_id IS NULL`, p.IntegrationID, p.Comment.ZendeskID, p.CommentOf); err != nil {
+				return fmt.Errorf("link pushed comment: %w", err)
+			}
+		}
+		if err := ptx.RecordConflicts(p.CaseID, p.Conflicts); err != nil {
+			return err
+		}
+		if p.Note != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE cases SET sync_note = NULLIF($2, '') WHERE id=$1`, p.CaseID, *p.Note); err != nil {
+				return fmt.Errorf("case note: %w", err)
+			}
+		}
+		if len(p.Done) > 0 {
+			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET processed_at=now() WHERE id = ANY($1)`, int64Array(p.Done)); err != nil {
+				return fmt.Errorf("mark outbox done: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// RecordConflicts keeps the conflict decisions of one case.
+func (p *PageTx) RecordConflicts(caseID int64, cs []Conflict) error {
+	for _, c := range cs {
+		var cid *int64
+		if caseID > 0 {
+			cid = &caseID
+		}
+		if _, err := p.tx.ExecContext(p.ctx, `INSERT INTO conflicts (integration_id, case_id, ticket_id, field, base_value,
+			local_value, remote_value, winner) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`, p.IntegrationID, cid, c.TicketID, c.Field,
+			c.BaseValue, c.LocalValue, c.RemoteValue, c.Winner); err != nil {
+			return fmt.Errorf("record conflict: %w", err)
+		}
+	}
+	return nil
+}
+
+// Conflicts lists an integration's conflict decisions, newest first.
+func (s *Store) Conflicts(ctx context.Context, integrationID int64) ([]Conflict, error) {
+	var out []Conflict
+	err := s.DB.SelectContext(ctx, &out, `SELECT id, case_id, ticket_id, field, base_value, local_value, remote_value,
+		winner, decided_at FROM conflicts WHERE integration_id=$1 ORDER BY id DESC`, integrationID)
+	return out, err
+}
+
+// CaseTicket returns the Zendesk ticket a case is published as, if any, in any integration (a case is published
+// to one Zendesk account only).
+func (s *Store) CaseTicket(ctx context.Context, caseID int64) (int64, bool, error) {
+	var ids []int64
+	if err := s.DB.SelectContext(ctx, &ids, `SELECT zendesk_id FROM zd_tickets WHERE case_id=$1`, caseID); err != nil {
+		return 0, false, err
+	}
+	if len(ids) == 0 {
+		return 0, false, nil
+	}
+	return ids[0], true, nil
+}
+
+// Published records a ticket created from a case: the ticket mirror linked to the case, its first comment
+// linked to a case comment repeating the description (as OroCRM does), and outbox rows for the case's earlier
+// comments so the push sends them.
+func (s *Store) Published(ctx context.Context, integrationID int64, t TicketRow, first *CommentRow, ownerID int64) error {
+	return s.InSyncTx(ctx, func(tx *sqlxTx) error {
+		ptx := &PageTx{tx: tx, ctx: ctx, IntegrationID: integrationID}
+		if err := ptx.UpsertTickets([]TicketRow{t}); err != nil {
+			return err
+		}
+		if first != nil {
+			if err := ptx.InsertComments([]CommentRow{*first}); err != nil {
+				return err
+			}
+			if _, err := ptx.LinkComments(ownerID, []int64{t.ZendeskID}); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO outbox (integration_id, case_id, comment_id)
+			SELECT $1, cc.case_id, cc.id FROM case_comments cc WHERE cc.case_id = $2
+			AND NOT EXISTS (SELECT 1 FROM zd_comments z WHERE z.case_comment_id = cc.id)
+			AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.comment_id = cc.id AND o.processed_at IS NULL)
+			ORDER BY cc.created_at, cc.id`, integrationID, *t.CaseID)
+		if err != nil {
+			return fmt.Errorf("queue earlier comments: %w", err)
+		}
+		_, err = tx.ExecContext(ctx, `SELECT pg_notify('zendesk_sync_outbox', $1::text)`, integrationID)
+		return err
+	})
+}
+
+// CaseToPublish is what publishing a case needs to know of it.
+type CaseToPublish struct {
+	ID               int64   `db:"id"`
+	IntegrationID    *int64  `db:"integration_id"`
+	Subject          string  `db:"subject"`
+	Description      string  `db:"description"`
+	Status           string  `db:"status"`
+	Priority         string  `db:"priority"`
+	AssignedToEmail  *string `db:"assigned_to_email"`
+	OwnerEmail       *string `db:"owner_email"`
+	ContactEmail     *string `db:"contact_email"`
+	ContactFirstName *string `db:"contact_first_name"`
+	ContactLastName  *string `db:"contact_last_name"`
+}
+
+// CaseForPublish loads a case to publish.
+func (s *Store) CaseForPublish(ctx context.Context, caseID int64) (*CaseToPublish, error) {
+	var c CaseToPublish
+	err := s.DB.GetContext(ctx, &c, `SELECT c.id, c.integration_id, c.subject, c.description, c.status, c.priority,
+		au.email AS assigned_to_email, ou.email AS owner_email, ct.email AS contact_email,
+		ct.first_name AS contact_first_name, ct.last_name AS contact_last_name
+		FROM cases c LEFT JOIN crm_users au ON au.id = c.assigned_to_user_id
+		LEFT JOIN crm_users ou ON ou.id = c.owner_user_id LEFT JOIN contacts ct ON ct.id = c.contact_id
+		WHERE c.id = $1`, caseID)
+	if err != nil {
+		return nil, notFound(err, fmt.Sprintf("case %d", caseID))
+	}
+	return &c, nil
+}
