@@ -23,6 +23,7 @@ import (
 	"github.com/zendesk-sync/zendesk-sync/activities"
 	"github.com/zendesk-sync/zendesk-sync/control"
 	"github.com/zendesk-sync/zendesk-sync/internal/testdb"
+	"github.com/zendesk-sync/zendesk-sync/relay"
 	"github.com/zendesk-sync/zendesk-sync/secrets"
 	"github.com/zendesk-sync/zendesk-sync/store"
 	"github.com/zendesk-sync/zendesk-sync/workflows"
@@ -109,6 +110,13 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	if !cfg.noWorker {
 		e.startWorker(logger)
 	}
+	// The outbox relay runs beside the worker, as in the worker binary.
+	rctx, stop := context.WithCancel(ctx)
+	t.Cleanup(stop)
+	go func() {
+		_ = (&relay.Relay{DatabaseURL: e.dbURL, DB: e.store.DB, Temporal: e.ts.GetDefaultClient(), Logger: logger,
+			Rescan: 2 * time.Second}).Run(rctx)
+	}()
 	return e
 }
 

@@ -52,7 +52,11 @@ func (w *runner) registerHandlers() error {
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateSyncNow,
 		func(ctx workflow.Context, req SyncRequest) (SyncResult, error) {
+			// A pass already running may have read Zendesk before this request: wait for the one after it.
 			target := st.SyncsCompleted + 1
+			if st.InPass {
+				target++
+			}
 			st.SyncRequested = true
 			if !req.Wait {
 				return SyncResult{Seq: target, Phase: st.Phase}, nil
@@ -79,6 +83,9 @@ func (w *runner) registerHandlers() error {
 			target := st.ResetsRequested
 			if err := workflow.Await(ctx, func() bool { return st.ResetsApplied >= target || st.Deactivated }); err != nil {
 				return ResetResult{}, err
+			}
+			if st.ResetsApplied < target {
+				return ResetResult{}, errors.New("the integration was deactivated before the reset ran")
 			}
 			return ResetResult{Generation: st.Generation}, nil
 		},
@@ -145,7 +152,9 @@ func (w *runner) loop() error {
 			waitFirst = false
 			continue // re-check deactivation before the first sync the reset starts
 		}
-		if st.Cycles >= maxCyclesPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+		// Continue as new only with no request pending: a waiting sync-now or reset must be served by this run.
+		if (st.Cycles >= maxCyclesPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested()) &&
+			!st.SyncRequested && st.ResetsRequested == st.ResetsApplied {
 			return w.continueAsNew()
 		}
 		if st.CredentialsRejected {
@@ -231,6 +240,7 @@ func (w *runner) failed(err error) string {
 // pass runs one sync: tickets, then comments, each stream to its end. It reports whether it completed.
 func (w *runner) pass() bool {
 	ctx, st := w.ctx, w.st
+	st.InPass = true
 	first := !st.FirstSyncDone
 	if first {
 		w.setPhase(PhaseFirstSync)
@@ -259,16 +269,16 @@ func (w *runner) pass() bool {
 	res := SyncResult{Seq: st.SyncsCompleted + 1, Counters: did, Phase: PhaseIncremental}
 	if err != nil && isType(err, ErrStalePage) {
 		// A reset moved the stream under us: not an error, the loop starts over from the new position.
-		st.LastSync, st.SyncsCompleted = res, res.Seq
+		st.LastSync, st.SyncsCompleted, st.InPass = res, res.Seq, false
 		return true
 	}
 	if err != nil {
 		res.Error, res.Phase = describe(err), st.Phase
-		st.LastSync, st.SyncsCompleted = res, res.Seq
+		st.LastSync, st.SyncsCompleted, st.InPass = res, res.Seq, false
 		w.failed(err)
 		return false
 	}
-	st.LastSync, st.SyncsCompleted = res, res.Seq
+	st.LastSync, st.SyncsCompleted, st.InPass = res, res.Seq, false
 	now := workflow.Now(ctx)
 	st.LastSyncAt = &now
 	st.LastError = ""

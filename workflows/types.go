@@ -51,6 +51,7 @@ type State struct {
 	Deactivated         bool
 	LocalChanges        bool
 	Cycles              int
+	InPass              bool
 }
 
 // Progress is the answer of the progress query.

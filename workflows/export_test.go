@@ -1,0 +1,4 @@
+package workflows
+
+// MaxCyclesPerRun exposes the per-run cycle cap to the external test package.
+const MaxCyclesPerRun = maxCyclesPerRun

@@ -1,0 +1,264 @@
+package workflows_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/zendesk-sync/zendesk-sync/activities"
+	"github.com/zendesk-sync/zendesk-sync/store"
+	"github.com/zendesk-sync/zendesk-sync/workflows"
+)
+
+// a is only used to name activities (a nil receiver is fine: the mocks never call through it).
+var a *activities.Activities
+
+const (
+	integrationID = int64(42)
+	ticketsPer    = int64(10) // tickets on a non-empty ticket page
+	commentsPer   = int64(7)  // comments on a non-empty comment page
+)
+
+// fakeZendesk stands in for Zendesk plus PostgreSQL: two paged streams whose committed position moves when a page is
+// applied, a sync generation that ResetSync bumps, and a record of every call. Its methods have the exact signatures
+// of the Activities methods, so they serve both as testsuite mock return functions and as real activities registered
+// under the same names on a worker. Activities run on their own goroutines, hence the mutex.
+type fakeZendesk struct {
+	mu       sync.Mutex
+	settings activities.Settings
+	gen      int
+	streams  map[string]*fakeStream
+	calls    []fakeCall
+	// fail, when set, may fail a call before it has any effect.
+	fail func(activity string, ref activities.PageRef) error
+	// delays, by activity name, are the simulated durations of calls (testsuite only, via AfterFn).
+	delays map[string]time.Duration
+}
+
+type fakeStream struct {
+	prefix  string
+	pages   int   // pages available so far
+	per     int64 // records on a non-empty page
+	cursor  string
+	fetched map[string]activities.FetchResult // staged pages by From, as the fetch activity stages them
+}
+
+type fakeCall struct {
+	Name string
+	Ref  activities.PageRef // page activities
+	ID   int64              // integration-ID activities
+	End  activities.EndSyncInput
+	Err  activities.ErrorInput
+}
+
+func newFake(ticketPages, commentPages int) *fakeZendesk {
+	return &fakeZendesk{
+		settings: activities.Settings{Name: "acme", Active: true, IntervalSeconds: 3600, SettingsVersion: 1},
+		gen:      1,
+		streams: map[string]*fakeStream{
+			store.KindTickets:  {prefix: "t", pages: ticketPages, per: ticketsPer, fetched: map[string]activities.FetchResult{}},
+			store.KindComments: {prefix: "c", pages: commentPages, per: commentsPer, fetched: map[string]activities.FetchResult{}},
+		},
+		delays: map[string]time.Duration{},
+	}
+}
+
+func (f *fakeZendesk) record(c fakeCall) {
+	f.calls = append(f.calls, c)
+}
+
+// setSettings changes what LoadSettings returns.
+func (f *fakeZendesk) setSettings(mod func(s *activities.Settings)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	mod(&f.settings)
+}
+
+// grow makes new pages appear at the end of the streams, as new tickets and comments do in Zendesk.
+func (f *fakeZendesk) grow(ticketPages, commentPages int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.streams[store.KindTickets].pages += ticketPages
+	f.streams[store.KindComments].pages += commentPages
+}
+
+func (f *fakeZendesk) setFail(fn func(activity string, ref activities.PageRef) error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fail = fn
+}
+
+func (f *fakeZendesk) setDelay(activity string, d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.delays[activity] = d
+}
+
+func (f *fakeZendesk) delay(activity string) func() time.Duration {
+	return func() time.Duration {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.delays[activity]
+	}
+}
+
+// callsTo returns the recorded calls of one activity, in call order.
+func (f *fakeZendesk) callsTo(name string) []fakeCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []fakeCall
+	for _, c := range f.calls {
+		if c.Name == name {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// froms returns the From of every call of a page activity.
+func (f *fakeZendesk) froms(name string) []string {
+	out := []string{}
+	for _, c := range f.callsTo(name) {
+		out = append(out, c.Ref.From)
+	}
+	return out
+}
+
+// names returns the activity names in call order.
+func (f *fakeZendesk) names() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]string, 0, len(f.calls))
+	for _, c := range f.calls {
+		out = append(out, c.Name)
+	}
+	return out
+}
+
+func (f *fakeZendesk) LoadSettings(_ context.Context, id int64) (activities.Settings, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record(fakeCall{Name: "LoadSettings", ID: id})
+	return f.settings, nil
+}
+
+func (f *fakeZendesk) SyncPosition(_ context.Context, id int64) (activities.Position, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record(fakeCall{Name: "SyncPosition", ID: id})
+	return activities.Position{Generation: f.gen, TicketCursor: f.streams[store.KindTickets].cursor,
+		EventsFrom: f.streams[store.KindComments].cursor, Settings: f.settings}, nil
+}
+
+func (f *fakeZendesk) FetchTicketPage(_ context.Context, ref activities.PageRef) (activities.FetchResult, error) {
+	return f.fetch("FetchTicketPage", store.KindTickets, ref)
+}
+
+func (f *fakeZendesk) FetchCommentPage(_ context.Context, ref activities.PageRef) (activities.FetchResult, error) {
+	return f.fetch("FetchCommentPage", store.KindComments, ref)
+}
+
+func (f *fakeZendesk) ApplyTicketPage(_ context.Context, ref activities.PageRef) (store.Counters, error) {
+	return f.apply("ApplyTicketPage", store.KindTickets, ref)
+}
+
+func (f *fakeZendesk) ApplyCommentPage(_ context.Context, ref activities.PageRef) (store.Counters, error) {
+	return f.apply("ApplyCommentPage", store.KindComments, ref)
+}
+
+func (f *fakeZendesk) EndSync(_ context.Context, in activities.EndSyncInput) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record(fakeCall{Name: "EndSync", ID: in.IntegrationID, End: in})
+	return nil
+}
+
+func (f *fakeZendesk) RecordError(_ context.Context, in activities.ErrorInput) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record(fakeCall{Name: "RecordError", ID: in.IntegrationID, Err: in})
+	return nil
+}
+
+func (f *fakeZendesk) ResetSync(_ context.Context, id int64) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record(fakeCall{Name: "ResetSync", ID: id})
+	f.gen++
+	for _, s := range f.streams {
+		s.cursor = ""
+		s.fetched = map[string]activities.FetchResult{}
+	}
+	return f.gen, nil
+}
+
+// pageIndex is the number of pages before position p ("" is 0, "t3" is 3).
+func pageIndex(prefix, p string) int {
+	if p == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(p, prefix))
+	if err != nil {
+		panic(fmt.Sprintf("bad position %q", p))
+	}
+	return n
+}
+
+func (f *fakeZendesk) fetch(name, kind string, ref activities.PageRef) (activities.FetchResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record(fakeCall{Name: name, Ref: ref})
+	if f.fail != nil {
+		if err := f.fail(name, ref); err != nil {
+			return activities.FetchResult{}, err
+		}
+	}
+	if ref.Generation != f.gen {
+		return activities.FetchResult{}, temporal.NewNonRetryableApplicationError("stale page", workflows.ErrStalePage, nil)
+	}
+	s := f.streams[kind]
+	k := pageIndex(s.prefix, ref.From)
+	var res activities.FetchResult
+	if k < s.pages {
+		res = activities.FetchResult{Next: s.prefix + strconv.Itoa(k+1), EndOfStream: k+1 >= s.pages, Records: int(s.per)}
+	} else {
+		// The tail of the stream: an empty page that ends where it started.
+		res = activities.FetchResult{Next: ref.From, EndOfStream: true}
+		if res.Next == "" {
+			res.Next = s.prefix + "0"
+		}
+	}
+	s.fetched[ref.From] = res
+	return res, nil
+}
+
+func (f *fakeZendesk) apply(name, kind string, ref activities.PageRef) (store.Counters, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record(fakeCall{Name: name, Ref: ref})
+	if f.fail != nil {
+		if err := f.fail(name, ref); err != nil {
+			return store.Counters{}, err
+		}
+	}
+	if ref.Generation != f.gen {
+		return store.Counters{}, temporal.NewNonRetryableApplicationError("stale page", workflows.ErrStalePage, nil)
+	}
+	s := f.streams[kind]
+	res, ok := s.fetched[ref.From]
+	if !ok {
+		return store.Counters{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("%s page from %q was never fetched", kind, ref.From), "NotStaged", nil)
+	}
+	s.cursor = res.Next
+	n := int64(res.Records)
+	if kind == store.KindTickets {
+		return store.Counters{Tickets: n, CasesCreated: n}, nil
+	}
+	return store.Counters{Comments: n}, nil
+}

@@ -1,0 +1,147 @@
+package workflows_test
+
+// This file alone imports temporaltest (the in-process server): it records the histories the replay test replays.
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/temporalproto"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+	"go.temporal.io/server/temporaltest"
+
+	"github.com/zendesk-sync/zendesk-sync/workflows"
+)
+
+// TestRecordHistory regenerates testdata/*.json from real runs on an in-process Temporal server, with the fake
+// activities registered under the real activity names. Run it after a deliberate workflow change, review the diff,
+// and commit the files:
+//
+//	UPDATE_REPLAY_HISTORY=1 go test ./workflows -run TestRecordHistory -count=1
+func TestRecordHistory(t *testing.T) {
+	if os.Getenv("UPDATE_REPLAY_HISTORY") != "1" {
+		t.Skip("set UPDATE_REPLAY_HISTORY=1 to record the replay histories")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	c := ts.GetDefaultClient()
+	_, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace: ts.GetDefaultNamespace(),
+		SearchAttributes: map[string]enumspb.IndexedValueType{
+			workflows.IntegrationKey.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+			workflows.PhaseKey.GetName():       enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		},
+	})
+	require.NoError(t, err)
+
+	f := newFake(3, 2)
+	ts.NewWorker(workflows.TaskQueue, func(r worker.Registry) {
+		r.RegisterWorkflowWithOptions(workflows.IntegrationWorkflow,
+			workflow.RegisterOptions{Name: workflows.IntegrationWorkflowName})
+		for name, fn := range map[string]any{
+			"LoadSettings": f.LoadSettings, "SyncPosition": f.SyncPosition,
+			"FetchTicketPage": f.FetchTicketPage, "ApplyTicketPage": f.ApplyTicketPage,
+			"FetchCommentPage": f.FetchCommentPage, "ApplyCommentPage": f.ApplyCommentPage,
+			"EndSync": f.EndSync, "RecordError": f.RecordError, "ResetSync": f.ResetSync,
+		} {
+			r.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+		}
+	})
+	r := &recorder{t: t, ctx: ctx, c: c}
+
+	// Life of an integration: first sync, sync-now, a local change, reset, a settings change, deactivation.
+	id := workflows.IntegrationWorkflowID(integrationID)
+	run := r.start(id, workflows.Input{IntegrationID: integrationID, Name: "acme"})
+	r.waitProgress(id, func(p workflows.Progress) bool { return p.FirstSyncDone && p.Phase == workflows.PhaseWaiting })
+	f.grow(1, 1)
+	var res workflows.SyncResult
+	r.update(id, workflows.UpdateSyncNow, workflows.SyncRequest{Wait: true}, &res)
+	require.Equal(t, 2, res.Seq)
+	require.Empty(t, res.Error)
+	require.NoError(t, c.SignalWorkflow(ctx, id, "", workflows.SignalLocalChange, nil))
+	r.waitProgress(id, func(p workflows.Progress) bool { return p.SyncsCompleted == 3 && p.Phase == workflows.PhaseWaiting })
+	var reset workflows.ResetResult
+	r.update(id, workflows.UpdateReset, workflows.ResetRequest{Confirm: true}, &reset)
+	require.Equal(t, 2, reset.Generation)
+	r.waitProgress(id, func(p workflows.Progress) bool { return p.FirstSyncDone && p.SyncsCompleted == 4 })
+	require.NoError(t, c.SignalWorkflow(ctx, id, "", workflows.SignalSettingsChanged, nil))
+	r.waitProgress(id, func(p workflows.Progress) bool { return p.SyncsCompleted == 5 && p.Phase == workflows.PhaseWaiting })
+	require.NoError(t, c.SignalWorkflow(ctx, id, "", workflows.SignalDeactivate, nil))
+	require.NoError(t, run.Get(ctx, nil))
+	r.write(id, run.GetRunID(), "integration_history.json", enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED)
+
+	// A run that continues as new: it carries a state one pass short of the cycle cap, and sync-now runs that pass.
+	id = workflows.IntegrationWorkflowID(integrationID + 1)
+	last := time.Now().UTC().Truncate(time.Second)
+	run = r.start(id, workflows.Input{IntegrationID: integrationID + 1, Name: "acme-2", State: &workflows.State{
+		Phase: workflows.PhaseWaiting, FirstSyncDone: true, Generation: 2, Totals: firstSyncTotals, LastSyncAt: &last,
+		SyncsCompleted: 4, Cycles: workflows.MaxCyclesPerRun - 1}})
+	r.update(id, workflows.UpdateSyncNow, workflows.SyncRequest{Wait: true}, &res)
+	require.Equal(t, 5, res.Seq)
+	r.waitProgress(id, func(p workflows.Progress) bool { return p.Phase == workflows.PhaseWaiting })
+	require.NoError(t, c.SignalWorkflow(ctx, id, "", workflows.SignalDeactivate, nil))
+	require.NoError(t, c.GetWorkflow(ctx, id, "").Get(ctx, nil))
+	r.write(id, run.GetRunID(), "integration_history_continue_as_new.json",
+		enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW)
+}
+
+type recorder struct {
+	t   *testing.T
+	ctx context.Context
+	c   client.Client
+}
+
+func (r *recorder) start(id string, in workflows.Input) client.WorkflowRun {
+	run, err := r.c.ExecuteWorkflow(r.ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue,
+		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.IntegrationKey.ValueSet(in.Name))},
+		workflows.IntegrationWorkflowName, in)
+	require.NoError(r.t, err)
+	return run
+}
+
+func (r *recorder) update(id, name string, arg, out any) {
+	h, err := r.c.UpdateWorkflow(r.ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: name,
+		Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted})
+	require.NoError(r.t, err)
+	require.NoError(r.t, h.Get(r.ctx, out))
+}
+
+func (r *recorder) waitProgress(id string, cond func(workflows.Progress) bool) {
+	var p workflows.Progress
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		v, err := r.c.QueryWorkflow(r.ctx, id, "", workflows.QueryProgress)
+		if err == nil && v.Get(&p) == nil && cond(p) {
+			return
+		}
+	}
+	r.t.Fatalf("%s never reached the expected progress; last %+v", id, p)
+}
+
+// write saves one run's history in the JSON form `temporal workflow show --output json` writes.
+func (r *recorder) write(id, runID, file string, lastEvent enumspb.EventType) {
+	hist := &historypb.History{}
+	it := r.c.GetWorkflowHistory(r.ctx, id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(r.t, err)
+		hist.Events = append(hist.Events, ev)
+	}
+	require.NotEmpty(r.t, hist.Events)
+	require.Equal(r.t, lastEvent, hist.Events[len(hist.Events)-1].GetEventType())
+	b, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(hist)
+	require.NoError(r.t, err)
+	require.NoError(r.t, os.WriteFile(filepath.Join("testdata", file), append(b, '\n'), 0o644))
+	r.t.Logf("wrote testdata/%s: %d events", file, len(hist.Events))
+}

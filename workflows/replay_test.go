@@ -1,0 +1,60 @@
+package workflows_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/zendesk-sync/zendesk-sync/workflows"
+)
+
+// TestReplayIntegrationHistory replays recorded histories (see TestRecordHistory) against the current workflow code:
+// a change that would break running workflows fails here with a nondeterminism error.
+func TestReplayIntegrationHistory(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "integration_history*.json"))
+	require.NoError(t, err)
+	require.Contains(t, files, filepath.Join("testdata", "integration_history.json"))
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			r := worker.NewWorkflowReplayer()
+			r.RegisterWorkflowWithOptions(workflows.IntegrationWorkflow,
+				workflow.RegisterOptions{Name: workflows.IntegrationWorkflowName})
+			require.NoError(t, r.ReplayWorkflowHistoryFromJSONFile(nil, file))
+		})
+	}
+}
+
+// TestReplayHistoryCoversTheLifecycle checks that the main recorded history still exercises what it is meant to:
+// updates, signals, search attribute upserts and a clean end.
+func TestReplayHistoryCoversTheLifecycle(t *testing.T) {
+	fh, err := os.Open(filepath.Join("testdata", "integration_history.json"))
+	require.NoError(t, err)
+	defer fh.Close()
+	hist, err := client.HistoryFromJSON(fh, client.HistoryJSONOptions{})
+	require.NoError(t, err)
+	count := map[enumspb.EventType]int{}
+	updates := map[string]int{}
+	signals := map[string]int{}
+	for _, ev := range hist.Events {
+		count[ev.GetEventType()]++
+		if a := ev.GetWorkflowExecutionUpdateAcceptedEventAttributes(); a != nil {
+			updates[a.GetAcceptedRequest().GetInput().GetName()]++
+		}
+		if a := ev.GetWorkflowExecutionSignaledEventAttributes(); a != nil {
+			signals[a.GetSignalName()]++
+		}
+	}
+	assert.Equal(t, map[string]int{workflows.UpdateSyncNow: 1, workflows.UpdateReset: 1}, updates)
+	assert.Equal(t, map[string]int{workflows.SignalLocalChange: 1, workflows.SignalSettingsChanged: 1,
+		workflows.SignalDeactivate: 1}, signals)
+	assert.Equal(t, 2, count[enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED])
+	assert.Positive(t, count[enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES])
+	assert.Equal(t, 1, count[enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED])
+}
