@@ -67,7 +67,9 @@ func TestLocalEditReachesZendeskWithOnlyTheChangedFields(t *testing.T) {
 	_, err := e.ctl.UpdateCase(e.ctx, caseID, control.CaseUpdate{Subject: &subject})
 	require.NoError(t, err)
 	// No sync is requested: the outbox relay wakes the workflow.
-	require.Eventually(t, func() bool { return simTicketOf(t, s, ticket).Subject != nil && *simTicketOf(t, s, ticket).Subject == subject },
+	require.Eventually(t, func() bool {
+		return simTicketOf(t, s, ticket).Subject != nil && *simTicketOf(t, s, ticket).Subject == subject
+	},
 		30*time.Second, 100*time.Millisecond, "the local edit reaches Zendesk within seconds")
 	puts := putBodies(s, ticket)
 	require.Len(t, puts, 1)
