@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/zendesk-sync/zendesk-sync/activities"
+	"github.com/zendesk-sync/zendesk-sync/workflows"
 	"strings"
 
 	"github.com/zendesk-sync/zendesk-sync/mapping"
@@ -184,4 +186,14 @@ func orNil(s string) *string {
 		return nil
 	}
 	return &s
+}
+
+// RetryFailures fetches an integration's failed tickets again and applies those that now sync.
+func (c *Control) RetryFailures(ctx context.Context, integration string) (activities.RetryResult, error) {
+	var res activities.RetryResult
+	in, err := c.activeIntegration(ctx, integration)
+	if err != nil {
+		return res, err
+	}
+	return res, c.update(ctx, in.ID, workflows.UpdateRetryFailures, &res)
 }

@@ -287,7 +287,7 @@ func (c *Control) SyncNow(ctx context.Context, name string, wait bool) (workflow
 	if err != nil {
 		return res, err
 	}
-	err = c.update(ctx, in.ID, workflows.UpdateSyncNow, workflows.SyncRequest{Wait: wait}, &res)
+	err = c.update(ctx, in.ID, workflows.UpdateSyncNow, &res, workflows.SyncRequest{Wait: wait})
 	if err == nil && res.Error != "" {
 		err = fmt.Errorf("sync of %q failed: %s", name, res.Error)
 	}
@@ -301,7 +301,7 @@ func (c *Control) Reset(ctx context.Context, name string) (workflows.ResetResult
 	if err != nil {
 		return res, err
 	}
-	return res, c.update(ctx, in.ID, workflows.UpdateReset, workflows.ResetRequest{Confirm: true}, &res)
+	return res, c.update(ctx, in.ID, workflows.UpdateReset, &res, workflows.ResetRequest{Confirm: true})
 }
 
 func (c *Control) activeIntegration(ctx context.Context, name string) (*store.Integration, error) {
@@ -315,9 +315,9 @@ func (c *Control) activeIntegration(ctx context.Context, name string) (*store.In
 	return in, nil
 }
 
-func (c *Control) update(ctx context.Context, id int64, name string, arg, out interface{}) error {
+func (c *Control) update(ctx context.Context, id int64, name string, out interface{}, args ...interface{}) error {
 	h, err := c.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: workflows.IntegrationWorkflowID(id), UpdateName: name, Args: []interface{}{arg},
+		WorkflowID: workflows.IntegrationWorkflowID(id), UpdateName: name, Args: args,
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
 	if err != nil {

@@ -41,6 +41,26 @@ func TestBadTicketIsRecordedAndTheRestOfItsPageLands(t *testing.T) {
 	}
 	// Everything else landed, including the other tickets of the bad tickets' page (there is one page).
 	assert.Equal(t, 500-4, e.count(`SELECT count(*) FROM zd_tickets`))
+
+	// Retrying: the bad tickets still fail (their failures stay, with reasons); a ticket that failed for a
+	// reason since fixed lands. Here one good ticket is made to look failed by removing what it synced.
+	good := writable(t, s, 1)[0]
+	_, err = e.store.DB.ExecContext(e.ctx, `DELETE FROM cases WHERE id = (SELECT case_id FROM zd_tickets WHERE zendesk_id=$1)`, good)
+	require.NoError(t, err)
+	_, err = e.store.DB.ExecContext(e.ctx, `DELETE FROM zd_tickets WHERE zendesk_id=$1`, good)
+	require.NoError(t, err)
+	_, err = e.store.DB.ExecContext(e.ctx, `INSERT INTO sync_failures (integration_id, kind, zendesk_id, reason)
+		SELECT id, 'ticket', $1, 'a temporary problem' FROM integrations WHERE name='bad'`, good)
+	require.NoError(t, err)
+	res, err := e.ctl.RetryFailures(e.ctx, "bad")
+	require.NoError(t, err)
+	assert.Equal(t, 5, res.Retried)
+	assert.Equal(t, 1, res.Fixed)
+	assert.Equal(t, 4, res.StillFailing)
+	assert.Equal(t, 1, e.count(`SELECT count(*) FROM zd_tickets WHERE zendesk_id=$1 AND case_id IS NOT NULL`, good))
+	fs, err = e.ctl.Failures(e.ctx, "bad")
+	require.NoError(t, err)
+	assert.Len(t, fs, 4)
 }
 
 // corrupting serves the simulator but answers the first n ticket-export requests with a broken body.

@@ -9,12 +9,25 @@ import (
 )
 
 func (a *app) failuresCmd() *cobra.Command {
+	var retry bool
 	cmd := &cobra.Command{
-		Use:     "failures NAME",
+		Use:     "failures NAME [--retry]",
 		Short:   "List the records an integration's sync skipped, with their reasons",
-		Example: "  starter failures acme\n  starter failures acme -o json",
+		Example: "  starter failures acme\n  starter failures acme -o json\n  starter failures acme --retry   # after a fix in Zendesk",
 		Args:    exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if retry {
+				res, err := a.control().RetryFailures(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				if a.json() {
+					return a.printJSON(res)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "retried %d failed tickets: %d fixed, %d still failing\n", res.Retried,
+					res.Fixed, res.StillFailing)
+				return nil
+			}
 			fs, err := a.control().Failures(cmd.Context(), args[0])
 			if err != nil {
 				return err
@@ -38,7 +51,9 @@ func (a *app) failuresCmd() *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	return needs(cmd, needStore)
+	cmd.Flags().BoolVar(&retry, "retry", false, "fetch the failed tickets again and apply those that now sync")
+	// Temporal is dialled lazily: only --retry talks to the workflow.
+	return needs(cmd, needStore, needTemporal)
 }
 
 func (a *app) userCmd() *cobra.Command {

@@ -480,3 +480,23 @@ func (s *Store) ReadTx(ctx context.Context, integrationID int64, fn func(p *Page
 		return fn(&PageTx{tx: tx, ctx: ctx, IntegrationID: integrationID})
 	})
 }
+
+// ApplyDirect applies records fetched outside the page streams (e.g. failed tickets retried by id) under the same
+// sync-state lock and sync marking as a page, without moving any stream position.
+func (s *Store) ApplyDirect(ctx context.Context, integrationID int64, fn func(p *PageTx) error) error {
+	return s.InSyncTx(ctx, func(tx *sqlxTx) error {
+		st, err := lockState(ctx, tx, integrationID)
+		if err != nil {
+			return err
+		}
+		return fn(&PageTx{tx: tx, ctx: ctx, IntegrationID: integrationID, State: st})
+	})
+}
+
+// FailedTicketIDs lists the Zendesk ids of the integration's tickets with an open failure.
+func (s *Store) FailedTicketIDs(ctx context.Context, integrationID int64) ([]int64, error) {
+	var ids []int64
+	err := s.DB.SelectContext(ctx, &ids, `SELECT DISTINCT zendesk_id FROM sync_failures WHERE integration_id=$1
+		AND kind='ticket' AND resolved_at IS NULL AND zendesk_id IS NOT NULL ORDER BY 1`, integrationID)
+	return ids, err
+}

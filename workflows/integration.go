@@ -100,6 +100,23 @@ func (w *runner) registerHandlers() error {
 		}}); err != nil {
 		return err
 	}
+	// Retrying failures runs its activity in the handler: it is short, and the sync-state row lock serialises
+	// it with any page being applied.
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRetryFailures,
+		func(ctx workflow.Context) (activities.RetryResult, error) {
+			var res activities.RetryResult
+			err := workflow.ExecuteActivity(w.longCtx(ctx, "retry failed tickets"), a.RetryFailures, w.in.IntegrationID).
+				Get(ctx, &res)
+			return res, err
+		},
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context) error {
+			if st.Deactivated {
+				return errors.New("the integration is being deactivated")
+			}
+			return nil
+		}}); err != nil {
+		return err
+	}
 	w.listen(SignalSettingsChanged, func() { st.SettingsChanged = true })
 	w.listen(SignalDeactivate, func() { st.Deactivated = true })
 	w.listen(SignalLocalChange, func() { st.LocalChanges = true })
@@ -380,8 +397,10 @@ func (w *runner) short() workflow.Context {
 
 // long is for activities that talk to Zendesk: they may wait out rate limits, so they heartbeat and a lost
 // worker is noticed within the heartbeat timeout.
-func (w *runner) long(summary string) workflow.Context {
-	return workflow.WithActivityOptions(w.ctx, workflow.ActivityOptions{
+func (w *runner) long(summary string) workflow.Context { return w.longCtx(w.ctx, summary) }
+
+func (w *runner) longCtx(ctx workflow.Context, summary string) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 10 * time.Minute,
 		HeartbeatTimeout:    30 * time.Second,
 		RetryPolicy:         retryPolicy(),

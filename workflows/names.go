@@ -18,7 +18,9 @@ const (
 
 	UpdateSyncNow = "sync-now"
 	UpdateReset   = "reset"
-	QueryProgress = "progress"
+	// UpdateRetryFailures fetches the failed tickets again by id and applies those that now sync.
+	UpdateRetryFailures = "retry-failures"
+	QueryProgress       = "progress"
 
 	// SignalSettingsChanged tells a waiting workflow that the integration's settings (e.g. its token) changed.
 	SignalSettingsChanged = "settings-changed"

@@ -1,0 +1,76 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/zendesk-sync/zendesk-sync/store"
+)
+
+// RetryResult says what retrying an integration's failed tickets did.
+type RetryResult struct {
+	Retried      int `json:"retried"`
+	Fixed        int `json:"fixed"`
+	StillFailing int `json:"still_failing"`
+}
+
+// RetryFailures fetches the integration's failed tickets again by id (100 per request, with their people) and
+// applies those that now read and map cleanly; their failures are closed. Tickets that still fail keep their
+// record with the latest reason.
+func (a *Activities) RetryFailures(ctx context.Context, integrationID int64) (RetryResult, error) {
+	var res RetryResult
+	in, err := a.Store.Integration(ctx, integrationID)
+	if err != nil {
+		return res, err
+	}
+	ids, err := a.Store.FailedTicketIDs(ctx, in.ID)
+	if err != nil || len(ids) == 0 {
+		return res, err
+	}
+	res.Retried = len(ids)
+	c, err := a.client(in)
+	if err != nil {
+		return res, err
+	}
+	tickets, err := c.ShowManyTickets(ctx, ids)
+	if err != nil {
+		return res, a.classify(ctx, in, "fetch failed tickets", err)
+	}
+	var people []int64
+	st := stagedTickets{}
+	for _, t := range tickets {
+		st.Tickets = append(st.Tickets, t.Raw)
+		for _, p := range []*int64{t.RequesterID, t.SubmitterID, t.AssigneeID} {
+			if p != nil {
+				people = append(people, *p)
+			}
+		}
+		people = append(people, t.CollaboratorIDs...)
+	}
+	users, err := c.ShowManyUsers(ctx, people)
+	if err != nil {
+		return res, a.classify(ctx, in, "fetch the people of failed tickets", err)
+	}
+	for _, u := range users {
+		st.Users = append(st.Users, json.RawMessage(u.Raw))
+	}
+	dir, err := a.directory(ctx)
+	if err != nil {
+		return res, err
+	}
+	err = a.Store.ApplyDirect(ctx, in.ID, func(ptx *store.PageTx) error {
+		// A retried ticket is applied even if its updated_at did not move: it never landed.
+		_, err := a.applyTickets(ptx, in, dir, &st)
+		return err
+	})
+	if err != nil {
+		return res, a.classify(ctx, in, "apply failed tickets", err)
+	}
+	still, err := a.Store.FailedTicketIDs(ctx, in.ID)
+	if err != nil {
+		return res, err
+	}
+	res.StillFailing = len(still)
+	res.Fixed = res.Retried - res.StillFailing
+	return res, nil
+}
