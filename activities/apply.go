@@ -32,6 +32,9 @@ func (a *Activities) ApplyTicketPage(ctx context.Context, ref PageRef) (store.Co
 			}
 			return a.applyTickets(ptx, in, dir, &st)
 		})
+	if err == nil {
+		observePage(in.Name, store.KindTickets, c)
+	}
 	return c, a.classify(ctx, in, "apply ticket page", err)
 }
 
@@ -369,6 +372,9 @@ func (a *Activities) ApplyCommentPage(ctx context.Context, ref PageRef) (store.C
 			out.Failures = int64(len(failures))
 			return out, nil
 		})
+	if err == nil {
+		observePage(in.Name, store.KindComments, c)
+	}
 	return c, a.classify(ctx, in, "apply comment page", err)
 }
 

@@ -110,6 +110,7 @@ func (a *Activities) PushLocalChanges(ctx context.Context, integrationID int64) 
 			return res, err
 		}
 	}
+	pushes.WithLabelValues(in.Name).Add(float64(res.Pushed))
 	return res, nil
 }
 
