@@ -16,6 +16,19 @@ import (
 // conflicts with local case edits and upserts cases, tickets and users, moving the cursor in the same
 // transaction. A retry after a lost completion finds the page applied and changes nothing.
 func (a *Activities) ApplyTicketPage(ctx context.Context, ref PageRef) (store.Counters, error) {
+	return a.applyStaged(ctx, ref, store.KindTickets, func(ptx *store.PageTx, in *store.Integration,
+		dir *mapping.Directory, body []byte) (store.Counters, error) {
+		var st stagedTickets
+		if err := json.Unmarshal(body, &st); err != nil {
+			return store.Counters{}, fmt.Errorf("decode staged ticket page: %w", err)
+		}
+		return a.applyTickets(ptx, in, dir, &st)
+	})
+}
+
+// applyStaged applies one staged page of either stream exactly once (store.ApplyPage) and counts it.
+func (a *Activities) applyStaged(ctx context.Context, ref PageRef, kind string,
+	fn func(ptx *store.PageTx, in *store.Integration, dir *mapping.Directory, body []byte) (store.Counters, error)) (store.Counters, error) {
 	in, err := a.Store.Integration(ctx, ref.IntegrationID)
 	if err != nil {
 		return store.Counters{}, err
@@ -24,18 +37,26 @@ func (a *Activities) ApplyTicketPage(ctx context.Context, ref PageRef) (store.Co
 	if err != nil {
 		return store.Counters{}, err
 	}
-	c, err := a.Store.ApplyPage(ctx, in.ID, store.KindTickets, ref.Generation, ref.From,
-		func(ptx *store.PageTx, page *store.Page) (store.Counters, error) {
-			var st stagedTickets
-			if err := json.Unmarshal(page.Body, &st); err != nil {
-				return store.Counters{}, fmt.Errorf("decode staged ticket page: %w", err)
-			}
-			return a.applyTickets(ptx, in, dir, &st)
-		})
+	c, err := a.Store.ApplyPage(ctx, in.ID, kind, ref.Generation, ref.From,
+		func(ptx *store.PageTx, page *store.Page) (store.Counters, error) { return fn(ptx, in, dir, page.Body) })
 	if err == nil {
-		observePage(in.Name, store.KindTickets, c)
+		observePage(in.Name, kind, c)
 	}
-	return c, a.classify(ctx, in, "apply ticket page", err)
+	return c, a.classify(ctx, in, "apply "+kind+" page", err)
+}
+
+// decodeUsers decodes staged users; one that cannot be read becomes a failure, not a lost page.
+func decodeUsers(raws []json.RawMessage, failures *[]store.Failure) []zendesk.User {
+	users := make([]zendesk.User, 0, len(raws))
+	for _, raw := range raws {
+		var u zendesk.User
+		if err := json.Unmarshal(raw, &u); err != nil {
+			*failures = append(*failures, badFailure(stagedBad{Kind: "user", Reason: err.Error(), Raw: raw}))
+			continue
+		}
+		users = append(users, u)
+	}
+	return users
 }
 
 func (a *Activities) directory(ctx context.Context) (*mapping.Directory, error) {
@@ -177,17 +198,8 @@ func (a *Activities) applyTickets(ptx *store.PageTx, in *store.Integration, dir 
 		byID[t.ID] = len(tickets)
 		tickets = append(tickets, t)
 	}
-	users := make([]zendesk.User, 0, len(st.Users))
-	for _, raw := range st.Users {
-		var u zendesk.User
-		if err := json.Unmarshal(raw, &u); err != nil {
-			failures = append(failures, badFailure(stagedBad{Kind: "user", Reason: err.Error(), Raw: raw}))
-			continue
-		}
-		users = append(users, u)
-	}
 	pp := &people{ptx: ptx, in: in, dir: dir, parties: map[int64]*mapping.Party{}}
-	if err := pp.upsert(users); err != nil {
+	if err := pp.upsert(decodeUsers(st.Users, &failures)); err != nil {
 		return out, err
 	}
 	var refs, ids []int64
@@ -318,64 +330,43 @@ func (a *Activities) applyTickets(ptx *store.PageTx, in *store.Integration, dir 
 // ApplyCommentPage mirrors a staged page of comments (and their authors) and gives each comment whose ticket has
 // a case its case comment, moving the events position in the same transaction.
 func (a *Activities) ApplyCommentPage(ctx context.Context, ref PageRef) (store.Counters, error) {
-	in, err := a.Store.Integration(ctx, ref.IntegrationID)
-	if err != nil {
-		return store.Counters{}, err
-	}
-	dir, err := a.directory(ctx)
-	if err != nil {
-		return store.Counters{}, err
-	}
-	c, err := a.Store.ApplyPage(ctx, in.ID, store.KindComments, ref.Generation, ref.From,
-		func(ptx *store.PageTx, page *store.Page) (store.Counters, error) {
-			var sc stagedComments
-			if err := json.Unmarshal(page.Body, &sc); err != nil {
-				return store.Counters{}, fmt.Errorf("decode staged comment page: %w", err)
+	return a.applyStaged(ctx, ref, store.KindComments, func(ptx *store.PageTx, in *store.Integration,
+		dir *mapping.Directory, body []byte) (store.Counters, error) {
+		var sc stagedComments
+		if err := json.Unmarshal(body, &sc); err != nil {
+			return store.Counters{}, fmt.Errorf("decode staged comment page: %w", err)
+		}
+		var out store.Counters
+		var failures []store.Failure
+		for _, b := range sc.Bad {
+			failures = append(failures, badFailure(b))
+		}
+		pp := &people{ptx: ptx, in: in, dir: dir, parties: map[int64]*mapping.Party{}}
+		if err := pp.upsert(decodeUsers(sc.Users, &failures)); err != nil {
+			return out, err
+		}
+		if err := ptx.InsertComments(sc.Comments); err != nil {
+			return out, err
+		}
+		ticketIDs := make([]int64, 0, len(sc.Comments))
+		seen := map[int64]bool{}
+		for _, cm := range sc.Comments {
+			if !seen[cm.TicketID] {
+				seen[cm.TicketID] = true
+				ticketIDs = append(ticketIDs, cm.TicketID)
 			}
-			var out store.Counters
-			var failures []store.Failure
-			for _, b := range sc.Bad {
-				failures = append(failures, badFailure(b))
-			}
-			users := make([]zendesk.User, 0, len(sc.Users))
-			for _, raw := range sc.Users {
-				var u zendesk.User
-				if err := json.Unmarshal(raw, &u); err != nil {
-					failures = append(failures, badFailure(stagedBad{Kind: "user", Reason: err.Error(), Raw: raw}))
-					continue
-				}
-				users = append(users, u)
-			}
-			pp := &people{ptx: ptx, in: in, dir: dir, parties: map[int64]*mapping.Party{}}
-			if err := pp.upsert(users); err != nil {
-				return out, err
-			}
-			if err := ptx.InsertComments(sc.Comments); err != nil {
-				return out, err
-			}
-			ticketIDs := make([]int64, 0, len(sc.Comments))
-			seen := map[int64]bool{}
-			for _, cm := range sc.Comments {
-				if !seen[cm.TicketID] {
-					seen[cm.TicketID] = true
-					ticketIDs = append(ticketIDs, cm.TicketID)
-				}
-			}
-			linked, err := ptx.LinkComments(in.OwnerUserID, ticketIDs)
-			if err != nil {
-				return out, err
-			}
-			if err := ptx.RecordFailures(failures); err != nil {
-				return out, err
-			}
-			out.Comments = linked
-			out.Failures = int64(len(failures))
-			return out, nil
-		})
-	if err == nil {
-		observePage(in.Name, store.KindComments, c)
-	}
-	return c, a.classify(ctx, in, "apply comment page", err)
+		}
+		linked, err := ptx.LinkComments(in.OwnerUserID, ticketIDs)
+		if err != nil {
+			return out, err
+		}
+		if err := ptx.RecordFailures(failures); err != nil {
+			return out, err
+		}
+		out.Comments = linked
+		out.Failures = int64(len(failures))
+		return out, nil
+	})
 }
 
 func badFailure(b stagedBad) store.Failure {
