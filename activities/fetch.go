@@ -70,11 +70,13 @@ func (a *Activities) FetchTicketPage(ctx context.Context, ref PageRef) (FetchRes
 	if next == "" {
 		next = ref.From
 	}
+	// A page that does not move the cursor ends the stream for this pass instead of being fetched again.
+	endOfStream := page.EndOfStream || next == ref.From
 	if err := a.Store.StagePage(ctx, &store.Page{IntegrationID: in.ID, Kind: store.KindTickets, Generation: ref.Generation,
-		FromPos: ref.From, NextPos: next, EndOfStream: page.EndOfStream, Body: body}); err != nil {
+		FromPos: ref.From, NextPos: next, EndOfStream: endOfStream, Body: body}); err != nil {
 		return FetchResult{}, err
 	}
-	return FetchResult{Next: next, EndOfStream: page.EndOfStream, Records: len(page.Tickets) + len(page.Bad)}, nil
+	return FetchResult{Next: next, EndOfStream: endOfStream, Records: len(page.Tickets) + len(page.Bad)}, nil
 }
 
 // FetchCommentPage reads one page of ticket events with their comments from ref.From (a Unix time), fetches the
@@ -145,12 +147,16 @@ func (a *Activities) FetchCommentPage(ctx context.Context, ref PageRef) (FetchRe
 	if page.EndTime > next {
 		next = page.EndTime
 	}
+	// A page that does not move the position on (Zendesk leaves out the last minute, so a recent position gets
+	// events already read back) ends the stream for this pass: fetching from the same position again would
+	// loop. The next pass starts from there.
+	endOfStream := page.EndOfStream || next == start
 	nextPos := strconv.FormatInt(next, 10)
 	if err := a.Store.StagePage(ctx, &store.Page{IntegrationID: in.ID, Kind: store.KindComments, Generation: ref.Generation,
-		FromPos: ref.From, NextPos: nextPos, EndOfStream: page.EndOfStream, Body: body}); err != nil {
+		FromPos: ref.From, NextPos: nextPos, EndOfStream: endOfStream, Body: body}); err != nil {
 		return FetchResult{}, err
 	}
-	return FetchResult{Next: nextPos, EndOfStream: page.EndOfStream, Records: len(page.Comments)}, nil
+	return FetchResult{Next: nextPos, EndOfStream: endOfStream, Records: len(page.Comments)}, nil
 }
 
 func stageBad(bad []zendesk.BadRecord) []stagedBad {

@@ -135,3 +135,34 @@ func TestTicketChangedDuringFirstSyncIsNotLost(t *testing.T) {
 	assert.Equal(t, v, e.cases("during")[first].Subject)
 	assert.Equal(t, 0, e.count(`SELECT count(*) FROM (SELECT zendesk_id FROM zd_tickets GROUP BY 1 HAVING count(*) > 1) d`))
 }
+
+// Regression: with more than a page of ticket events inside Zendesk's last minute, the comment stream used to
+// fetch the same position again and again, and "sync now --wait" never returned.
+func TestManyRecentChangesDoNotStallTheSync(t *testing.T) {
+	e := newEnv(t)
+	s, url := newSim(t, sim.Options{Seed: 17, Tickets: 2000})
+	e.integration("busy", url, nil)
+	e.firstSyncDone("busy")
+	ids := writable(t, s, 1200)
+	for i, id := range ids {
+		v := fmt.Sprintf("busy %d", i)
+		require.NoError(t, s.ChangeTicket(id, sim.TicketChange{Subject: &v}))
+	}
+	done := make(chan error, 1)
+	go func() { _, err := e.ctl.SyncNow(e.ctx, "busy", true); done <- err }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(3 * time.Minute):
+		t.Fatal("sync now --wait did not return")
+	}
+	// The simulator, like Zendesk, spreads a burst of writes over the next seconds and shows them once their
+	// second has come: a later sync picks up the rest.
+	time.Sleep(3 * time.Second)
+	_, err := e.ctl.SyncNow(e.ctx, "busy", true)
+	require.NoError(t, err)
+	cases := e.cases("busy")
+	for i, id := range ids {
+		assert.Equal(t, fmt.Sprintf("busy %d", i), cases[id].Subject)
+	}
+}
