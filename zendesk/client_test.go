@@ -824,3 +824,29 @@ func TestIsRetryable(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func TestShowManyTicketsBatchingAndBadRecords(t *testing.T) {
+	f, c := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		var tickets []string
+		for _, id := range strings.Split(r.URL.Query().Get("ids"), ",") {
+			if id == "42" {
+				tickets = append(tickets, `{"id":42,"created_at":"not-a-date"}`) // skipped, not fatal
+				continue
+			}
+			tickets = append(tickets, fmt.Sprintf(`{"id":%s,"subject":"t%s","status":"open"}`, id, id))
+		}
+		reply(w, 200, `{"tickets":[`+strings.Join(tickets, ",")+`]}`)
+	})
+	ids := make([]int64, 0, 120)
+	for i := int64(1); i <= 120; i++ {
+		ids = append(ids, i)
+	}
+	ts, err := c.ShowManyTickets(context.Background(), ids)
+	require.NoError(t, err)
+	assert.Len(t, ts, 119)
+	assert.Equal(t, "t1", *ts[0].Subject)
+	reqs := f.requests()
+	require.Len(t, reqs, 2)
+	assert.Equal(t, "/api/v2/tickets/show_many.json", reqs[0].Path)
+	assert.Len(t, strings.Split(reqs[1].Query.Get("ids"), ","), 20)
+}
