@@ -192,3 +192,24 @@ func TestTwoIntegrationsNeverShareData(t *testing.T) {
 	assert.Equal(t, 0, e.count(`SELECT count(*) FROM case_comments cc JOIN cases c ON c.id = cc.case_id
 		JOIN zd_comments z ON z.case_comment_id = cc.id WHERE z.integration_id <> c.integration_id`))
 }
+
+func TestDeletingAnIntegrationKeepsItsCases(t *testing.T) {
+	e := newEnv(t)
+	_, url := newSim(t, sim.Options{Seed: 18, Tickets: 100})
+	e.integration("gone", url, nil)
+	e.firstSyncDone("gone")
+	cases := e.count(`SELECT count(*) FROM cases`)
+	require.Positive(t, cases)
+	in, err := e.store.IntegrationByName(e.ctx, "gone")
+	require.NoError(t, err)
+	require.NoError(t, e.ctl.Delete(e.ctx, "gone"))
+
+	assert.Equal(t, cases, e.count(`SELECT count(*) FROM cases`), "cases stay, as in OroCRM")
+	assert.Positive(t, e.count(`SELECT count(*) FROM case_comments`))
+	for _, table := range []string{"zd_tickets", "zd_users", "zd_comments", "sync_state", "sync_pages", "integrations"} {
+		assert.Equal(t, 0, e.count(`SELECT count(*) FROM `+table), "%s rows of the integration are removed", table)
+	}
+	desc, err := e.ts.GetDefaultClient().DescribeWorkflowExecution(e.ctx, workflows.IntegrationWorkflowID(in.ID), "")
+	require.NoError(t, err)
+	assert.Equal(t, "Terminated", desc.WorkflowExecutionInfo.Status.String(), "its workflow is stopped")
+}
