@@ -345,18 +345,7 @@ func (a *Activities) ApplyCommentPage(ctx context.Context, ref PageRef) (store.C
 		if err := pp.upsert(decodeUsers(sc.Users, &failures)); err != nil {
 			return out, err
 		}
-		if err := ptx.InsertComments(sc.Comments); err != nil {
-			return out, err
-		}
-		ticketIDs := make([]int64, 0, len(sc.Comments))
-		seen := map[int64]bool{}
-		for _, cm := range sc.Comments {
-			if !seen[cm.TicketID] {
-				seen[cm.TicketID] = true
-				ticketIDs = append(ticketIDs, cm.TicketID)
-			}
-		}
-		linked, err := ptx.LinkComments(in.OwnerUserID, ticketIDs)
+		linked, err := ptx.InsertAndLinkComments(in.OwnerUserID, sc.Comments)
 		if err != nil {
 			return out, err
 		}

@@ -500,3 +500,55 @@ func (s *Store) FailedTicketIDs(ctx context.Context, integrationID int64) ([]int
 		AND kind='ticket' AND resolved_at IS NULL AND zendesk_id IS NOT NULL ORDER BY 1`, integrationID)
 	return ids, err
 }
+
+// InsertAndLinkComments adds the comments not mirrored yet and, for those whose ticket already has a case, their
+// case comments, in one statement: the case comment ids are drawn first so each mirror row is written once, with
+// its link, instead of inserted and then updated. Comments whose ticket has no case yet are linked by
+// LinkComments when their ticket lands. It returns how many case comments it made.
+func (p *PageTx) InsertAndLinkComments(ownerID int64, cs []CommentRow) (int64, error) {
+	if len(cs) == 0 {
+		return 0, nil
+	}
+	seen := make(map[int64]bool, len(cs))
+	uniq := make([]CommentRow, 0, len(cs))
+	for _, c := range cs {
+		if !seen[c.ZendeskID] {
+			seen[c.ZendeskID] = true
+			uniq = append(uniq, c)
+		}
+	}
+	doc, err := json.Marshal(uniq)
+	if err != nil {
+		return 0, fmt.Errorf("encode comments: %w", err)
+	}
+	var made int64
+	err = p.tx.QueryRowxContext(p.ctx, `WITH x AS (
+			SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(zendesk_id bigint, ticket_id bigint, author_id bigint,
+				body text, html_body text, public boolean, origin_created_at timestamptz, raw jsonb)
+		), fresh AS (
+			SELECT x.* FROM x WHERE NOT EXISTS (SELECT 1 FROM zd_comments z WHERE z.integration_id = $1
+				AND z.zendesk_id = x.zendesk_id)
+		), linkable AS (
+			SELECT f.zendesk_id, nextval('case_comments_id_seq') AS new_id, t.case_id, f.body, f.public,
+				COALESCE(u.crm_user_id, $3) AS owner_user_id, u.contact_id, u.email,
+				COALESCE(f.origin_created_at, now()) AS created_at
+			FROM fresh f
+			JOIN zd_tickets t ON t.integration_id = $1 AND t.zendesk_id = f.ticket_id AND t.case_id IS NOT NULL
+			LEFT JOIN zd_users u ON u.integration_id = $1 AND u.zendesk_id = f.author_id
+		), cc AS (
+			INSERT INTO case_comments (id, case_id, body, public, owner_user_id, contact_id, author_email, created_at, updated_at)
+			SELECT new_id, case_id, body, public, owner_user_id, contact_id, email, created_at, created_at FROM linkable
+			RETURNING id
+		), zc AS (
+			INSERT INTO zd_comments (integration_id, zendesk_id, ticket_id, author_id, body, html_body, public,
+				origin_created_at, raw, case_comment_id)
+			SELECT $1, f.zendesk_id, f.ticket_id, f.author_id, f.body, f.html_body, f.public, f.origin_created_at, f.raw,
+				l.new_id FROM fresh f LEFT JOIN linkable l ON l.zendesk_id = f.zendesk_id
+			ON CONFLICT (integration_id, zendesk_id) DO NOTHING
+		)
+		SELECT count(*) FROM cc`, p.IntegrationID, doc, ownerID).Scan(&made)
+	if err != nil {
+		return 0, fmt.Errorf("insert and link comments: %w", err)
+	}
+	return made, nil
+}
