@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/jmoiron/sqlx"
 )
 
 // ErrStalePage says a staged page no longer fits the sync's position (a reset happened, or another page was
@@ -181,16 +183,7 @@ func (p *PageTx) ContactsByEmail(emails []string) (map[string]int64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("find contacts: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var e string
-		var id int64
-		if err := rows.Scan(&e, &id); err != nil {
-			return nil, err
-		}
-		out[e] = id
-	}
-	return out, rows.Err()
+	return scanPairs(rows, out)
 }
 
 // CreateContacts inserts the contacts in one statement and returns their ids by lower-cased email.
@@ -212,14 +205,19 @@ func (p *PageTx) CreateContacts(cs []NewContact) (map[string]int64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create contacts: %w", err)
 	}
+	return scanPairs(rows, out)
+}
+
+// scanPairs reads (key, id) rows into out and closes them.
+func scanPairs[K comparable](rows *sqlx.Rows, out map[K]int64) (map[K]int64, error) {
 	defer rows.Close()
 	for rows.Next() {
-		var e string
+		var k K
 		var id int64
-		if err := rows.Scan(&e, &id); err != nil {
+		if err := rows.Scan(&k, &id); err != nil {
 			return nil, err
 		}
-		out[e] = id
+		out[k] = id
 	}
 	return out, rows.Err()
 }
@@ -333,15 +331,7 @@ func (p *PageTx) CreateCases(cs []CaseRow) (map[int64]int64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create cases: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var tid, id int64
-		if err := rows.Scan(&tid, &id); err != nil {
-			return nil, err
-		}
-		out[tid] = id
-	}
-	return out, rows.Err()
+	return scanPairs(rows, out)
 }
 
 // UpdateCases writes the derived fields of changed cases in one statement and moves their updated_at.

@@ -142,14 +142,7 @@ func (c *Client) TicketComments(ctx context.Context, ticketID int64) ([]Comment,
 // non-positive ids are dropped; ids Zendesk does not know are simply absent from the result.
 func (c *Client) ShowManyUsers(ctx context.Context, ids []int64) ([]User, error) {
 	var out []User
-	err := c.showMany(ctx, "/api/v2/users/show_many.json", "users", "user", ids, func(raw json.RawMessage) error {
-		var u User
-		if err := json.Unmarshal(raw, &u); err != nil {
-			return err
-		}
-		out = append(out, u)
-		return nil
-	})
+	err := c.showMany(ctx, "/api/v2/users/show_many.json", "users", "user", ids, collect(&out))
 	return out, err
 }
 
@@ -157,15 +150,20 @@ func (c *Client) ShowManyUsers(ctx context.Context, ids []int64) ([]User, error)
 // read-before-write check of many tickets costs one request per hundred. Deleted or unknown tickets are absent.
 func (c *Client) ShowManyTickets(ctx context.Context, ids []int64) ([]Ticket, error) {
 	var out []Ticket
-	err := c.showMany(ctx, "/api/v2/tickets/show_many.json", "tickets", "ticket", ids, func(raw json.RawMessage) error {
-		var t Ticket
-		if err := json.Unmarshal(raw, &t); err != nil {
+	err := c.showMany(ctx, "/api/v2/tickets/show_many.json", "tickets", "ticket", ids, collect(&out))
+	return out, err
+}
+
+// collect is an element callback that decodes each record into a T and appends it to out.
+func collect[T any](out *[]T) func(json.RawMessage) error {
+	return func(raw json.RawMessage) error {
+		var v T
+		if err := json.Unmarshal(raw, &v); err != nil {
 			return err
 		}
-		out = append(out, t)
+		*out = append(*out, v)
 		return nil
-	})
-	return out, err
+	}
 }
 
 // showMany pages a show_many endpoint in batches of 100 unique positive ids.
