@@ -269,15 +269,10 @@ func (w *runner) pass() bool {
 	var did Counters
 	if err == nil {
 		st.Generation = pos.Generation
-		// Runs recorded before version 1 paged the two streams one after the other.
-		if workflow.GetVersion(ctx, "parallel-streams", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
-			err = w.stream(ctx, store.KindTickets, pos.TicketCursor, &did)
-			if err == nil {
-				err = w.stream(ctx, store.KindComments, pos.EventsFrom, &did)
-			}
-		} else {
-			err = w.streams(pos, &did)
-		}
+		err = w.stream(store.KindTickets, pos.TicketCursor, &did)
+	}
+	if err == nil {
+		err = w.stream(store.KindComments, pos.EventsFrom, &did)
 	}
 	if err == nil && w.settings.TwoWay {
 		did.Pushed, err = w.push()
@@ -308,49 +303,25 @@ func (w *runner) pass() bool {
 	return true
 }
 
-// streams pages the ticket and the comment streams at the same time: they are independent (a comment whose ticket
-// has not landed yet is linked when it does), so a sync takes as long as the longer of the two, not both. A stream
-// that fails does not stop the other: its pages are good work, and every applied page is counted.
-func (w *runner) streams(pos activities.Position, did *Counters) error {
-	var errs [2]error
-	var dids [2]Counters
-	running := 2
-	for i, s := range []struct{ kind, from string }{{store.KindTickets, pos.TicketCursor}, {store.KindComments, pos.EventsFrom}} {
-		workflow.Go(w.ctx, func(ctx workflow.Context) {
-			defer func() { running-- }()
-			errs[i] = w.stream(ctx, s.kind, s.from, &dids[i])
-		})
-	}
-	if err := workflow.Await(w.ctx, func() bool { return running == 0 }); err != nil {
-		return err
-	}
-	did.add(dids[0])
-	did.add(dids[1])
-	if errs[0] != nil {
-		return errs[0]
-	}
-	return errs[1]
-}
-
 // stream pages one stream to its end. The next page is fetched while the current one is applied: fetching needs
 // only the previous page's end, and applying is ordered by the position check in PostgreSQL.
-func (w *runner) stream(ctx workflow.Context, kind string, from string, did *Counters) error {
-	st := w.st
+func (w *runner) stream(kind string, from string, did *Counters) error {
+	ctx, st := w.ctx, w.st
 	fetch, apply := a.FetchTicketPage, a.ApplyTicketPage
 	if kind == store.KindComments {
 		fetch, apply = a.FetchCommentPage, a.ApplyCommentPage
 	}
 	ref := activities.PageRef{IntegrationID: w.in.IntegrationID, Generation: st.Generation, From: from}
-	pending := workflow.ExecuteActivity(w.longCtx(ctx, kind+" page"), fetch, ref)
+	pending := workflow.ExecuteActivity(w.long(kind+" page"), fetch, ref)
 	for {
 		var fr activities.FetchResult
 		if err := pending.Get(ctx, &fr); err != nil {
 			return err
 		}
-		applied := workflow.ExecuteActivity(w.longCtx(ctx, "apply "+kind), apply, ref)
+		applied := workflow.ExecuteActivity(w.long("apply "+kind), apply, ref)
 		next := activities.PageRef{IntegrationID: ref.IntegrationID, Generation: ref.Generation, From: fr.Next}
 		if !fr.EndOfStream {
-			pending = workflow.ExecuteActivity(w.longCtx(ctx, kind+" page"), fetch, next)
+			pending = workflow.ExecuteActivity(w.long(kind+" page"), fetch, next)
 		}
 		var c store.Counters
 		if err := applied.Get(ctx, &c); err != nil {

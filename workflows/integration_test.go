@@ -174,12 +174,15 @@ func TestFirstSyncPagesThroughBothStreamsInOrder(t *testing.T) {
 	assert.Equal(t, []activities.PageRef{ref(1, ""), ref(1, "c1")}, refsOf(f.callsTo("FetchCommentPage")))
 	assert.Equal(t, []activities.PageRef{ref(1, ""), ref(1, "c1")}, refsOf(f.callsTo("ApplyCommentPage")))
 
-	// Settings, position, both streams side by side (each in its own order, checked above), then EndSync.
+	// Settings, position, the whole ticket stream, the whole comment stream, then EndSync; nothing after it.
 	names := f.names()
 	require.Len(t, names, 1+1+6+4+1)
 	assert.Equal(t, []string{"LoadSettings", "SyncPosition"}, names[:2])
-	for _, n := range names[2:12] {
-		assert.Contains(t, []string{"FetchTicketPage", "ApplyTicketPage", "FetchCommentPage", "ApplyCommentPage"}, n)
+	for _, n := range names[2:8] {
+		assert.Contains(t, []string{"FetchTicketPage", "ApplyTicketPage"}, n)
+	}
+	for _, n := range names[8:12] {
+		assert.Contains(t, []string{"FetchCommentPage", "ApplyCommentPage"}, n)
 	}
 	assert.Equal(t, "EndSync", names[12])
 	assert.Equal(t, activities.EndSyncInput{IntegrationID: integrationID, FirstSyncDone: true},
@@ -345,10 +348,7 @@ func TestResetRestartsFirstSync(t *testing.T) {
 	f := newFake(3, 2)
 	h := newHarness(t, f)
 	// Slow the re-run down so progress can be looked at between the reset and the end of the new first sync.
-	h.at(10*time.Minute, func() {
-		f.setDelay("FetchTicketPage", time.Minute)
-		f.setDelay("FetchCommentPage", time.Minute)
-	})
+	h.at(10*time.Minute, func() { f.setDelay("FetchTicketPage", time.Minute) })
 	o := h.updateAt(10*time.Minute, workflows.UpdateReset, "r1", workflows.ResetRequest{Confirm: true})
 	during := h.progressAt(10*time.Minute + 30*time.Second)
 	after := h.progressAt(20 * time.Minute)
@@ -417,9 +417,7 @@ func TestCredentialsRejectedWaitsForNewSettings(t *testing.T) {
 	assert.True(t, resumed.FirstSyncDone, "the sync did not resume right after settings-changed: %+v", *resumed)
 	assert.Empty(t, resumed.LastError)
 	assert.Equal(t, workflows.PhaseWaiting, resumed.Phase)
-	// The comment stream went on to its end while the ticket stream was refused, so the resumed pass reads one
-	// more (empty) comment page than a first sync does.
-	assert.Equal(t, plus(firstSyncTotals, workflows.Counters{Pages: 1}), resumed.Counters)
+	assert.Equal(t, firstSyncTotals, resumed.Counters)
 	// "waiting" is passed through (the retry wakes at once) before the first sync starts again.
 	assert.Equal(t, []string{workflows.PhaseFirstSync, workflows.PhaseCredentialsRejected, workflows.PhaseWaiting,
 		workflows.PhaseFirstSync, workflows.PhaseWaiting, workflows.PhaseInactive}, h.phases)
