@@ -60,7 +60,7 @@ func decodeUsers(raws []json.RawMessage, failures *[]store.Failure) []zendesk.Us
 }
 
 func (a *Activities) directory(ctx context.Context) (*mapping.Directory, error) {
-	users, err := a.Store.CRMUsers(ctx, nil)
+	users, err := a.Store.CRMUsers(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -169,6 +169,23 @@ func (p *people) load(ids []int64) error {
 	return nil
 }
 
+// caseValues derives the case values of a ticket whose people this page has resolved.
+func (p *people) caseValues(t *zendesk.Ticket) (mapping.CaseValues, []string) {
+	return mapping.DeriveCase(mapping.TicketFacts{Subject: t.Subject, Description: t.Description, Status: t.Status,
+		Priority: t.Priority}, p.party(t.RequesterID), p.party(t.SubmitterID), p.party(t.AssigneeID), p.in.OwnerUserID)
+}
+
+// roleIDs are the ids of a ticket's requester, submitter and assignee that are set.
+func roleIDs(t *zendesk.Ticket) []int64 {
+	var out []int64
+	for _, p := range []*int64{t.RequesterID, t.SubmitterID, t.AssigneeID} {
+		if p != nil {
+			out = append(out, *p)
+		}
+	}
+	return out
+}
+
 func (p *people) party(id *int64) *mapping.Party {
 	if id == nil {
 		return nil
@@ -205,11 +222,7 @@ func (a *Activities) applyTickets(ptx *store.PageTx, in *store.Integration, dir 
 	var refs, ids []int64
 	for _, t := range tickets {
 		ids = append(ids, t.ID)
-		for _, p := range []*int64{t.RequesterID, t.SubmitterID, t.AssigneeID} {
-			if p != nil {
-				refs = append(refs, *p)
-			}
-		}
+		refs = append(refs, roleIDs(&t)...)
 	}
 	if err := pp.load(refs); err != nil {
 		return out, err
@@ -237,9 +250,7 @@ func (a *Activities) applyTickets(ptx *store.PageTx, in *store.Integration, dir 
 		if ex != nil && ex.SyncGeneration == gen && ex.Status == t.Status && sameTime(ex.OriginUpdatedAt, t.UpdatedAt) {
 			continue // unchanged since the last sync: nothing is written
 		}
-		next, warnings := mapping.DeriveCase(mapping.TicketFacts{Subject: t.Subject, Description: t.Description,
-			Status: t.Status, Priority: t.Priority}, pp.party(t.RequesterID), pp.party(t.SubmitterID),
-			pp.party(t.AssigneeID), in.OwnerUserID)
+		next, warnings := pp.caseValues(&t)
 		for _, w := range warnings {
 			a.logger().Warn("ticket mapped with a warning", "integration", in.Name, "ticket", t.ID, "warning", w)
 		}

@@ -93,7 +93,11 @@ func (a *Activities) PublishCase(ctx context.Context, caseID int64) (PublishResu
 	if err != nil {
 		return res, err
 	}
-	row, err := a.mirrorOf(ctx, in, dir, t)
+	st, err := a.Store.SyncState(ctx, in.ID)
+	if err != nil {
+		return res, err
+	}
+	row, err := a.mirrorOf(ctx, in, dir, st.Generation, t)
 	if err != nil {
 		return res, err
 	}
@@ -167,12 +171,7 @@ func (a *Activities) newTicket(ctx context.Context, in *store.Integration, cs *s
 // mirrorPeople mirrors the ticket's people Zendesk may have just created (the requester end-user), so the case's
 // ticket record names them at once.
 func (a *Activities) mirrorPeople(ctx context.Context, c *zendesk.Client, in *store.Integration, t *zendesk.Ticket) error {
-	var refs []int64
-	for _, p := range []*int64{t.RequesterID, t.SubmitterID, t.AssigneeID} {
-		if p != nil {
-			refs = append(refs, *p)
-		}
-	}
+	refs := roleIDs(t)
 	known, err := a.Store.KnownUsers(ctx, in.ID, refs)
 	if err != nil {
 		return err

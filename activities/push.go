@@ -91,6 +91,11 @@ func (a *Activities) PushLocalChanges(ctx context.Context, integrationID int64) 
 	if err != nil {
 		return res, err
 	}
+	// The mirror rows written from Zendesk's answers belong to the current sync generation.
+	state, err := a.Store.SyncState(ctx, in.ID)
+	if err != nil {
+		return res, err
+	}
 	for _, caseID := range order {
 		its := byCase[caseID]
 		t := targets[caseID]
@@ -102,7 +107,7 @@ func (a *Activities) PushLocalChanges(ctx context.Context, integrationID int64) 
 			res.Skipped += len(its)
 			continue
 		}
-		n, err := a.pushCase(ctx, c, in, dir, t, now[*t.TicketID], its, comments)
+		n, err := a.pushCase(ctx, c, in, dir, state.Generation, t, now[*t.TicketID], its, comments)
 		res.Pushed += n.Pushed
 		res.Skipped += n.Skipped
 		res.Conflicts += n.Conflicts
@@ -115,11 +120,11 @@ func (a *Activities) PushLocalChanges(ctx context.Context, integrationID int64) 
 }
 
 func (a *Activities) pushCase(ctx context.Context, c *zendesk.Client, in *store.Integration, dir *mapping.Directory,
-	t *store.PushTarget, remoteTicket *zendesk.Ticket, its []store.OutboxItem, comments map[int64]store.LocalComment) (PushResult, error) {
+	gen int, t *store.PushTarget, remoteTicket *zendesk.Ticket, its []store.OutboxItem, comments map[int64]store.LocalComment) (PushResult, error) {
 	var res PushResult
 	ticketID := *t.TicketID
 	if remoteTicket == nil || remoteTicket.Status == "closed" || remoteTicket.Status == mapping.TicketStatusDeleted {
-		why := fmt.Sprintf("local changes not pushed: Zendesk ticket %d is closed, and a closed ticket cannot be updated", ticketID)
+		why := closedNote(ticketID)
 		if remoteTicket == nil || remoteTicket.Status == mapping.TicketStatusDeleted {
 			why = fmt.Sprintf("local changes not pushed: Zendesk ticket %d was deleted", ticketID)
 		}
@@ -204,7 +209,7 @@ func (a *Activities) pushCase(ctx context.Context, c *zendesk.Client, in *store.
 			return res, err
 		}
 		res.Pushed++
-		row, err := a.mirrorOf(ctx, in, dir, &u.Ticket)
+		row, err := a.mirrorOf(ctx, in, dir, gen, &u.Ticket)
 		if err != nil {
 			return res, err
 		}
@@ -236,7 +241,7 @@ func (a *Activities) pushCase(ctx context.Context, c *zendesk.Client, in *store.
 				return res, err
 			}
 			res.Pushed++
-			row, err := a.mirrorOf(ctx, in, dir, &u.Ticket)
+			row, err := a.mirrorOf(ctx, in, dir, gen, &u.Ticket)
 			if err != nil {
 				return res, err
 			}
@@ -269,7 +274,7 @@ func (a *Activities) update(ctx context.Context, c *zendesk.Client, in *store.In
 		out.Note = &clear
 		return u, false, nil
 	case errors.As(err, &closed):
-		why = fmt.Sprintf("local changes not pushed: Zendesk ticket %d is closed, and a closed ticket cannot be updated", ticketID)
+		why = closedNote(ticketID)
 	case errors.As(err, &invalid):
 		why = fmt.Sprintf("local changes not pushed: Zendesk refused them: %s", invalid.Error())
 		_ = a.Store.RecordFailure(ctx, in.ID, store.Failure{Kind: "push", ZendeskID: &ticketID, Reason: why})
@@ -381,17 +386,10 @@ func (a *Activities) derive(ctx context.Context, in *store.Integration, dir *map
 	var v mapping.CaseValues
 	err := a.Store.ReadTx(ctx, in.ID, func(ptx *store.PageTx) error {
 		pp := &people{ptx: ptx, in: in, dir: dir, parties: map[int64]*mapping.Party{}}
-		var refs []int64
-		for _, p := range []*int64{t.RequesterID, t.SubmitterID, t.AssigneeID} {
-			if p != nil {
-				refs = append(refs, *p)
-			}
-		}
-		if err := pp.load(refs); err != nil {
+		if err := pp.load(roleIDs(t)); err != nil {
 			return err
 		}
-		v, _ = mapping.DeriveCase(mapping.TicketFacts{Subject: t.Subject, Description: t.Description, Status: t.Status,
-			Priority: t.Priority}, pp.party(t.RequesterID), pp.party(t.SubmitterID), pp.party(t.AssigneeID), in.OwnerUserID)
+		v, _ = pp.caseValues(t)
 		return nil
 	})
 	return v, err
@@ -399,7 +397,8 @@ func (a *Activities) derive(ctx context.Context, in *store.Integration, dir *map
 
 // mirrorOf is the ticket mirror row for a ticket Zendesk just returned, with the values derived from it as the new
 // base of the next three-way merge.
-func (a *Activities) mirrorOf(ctx context.Context, in *store.Integration, dir *mapping.Directory, t *zendesk.Ticket) (store.TicketRow, error) {
+func (a *Activities) mirrorOf(ctx context.Context, in *store.Integration, dir *mapping.Directory, gen int,
+	t *zendesk.Ticket) (store.TicketRow, error) {
 	v, err := a.derive(ctx, in, dir, t)
 	if err != nil {
 		return store.TicketRow{}, err
@@ -408,11 +407,12 @@ func (a *Activities) mirrorOf(ctx context.Context, in *store.Integration, dir *m
 	if err != nil {
 		return store.TicketRow{}, err
 	}
-	st, err := a.Store.SyncState(ctx, in.ID)
-	if err != nil {
-		return store.TicketRow{}, err
-	}
-	return ticketRow(*t, synced, st.Generation), nil
+	return ticketRow(*t, synced, gen), nil
+}
+
+// closedNote is the case note of a change that a closed Zendesk ticket cannot take.
+func closedNote(ticketID int64) string {
+	return fmt.Sprintf("local changes not pushed: Zendesk ticket %d is closed, and a closed ticket cannot be updated", ticketID)
 }
 
 func commentRow(z zendesk.Comment, ticketID int64) *store.CommentRow {

@@ -40,11 +40,7 @@ func (a *Activities) RetryFailures(ctx context.Context, integrationID int64) (Re
 	st := stagedTickets{}
 	for _, t := range tickets {
 		st.Tickets = append(st.Tickets, t.Raw)
-		for _, p := range []*int64{t.RequesterID, t.SubmitterID, t.AssigneeID} {
-			if p != nil {
-				people = append(people, *p)
-			}
-		}
+		people = append(people, roleIDs(&t)...)
 		people = append(people, t.CollaboratorIDs...)
 	}
 	users, err := c.ShowManyUsers(ctx, people)

@@ -116,11 +116,3 @@ func notFound(err error, what string) error {
 }
 
 type sqlxTx = sqlx.Tx
-
-// sqlxQueryer is satisfied by both *sqlx.DB and *sqlx.Tx.
-type sqlxQueryer interface {
-	sqlx.QueryerContext
-	sqlx.ExecerContext
-	GetContext(ctx context.Context, dest interface{}, query string, args ...interface{}) error
-	SelectContext(ctx context.Context, dest interface{}, query string, args ...interface{}) error
-}

@@ -52,11 +52,8 @@ func (s *Store) CRMUserByEmail(ctx context.Context, email string) (*CRMUser, err
 }
 
 // CRMUsers lists every CRM user with their secondary emails.
-func (s *Store) CRMUsers(ctx context.Context, q sqlxQueryer) ([]CRMUser, error) {
-	if q == nil {
-		q = s.DB
-	}
-	rows, err := q.QueryxContext(ctx, `SELECT u.id, u.email, u.name,
+func (s *Store) CRMUsers(ctx context.Context) ([]CRMUser, error) {
+	rows, err := s.DB.QueryxContext(ctx, `SELECT u.id, u.email, u.name,
 		COALESCE(array_agg(e.email) FILTER (WHERE e.email IS NOT NULL), '{}') FROM crm_users u
 		LEFT JOIN crm_user_emails e ON e.user_id = u.id GROUP BY u.id ORDER BY u.id`)
 	if err != nil {

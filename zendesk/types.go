@@ -6,6 +6,18 @@ import (
 	"time"
 )
 
+// decodeRecord decodes b into v (a record type without its own UnmarshalJSON), rejects a record without a
+// positive id, and returns a copy of b for the record's Raw field.
+func decodeRecord[T any](b []byte, v *T, id func(*T) int64) (json.RawMessage, error) {
+	if err := json.Unmarshal(b, v); err != nil {
+		return nil, err
+	}
+	if id(v) <= 0 {
+		return nil, errMissingID
+	}
+	return append(json.RawMessage(nil), b...), nil
+}
+
 // errMissingID rejects a record without a usable id: it cannot be upserted or linked, so it is a bad record.
 var errMissingID = errors.New("missing or invalid id")
 
@@ -42,13 +54,11 @@ type Ticket struct {
 func (t *Ticket) UnmarshalJSON(b []byte) error {
 	type plain Ticket
 	var v plain
-	if err := json.Unmarshal(b, &v); err != nil {
+	raw, err := decodeRecord(b, &v, func(p *plain) int64 { return p.ID })
+	if err != nil {
 		return err
 	}
-	if v.ID <= 0 {
-		return errMissingID
-	}
-	v.Raw = append(json.RawMessage(nil), b...)
+	v.Raw = raw
 	*t = Ticket(v)
 	return nil
 }
@@ -74,13 +84,11 @@ type User struct {
 func (u *User) UnmarshalJSON(b []byte) error {
 	type plain User
 	var v plain
-	if err := json.Unmarshal(b, &v); err != nil {
+	raw, err := decodeRecord(b, &v, func(p *plain) int64 { return p.ID })
+	if err != nil {
 		return err
 	}
-	if v.ID <= 0 {
-		return errMissingID
-	}
-	v.Raw = append(json.RawMessage(nil), b...)
+	v.Raw = raw
 	*u = User(v)
 	return nil
 }
@@ -104,13 +112,11 @@ type Comment struct {
 func (c *Comment) UnmarshalJSON(b []byte) error {
 	type plain Comment
 	var v plain
-	if err := json.Unmarshal(b, &v); err != nil {
+	raw, err := decodeRecord(b, &v, func(p *plain) int64 { return p.ID })
+	if err != nil {
 		return err
 	}
-	if v.ID <= 0 {
-		return errMissingID
-	}
-	v.Raw = append(json.RawMessage(nil), b...)
+	v.Raw = raw
 	*c = Comment(v)
 	return nil
 }
