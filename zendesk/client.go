@@ -331,6 +331,8 @@ func (c *Client) statusError(ctx context.Context, r *request, resp *http.Respons
 		return &CredentialsError{StatusCode: code, Message: p.message()}
 	case code == http.StatusNotFound:
 		return &NotFoundError{Path: r.endpoint(), Message: p.message()}
+	case code == http.StatusConflict:
+		return &ConflictError{Path: r.endpoint(), Message: p.message()}
 	case code == http.StatusTooManyRequests:
 		d, ok := parseRetryAfter(resp.Header, now)
 		if !ok {

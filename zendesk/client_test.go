@@ -850,3 +850,18 @@ func TestShowManyTicketsBatchingAndBadRecords(t *testing.T) {
 	assert.Equal(t, "/api/v2/tickets/show_many.json", reqs[0].Path)
 	assert.Len(t, strings.Split(reqs[1].Query.Get("ids"), ","), 20)
 }
+
+// A 409 on a ticket update is Zendesk's "changed at the same moment": a typed, retryable error, never an invalid
+// record (which the push would record as refused and drop).
+func TestConflictOnUpdateIsATransientTypedError(t *testing.T) {
+	_, c := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		reply(w, 409, `{"error":"Conflict","description":"The ticket was updated at the same time"}`)
+	})
+	_, err := c.UpdateTicket(context.Background(), 7, TicketUpdate{Subject: ptr("x")})
+	var ce *ConflictError
+	require.ErrorAs(t, err, &ce)
+	var inv *InvalidRecordError
+	assert.False(t, errors.As(err, &inv))
+	assert.True(t, IsRetryable(err))
+	assert.Contains(t, err.Error(), "409")
+}

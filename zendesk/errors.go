@@ -84,6 +84,17 @@ func (e *InvalidRecordError) Error() string {
 	return b.String()
 }
 
+// ConflictError is a 409: Zendesk refused a write because the record changed at the same moment (concurrent
+// updates of one ticket). Nothing was applied, so it is transient: send the same change again a little later.
+type ConflictError struct {
+	Path    string
+	Message string
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("zendesk: conflict (HTTP 409), retry later: %s: %s", e.Path, orDefault(e.Message, "no details"))
+}
+
 // RateLimitError is a 429 (or a pause the client knows would outlast the caller's deadline). RetryAfter is how long
 // Zendesk asked to wait.
 type RateLimitError struct {
@@ -140,8 +151,8 @@ func (e *NetworkError) Error() string {
 
 func (e *NetworkError) Unwrap() error { return e.Err }
 
-// IsRetryable reports whether trying the same call again later may succeed: rate limits, 5xx and network errors
-// or timeouts. Credentials, not-found, closed-ticket, invalid-record and malformed-response errors are final for
+// IsRetryable reports whether trying the same call again later may succeed: rate limits, 409 conflicts, 5xx and
+// network errors or timeouts. Credentials, not-found, closed-ticket, invalid-record and malformed-response errors are final for
 // the request as sent. A cancelled context is not retryable.
 func IsRetryable(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) {
@@ -150,6 +161,7 @@ func IsRetryable(err error) bool {
 	var rl *RateLimitError
 	var se *ServerError
 	var ne *NetworkError
+	var ce *ConflictError
 	var mr *MalformedResponseError
 	var netErr net.Error
 	switch {
@@ -157,7 +169,7 @@ func IsRetryable(err error) bool {
 		// A truncated JSON document reports io.ErrUnexpectedEOF too, but the body arrived whole: asking again at
 		// once would get the same bytes.
 		return false
-	case errors.As(err, &rl), errors.As(err, &se), errors.As(err, &ne):
+	case errors.As(err, &rl), errors.As(err, &se), errors.As(err, &ne), errors.As(err, &ce):
 		return true
 	case errors.As(err, &netErr):
 		return true
