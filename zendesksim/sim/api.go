@@ -598,6 +598,9 @@ func (s *Server) handleUpdateTicket(w http.ResponseWriter, r *http.Request, i in
 	if len(warn) > 0 {
 		w.Header().Set("X-Zendesk-API-Warn", strings.Join(warn, ", ")+" removed")
 	}
+	if s.updateSwitch(w, i) {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := &s.tickets[i]
@@ -613,6 +616,10 @@ func (s *Server) handleUpdateTicket(w http.ResponseWriter, r *http.Request, i in
 	upd, err := s.parseTicketInput(in.Ticket, false)
 	if err != nil {
 		writeErr(w, err)
+		return
+	}
+	if s.typeRequired(t, upd) {
+		writeErr(w, &ValidationError{"base", "Type: is required when solving a ticket", ""})
 		return
 	}
 	a, err := s.applyUpdate(i, upd, s.currentUser(), viaAPI)

@@ -95,6 +95,7 @@ type Server struct {
 	blockAfter int
 	blockSeen  int
 	blockCh    chan struct{}
+	sw         updateSwitches
 	lmu        sync.Mutex
 	reqs       []RequestLog
 	counters   map[string]int
