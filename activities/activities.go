@@ -41,6 +41,9 @@ type Activities struct {
 	// PerPage is the export page size; 0 means Zendesk's maximum, 1000.
 	PerPage int
 	Logger  *slog.Logger
+	// AfterCasesRead, when set (tests only), runs in a ticket page's transaction right after the page's cases
+	// were read and before they are written, so a test can land a CRM edit exactly there.
+	AfterCasesRead func(caseIDs []int64)
 
 	mu      sync.Mutex
 	clients map[int64]cachedClient
@@ -122,7 +125,11 @@ func (a *Activities) SyncPosition(ctx context.Context, integrationID int64) (Pos
 
 // EndSync records that a sync pass ended well.
 func (a *Activities) EndSync(ctx context.Context, in EndSyncInput) error {
-	return a.Store.MarkSyncEnded(ctx, in.IntegrationID, in.FirstSyncDone)
+	if err := a.Store.MarkSyncEnded(ctx, in.IntegrationID, in.FirstSyncDone); err != nil {
+		return err
+	}
+	// A pass that ended well proves the credentials work: local changes parked for them resume.
+	return a.Store.ResumeOutbox(ctx, in.IntegrationID)
 }
 
 // RecordError records why a sync pass stopped, for progress and the CLI.
@@ -144,9 +151,13 @@ func (a *Activities) classify(ctx context.Context, in *store.Integration, op str
 	case err == nil:
 		return nil
 	case errors.As(err, &cred):
-		return temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("credentials rejected by Zendesk for integration %q: %s", in.Name, cred.Error()),
-			errCredentialsRejected, nil)
+		msg := fmt.Sprintf("credentials rejected by Zendesk for integration %q: %s", in.Name, cred.Error())
+		// Local changes cannot be pushed until the credentials work: parked, so the relay stops waking the
+		// integration for them (they resume when the settings are saved or a sync ends well).
+		if perr := a.Store.ParkOutbox(ctx, in.ID, msg, true); perr != nil {
+			a.logger().Warn("could not park the outbox", "integration", in.Name, "error", perr)
+		}
+		return temporal.NewNonRetryableApplicationError(msg, errCredentialsRejected, nil)
 	case errors.As(err, &rl):
 		return temporal.NewApplicationErrorWithOptions(fmt.Sprintf("%s: %s", op, rl.Error()), errRateLimited,
 			temporal.ApplicationErrorOptions{NextRetryDelay: rl.RetryAfter})

@@ -231,6 +231,15 @@ func (a *Activities) applyTickets(ptx *store.PageTx, in *store.Integration, dir 
 	if err != nil {
 		return out, err
 	}
+	if a.AfterCasesRead != nil {
+		var caseIDs []int64
+		for _, ex := range existing {
+			if ex.Case != nil {
+				caseIDs = append(caseIDs, ex.Case.ID)
+			}
+		}
+		a.AfterCasesRead(caseIDs)
+	}
 	gen := ptx.State.Generation
 	prio := mapping.Priority(in.Priority)
 	var rows []store.TicketRow
@@ -266,8 +275,10 @@ func (a *Activities) applyTickets(ptx *store.PageTx, in *store.Integration, dir 
 			if t.Status == mapping.TicketStatusDeleted && !create {
 				break
 			}
-			if ex != nil && ex.CaseID != nil {
-				break // the case was deleted in the CRM: the ticket keeps no case
+			if ex != nil && ex.CaseDeletedAt != nil {
+				// The case was deleted in the CRM on purpose: it stays deleted (not re-created), the ticket is
+				// still mirrored, and the integration's failures say so (a trigger records it at the deletion).
+				break
 			}
 			newCases = append(newCases, newCase(t, next))
 		default:

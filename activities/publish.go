@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -197,4 +198,19 @@ func (a *Activities) mirrorPeople(ctx context.Context, c *zendesk.Client, in *st
 		pp := &people{ptx: ptx, in: in, dir: dir, parties: map[int64]*mapping.Party{}}
 		return pp.upsert(users)
 	})
+}
+
+// mirrorOf is the ticket mirror row of a ticket this integration just created, with the values derived from it as
+// the merge base: a new ticket is known whole, unlike an updated one (see pushCase).
+func (a *Activities) mirrorOf(ctx context.Context, in *store.Integration, dir *mapping.Directory, gen int,
+	t *zendesk.Ticket) (store.TicketRow, error) {
+	v, err := a.derive(ctx, in, dir, t)
+	if err != nil {
+		return store.TicketRow{}, err
+	}
+	synced, err := json.Marshal(v)
+	if err != nil {
+		return store.TicketRow{}, err
+	}
+	return ticketRow(*t, synced, gen), nil
 }

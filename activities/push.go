@@ -44,8 +44,9 @@ func (a *Activities) PushLocalChanges(ctx context.Context, integrationID int64) 
 	}
 	res.HasMore = len(items) == pushBatch
 	if !in.TwoWay {
-		// Recorded while two-way was on, then switched off: dropped, as switching it back on pushes nothing old.
-		return res, a.Store.ApplyPushed(ctx, store.Pushed{IntegrationID: in.ID, Done: ids(items)})
+		// Recorded while two-way was on, then switched off (the switch parks them itself; this catches a push that
+		// raced it): parked until two-way is switched on again.
+		return res, a.Store.ParkOutbox(ctx, in.ID, "two-way sync is switched off", false)
 	}
 	c, err := a.client(in)
 	if err != nil {
@@ -91,11 +92,6 @@ func (a *Activities) PushLocalChanges(ctx context.Context, integrationID int64) 
 	if err != nil {
 		return res, err
 	}
-	// The mirror rows written from Zendesk's answers belong to the current sync generation.
-	state, err := a.Store.SyncState(ctx, in.ID)
-	if err != nil {
-		return res, err
-	}
 	for _, caseID := range order {
 		its := byCase[caseID]
 		t := targets[caseID]
@@ -107,7 +103,7 @@ func (a *Activities) PushLocalChanges(ctx context.Context, integrationID int64) 
 			res.Skipped += len(its)
 			continue
 		}
-		n, err := a.pushCase(ctx, c, in, dir, state.Generation, t, now[*t.TicketID], its, comments)
+		n, err := a.pushCase(ctx, c, in, dir, t, now[*t.TicketID], its, comments)
 		res.Pushed += n.Pushed
 		res.Skipped += n.Skipped
 		res.Conflicts += n.Conflicts
@@ -120,7 +116,7 @@ func (a *Activities) PushLocalChanges(ctx context.Context, integrationID int64) 
 }
 
 func (a *Activities) pushCase(ctx context.Context, c *zendesk.Client, in *store.Integration, dir *mapping.Directory,
-	gen int, t *store.PushTarget, remoteTicket *zendesk.Ticket, its []store.OutboxItem, comments map[int64]store.LocalComment) (PushResult, error) {
+	t *store.PushTarget, remoteTicket *zendesk.Ticket, its []store.OutboxItem, comments map[int64]store.LocalComment) (PushResult, error) {
 	var res PushResult
 	ticketID := *t.TicketID
 	if remoteTicket == nil || remoteTicket.Status == "closed" || remoteTicket.Status == mapping.TicketStatusDeleted {
@@ -153,11 +149,11 @@ func (a *Activities) pushCase(ctx context.Context, c *zendesk.Client, in *store.
 			touched[mapping.Field(f)] = true
 		}
 	}
-	var upd zendesk.TicketUpdate
-	send := false
-	fix := local
-	fixed := false
-	var conflicts []store.Conflict
+	// The merge base moves only for the fields this step reconciles; every other field keeps the value of the
+	// last import, so a Zendesk change not imported yet is still a change when the import comes.
+	newBase := base
+	out := store.Pushed{IntegrationID: in.ID, CaseID: t.CaseID, TicketID: ticketID, Done: fieldItems(its)}
+	var sends []fieldUpdate
 	prio := mapping.Priority(in.Priority)
 	for _, f := range pushable {
 		if !touched[f] {
@@ -166,25 +162,52 @@ func (a *Activities) pushCase(ctx context.Context, c *zendesk.Client, in *store.
 		bv, lv, rv := mapping.FieldValue(f, base), mapping.FieldValue(f, local), mapping.FieldValue(f, remote)
 		d := mapping.Merge3(bv, lv, rv, prio)
 		if d.Conflict {
-			conflicts = append(conflicts, store.Conflict{TicketID: ticketID, Field: string(f), BaseValue: &bv,
+			out.Conflicts = append(out.Conflicts, store.Conflict{TicketID: ticketID, Field: string(f), BaseValue: &bv,
 				LocalValue: &lv, RemoteValue: &rv, Winner: d.Winner})
 		}
 		if d.Value != lv {
-			// Zendesk's value won: the case takes it (as the sync's own write, so it is not pushed back).
-			mapping.CopyField(f, &fix, remote)
-			fixed = true
+			// Zendesk's value won: the case takes it (as the sync's own write, so it is not pushed back), but only
+			// if the CRM has not changed the field again since it was read.
+			out.CaseFix = append(out.CaseFix, store.FieldFix{Field: string(f), Old: lv, New: rv})
 		}
 		if d.Value == rv {
+			mapping.CopyField(f, &newBase, remote)
 			continue
 		}
-		ok, err := a.setUpdate(ctx, in, f, local, t, remoteTicket, &upd)
+		var one zendesk.TicketUpdate
+		ok, err := a.setUpdate(ctx, in, f, local, t, remoteTicket, &one)
 		if err != nil {
 			return res, err
 		}
-		send = send || ok
+		if !ok {
+			// Nothing Zendesk would take differently (same meaning, or nobody to assign): Zendesk's value is the
+			// one both sides now start from.
+			mapping.CopyField(f, &newBase, remote)
+			continue
+		}
+		sends = append(sends, fieldUpdate{field: f, upd: one})
 	}
+	res.Conflicts = len(out.Conflicts)
+	if len(sends) > 0 {
+		n, stopped, err := a.sendFields(ctx, c, in, dir, t.CaseID, ticketID, sends, &newBase, &out)
+		res.Pushed += n
+		if err != nil {
+			return res, err
+		}
+		if stopped {
+			// The ticket is closed: everything of this case is done, with a note saying why.
+			out.Done = append(out.Done, commentItems(its)...)
+			res.Skipped += len(its)
+			out.Synced = nil
+			return res, a.Store.ApplyPushed(ctx, out)
+		}
+	}
+	synced, err := json.Marshal(newBase)
+	if err != nil {
+		return res, err
+	}
+	out.Synced = synced
 	// Comment rows whose comment is gone or already linked to a Zendesk comment are done with the fields.
-	done := fieldItems(its)
 	var pending []store.OutboxItem
 	for _, it := range its {
 		if it.CommentID == nil {
@@ -193,37 +216,18 @@ func (a *Activities) pushCase(ctx context.Context, c *zendesk.Client, in *store.
 		if cm, ok := comments[*it.CommentID]; ok && !cm.Linked {
 			pending = append(pending, it)
 		} else {
-			done = append(done, it.ID)
+			out.Done = append(out.Done, it.ID)
 		}
 	}
-	out := store.Pushed{IntegrationID: in.ID, CaseID: t.CaseID, Conflicts: conflicts, Done: done}
-	if fixed {
-		cr := caseRow(t.CaseID, fix)
-		out.CaseFix = &cr
-	}
-	res.Conflicts = len(conflicts)
-	if send {
-		u, stopped, err := a.update(ctx, c, in, t.CaseID, ticketID, upd, &out, its)
-		if err != nil || stopped {
-			res.Skipped += len(its)
-			return res, err
-		}
-		res.Pushed++
-		row, err := a.mirrorOf(ctx, in, dir, gen, &u.Ticket)
-		if err != nil {
-			return res, err
-		}
-		out.Ticket = &row
-	}
-	if send || len(done) > 0 || fixed || len(conflicts) > 0 {
-		if err := a.Store.ApplyPushed(ctx, out); err != nil {
-			return res, err
-		}
+	if err := a.Store.ApplyPushed(ctx, out); err != nil {
+		return res, err
 	}
 	// Each comment is its own update, so a retry resends at most the one whose answer was lost (and finds it).
+	// A comment Zendesk refuses is recorded as a failure and the next one is still sent.
 	for k, it := range pending {
 		cm := comments[*it.CommentID]
-		one := store.Pushed{IntegrationID: in.ID, CaseID: t.CaseID, CommentOf: cm.ID, Done: []int64{it.ID}}
+		one := store.Pushed{IntegrationID: in.ID, CaseID: t.CaseID, TicketID: ticketID, CommentOf: cm.ID,
+			Done: []int64{it.ID}}
 		linked, err := a.alreadySent(ctx, c, in, &it, cm, ticketID)
 		if err != nil {
 			return res, err
@@ -233,19 +237,32 @@ func (a *Activities) pushCase(ctx context.Context, c *zendesk.Client, in *store.
 			if err != nil {
 				return res, err
 			}
-			u, stopped, err := a.update(ctx, c, in, t.CaseID, ticketID,
-				zendesk.TicketUpdate{Comment: &zendesk.NewComment{Body: cm.Body, Public: cm.Public, AuthorID: author}},
-				&one, pending[k:])
-			if err != nil || stopped {
+			u, err := c.UpdateTicket(ctx, ticketID,
+				zendesk.TicketUpdate{Comment: &zendesk.NewComment{Body: cm.Body, Public: cm.Public, AuthorID: author}})
+			var closed *zendesk.ClosedTicketError
+			var invalid *zendesk.InvalidRecordError
+			switch {
+			case err == nil:
+			case errors.As(err, &closed):
+				why := closedNote(ticketID)
+				rest := store.Pushed{IntegrationID: in.ID, CaseID: t.CaseID, Done: ids(pending[k:]), Note: &why}
 				res.Skipped += len(pending) - k
-				return res, err
+				return res, a.Store.ApplyPushed(ctx, rest)
+			case errors.As(err, &invalid):
+				why := fmt.Sprintf("case %d: comment %d not pushed to ticket %d: Zendesk refused it: %s", t.CaseID, cm.ID,
+					ticketID, invalid.Error())
+				one.Failures = []store.Failure{{Kind: store.FailurePush, ZendeskID: &ticketID, Reason: why}}
+				one.CommentOf, one.Note = 0, &why
+				res.Skipped++
+				if err := a.Store.ApplyPushed(ctx, one); err != nil {
+					return res, err
+				}
+				continue
+			default:
+				return res, a.classify(ctx, in, fmt.Sprintf("push comment %d of case %d to ticket %d", cm.ID, t.CaseID,
+					ticketID), err)
 			}
 			res.Pushed++
-			row, err := a.mirrorOf(ctx, in, dir, gen, &u.Ticket)
-			if err != nil {
-				return res, err
-			}
-			one.Ticket = &row
 			if u.AddedComment != nil {
 				linked = commentRow(*u.AddedComment, ticketID)
 			} else if linked, err = a.findComment(ctx, c, in, cm, ticketID, time.Now().Add(-time.Minute)); err != nil {
@@ -260,31 +277,83 @@ func (a *Activities) pushCase(ctx context.Context, c *zendesk.Client, in *store.
 	return res, nil
 }
 
-// update sends one partial update. A closed ticket or a refused update is not an error of the sync: the case
-// gets a note saying why, the outbox rows of this step are done (stopped is true), and nothing fails.
-func (a *Activities) update(ctx context.Context, c *zendesk.Client, in *store.Integration, caseID, ticketID int64,
-	upd zendesk.TicketUpdate, out *store.Pushed, rest []store.OutboxItem) (*zendesk.UpdatedTicket, bool, error) {
-	u, err := c.UpdateTicket(ctx, ticketID, upd)
-	var closed *zendesk.ClosedTicketError
-	var invalid *zendesk.InvalidRecordError
-	var why string
-	switch {
-	case err == nil:
+// fieldUpdate is one field's part of a partial update.
+type fieldUpdate struct {
+	field mapping.Field
+	upd   zendesk.TicketUpdate
+}
+
+// merged is the partial update carrying every field of us.
+func merged(us []fieldUpdate) zendesk.TicketUpdate {
+	var m zendesk.TicketUpdate
+	for _, u := range us {
+		if u.upd.Subject != nil {
+			m.Subject = u.upd.Subject
+		}
+		if u.upd.Status != nil {
+			m.Status = u.upd.Status
+		}
+		if u.upd.Priority != nil {
+			m.Priority = u.upd.Priority
+		}
+		if u.upd.AssigneeID != nil {
+			m.AssigneeID = u.upd.AssigneeID
+		}
+	}
+	return m
+}
+
+// sendFields sends the locally changed fields as one partial update. When Zendesk refuses it (a 422 such as "type
+// is required when solving"), each field is sent on its own, so one refused field never holds back the others:
+// a refused field is recorded as a failure with Zendesk's reason and keeps its old merge base. The merge base of
+// each accepted field takes the value Zendesk answered with. A closed ticket stops the case (stopped is true).
+// Other errors (409, 5xx, network) are returned for the activity to be retried.
+func (a *Activities) sendFields(ctx context.Context, c *zendesk.Client, in *store.Integration, dir *mapping.Directory,
+	caseID, ticketID int64, sends []fieldUpdate, newBase *mapping.CaseValues, out *store.Pushed) (int, bool, error) {
+	pushed := 0
+	groups := [][]fieldUpdate{sends}
+	var refused []string
+	for len(groups) > 0 {
+		g := groups[0]
+		groups = groups[1:]
+		u, err := c.UpdateTicket(ctx, ticketID, merged(g))
+		var closed *zendesk.ClosedTicketError
+		var invalid *zendesk.InvalidRecordError
+		switch {
+		case err == nil:
+			pushed++
+			answer, err := a.derive(ctx, in, dir, &u.Ticket)
+			if err != nil {
+				return pushed, false, err
+			}
+			for _, f := range g {
+				mapping.CopyField(f.field, newBase, answer)
+			}
+		case errors.As(err, &closed):
+			why := closedNote(ticketID)
+			out.Note = &why
+			out.CaseFix = nil // the case keeps its values; nothing was reconciled
+			return pushed, true, nil
+		case errors.As(err, &invalid) && len(g) > 1:
+			for _, f := range g {
+				groups = append(groups, []fieldUpdate{f})
+			}
+		case errors.As(err, &invalid):
+			refused = append(refused, fmt.Sprintf("%s not pushed: Zendesk refused it: %s", g[0].field, invalid.Error()))
+		default:
+			return pushed, false, a.classify(ctx, in, fmt.Sprintf("push case %d to ticket %d", caseID, ticketID), err)
+		}
+	}
+	if len(refused) == 0 {
 		clear := ""
 		out.Note = &clear
-		return u, false, nil
-	case errors.As(err, &closed):
-		why = closedNote(ticketID)
-	case errors.As(err, &invalid):
-		why = fmt.Sprintf("local changes not pushed: Zendesk refused them: %s", invalid.Error())
-		_ = a.Store.RecordFailure(ctx, in.ID, store.Failure{Kind: "push", ZendeskID: &ticketID, Reason: why})
-	default:
-		return nil, false, a.classify(ctx, in, fmt.Sprintf("push case %d to ticket %d", caseID, ticketID), err)
+		out.ResolvePush = true
+		return pushed, false, nil
 	}
+	why := fmt.Sprintf("case %d, ticket %d: %s", caseID, ticketID, strings.Join(refused, "; "))
 	out.Note = &why
-	out.Done = append(out.Done, ids(rest)...)
-	out.Ticket, out.Comment = nil, nil
-	return nil, true, a.Store.ApplyPushed(ctx, *out)
+	out.Failures = append(out.Failures, store.Failure{Kind: store.FailurePush, ZendeskID: &ticketID, Reason: why})
+	return pushed, false, nil
 }
 
 // setUpdate puts one locally changed field into the partial update; false when Zendesk needs nothing sent.
@@ -395,21 +464,6 @@ func (a *Activities) derive(ctx context.Context, in *store.Integration, dir *map
 	return v, err
 }
 
-// mirrorOf is the ticket mirror row for a ticket Zendesk just returned, with the values derived from it as the new
-// base of the next three-way merge.
-func (a *Activities) mirrorOf(ctx context.Context, in *store.Integration, dir *mapping.Directory, gen int,
-	t *zendesk.Ticket) (store.TicketRow, error) {
-	v, err := a.derive(ctx, in, dir, t)
-	if err != nil {
-		return store.TicketRow{}, err
-	}
-	synced, err := json.Marshal(v)
-	if err != nil {
-		return store.TicketRow{}, err
-	}
-	return ticketRow(*t, synced, gen), nil
-}
-
 // closedNote is the case note of a change that a closed Zendesk ticket cannot take.
 func closedNote(ticketID int64) string {
 	return fmt.Sprintf("local changes not pushed: Zendesk ticket %d is closed, and a closed ticket cannot be updated", ticketID)
@@ -436,6 +490,16 @@ func ids(items []store.OutboxItem) []int64 {
 	out := make([]int64, len(items))
 	for i, it := range items {
 		out[i] = it.ID
+	}
+	return out
+}
+
+func commentItems(items []store.OutboxItem) []int64 {
+	var out []int64
+	for _, it := range items {
+		if it.CommentID != nil {
+			out = append(out, it.ID)
+		}
 	}
 	return out
 }

@@ -45,8 +45,11 @@ const (
 	minRetry = 500 * time.Millisecond
 )
 
-// pendingQuery lists the integrations with changes not yet pushed to Zendesk (served by the outbox_pending index).
-const pendingQuery = `SELECT DISTINCT integration_id FROM outbox WHERE processed_at IS NULL`
+// pendingQuery lists the integrations with changes not yet pushed to Zendesk (served by the outbox_ready index).
+// Parked rows (two-way switched off, credentials rejected: see store/migrations/00006_twoway_trust.sql) are left
+// out: signalling them again every rescan would wake the workflow for nothing, for ever. They are NOTIFYed again
+// when they resume.
+const pendingQuery = `SELECT DISTINCT integration_id FROM outbox WHERE processed_at IS NULL AND parked_at IS NULL`
 
 // Signaler is the part of client.Client the relay uses (so tests can fake it).
 type Signaler interface {

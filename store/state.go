@@ -143,11 +143,21 @@ type Failure struct {
 	ResolvedAt    sql.NullTime `db:"resolved_at" json:"-"`
 }
 
-// Failures lists the unresolved failures of an integration, newest first.
+// Failures lists the unresolved failures of an integration, newest first, then its parked local changes (kind
+// "parked", one entry per case, with the reason they wait; id is the case's oldest parked outbox row).
 func (s *Store) Failures(ctx context.Context, integrationID int64) ([]Failure, error) {
 	var out []Failure
-	err := s.DB.SelectContext(ctx, &out, `SELECT id, integration_id, kind, zendesk_id, reason, payload, created_at, resolved_at
-		FROM sync_failures WHERE integration_id=$1 AND resolved_at IS NULL ORDER BY id DESC`, integrationID)
+	err := s.DB.SelectContext(ctx, &out, `SELECT id, integration_id, kind, zendesk_id, reason, payload, created_at,
+			resolved_at FROM (
+		SELECT 0 AS src, id, integration_id, kind, zendesk_id, reason, payload, created_at, resolved_at
+			FROM sync_failures WHERE integration_id=$1 AND resolved_at IS NULL
+		UNION ALL
+		SELECT 1, min(o.id), $1, 'parked', min(t.zendesk_id),
+			format('case %s: %s local change(s) not pushed yet: %s', o.case_id, count(*), min(o.park_reason)),
+			'', min(o.parked_at), NULL::timestamptz
+			FROM outbox o LEFT JOIN zd_tickets t ON t.case_id = o.case_id
+			WHERE o.integration_id=$1 AND o.processed_at IS NULL AND o.parked_at IS NOT NULL
+			GROUP BY o.case_id) f ORDER BY src, id DESC`, integrationID)
 	return out, err
 }
 

@@ -273,38 +273,51 @@ type ExistingTicket struct {
 	SyncGeneration  int             `db:"sync_generation"`
 	CaseID          *int64          `db:"case_id"`
 	Synced          json.RawMessage `db:"synced"`
-	Case            *CaseRow        `db:"-"`
+	// CaseDeletedAt is set when the ticket's case was deleted in the CRM: the import does not create it again.
+	CaseDeletedAt *time.Time `db:"case_deleted_at"`
+	Case          *CaseRow   `db:"-"`
 }
 
-// Tickets loads the mirrored tickets with the given ids, with their cases.
+// Tickets loads the mirrored tickets with the given ids, with their cases. The cases are read under their row
+// locks (FOR UPDATE, in id order so two pages never deadlock on each other), held until the page's transaction
+// ends: a CRM edit made meanwhile waits for the page instead of being overwritten by values computed before it.
 func (p *PageTx) Tickets(ids []int64) (map[int64]*ExistingTicket, error) {
 	out := make(map[int64]*ExistingTicket, len(ids))
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := p.tx.QueryxContext(p.ctx, `SELECT t.zendesk_id, t.status, t.origin_updated_at, t.sync_generation,
-		t.case_id, t.synced, c.subject, c.description, c.status, c.priority, c.owner_user_id, c.assigned_to_user_id,
-		c.contact_id FROM zd_tickets t LEFT JOIN cases c ON c.id = t.case_id
-		WHERE t.integration_id=$1 AND t.zendesk_id = ANY($2)`, p.IntegrationID, int64Array(ids))
-	if err != nil {
+	var ts []ExistingTicket
+	if err := p.tx.SelectContext(p.ctx, &ts, `SELECT zendesk_id, status, origin_updated_at, sync_generation, case_id,
+		synced, case_deleted_at FROM zd_tickets WHERE integration_id=$1 AND zendesk_id = ANY($2)`,
+		p.IntegrationID, int64Array(ids)); err != nil {
 		return nil, fmt.Errorf("load tickets: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var t ExistingTicket
-		var subj, desc, status, prio *string
-		var c CaseRow
-		if err := rows.Scan(&t.ZendeskID, &t.Status, &t.OriginUpdatedAt, &t.SyncGeneration, &t.CaseID, &t.Synced,
-			&subj, &desc, &status, &prio, &c.OwnerUserID, &c.AssignedToUserID, &c.ContactID); err != nil {
-			return nil, err
+	var caseIDs []int64
+	for i := range ts {
+		out[ts[i].ZendeskID] = &ts[i]
+		if ts[i].CaseID != nil {
+			caseIDs = append(caseIDs, *ts[i].CaseID)
 		}
-		if t.CaseID != nil && subj != nil {
-			c.ID, c.Subject, c.Description, c.Status, c.Priority = *t.CaseID, *subj, *desc, *status, *prio
-			t.Case = &c
-		}
-		out[t.ZendeskID] = &t
 	}
-	return out, rows.Err()
+	if len(caseIDs) == 0 {
+		return out, nil
+	}
+	var cs []CaseRow
+	if err := p.tx.SelectContext(p.ctx, &cs, `SELECT id, subject, description, status, priority, owner_user_id,
+		assigned_to_user_id, contact_id, reported_at, closed_at FROM cases WHERE id = ANY($1) ORDER BY id FOR UPDATE`,
+		int64Array(caseIDs)); err != nil {
+		return nil, fmt.Errorf("lock the cases of tickets: %w", err)
+	}
+	byID := make(map[int64]*CaseRow, len(cs))
+	for i := range cs {
+		byID[cs[i].ID] = &cs[i]
+	}
+	for _, t := range out {
+		if t.CaseID != nil {
+			t.Case = byID[*t.CaseID]
+		}
+	}
+	return out, nil
 }
 
 // CreateCases inserts new cases in one statement and returns their ids keyed by ticket id.

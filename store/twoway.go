@@ -18,11 +18,11 @@ type OutboxItem struct {
 	SendingAt *time.Time     `db:"sending_at"`
 }
 
-// PendingOutbox returns the oldest unprocessed changes of an integration.
+// PendingOutbox returns the oldest unprocessed changes of an integration that are not parked.
 func (s *Store) PendingOutbox(ctx context.Context, integrationID int64, limit int) ([]OutboxItem, error) {
 	var out []OutboxItem
 	err := s.DB.SelectContext(ctx, &out, `SELECT id, case_id, comment_id, fields, sending_at FROM outbox
-		WHERE integration_id=$1 AND processed_at IS NULL ORDER BY id LIMIT $2`, integrationID, limit)
+		WHERE integration_id=$1 AND processed_at IS NULL AND parked_at IS NULL ORDER BY id LIMIT $2`, integrationID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("pending outbox: %w", err)
 	}
@@ -117,18 +117,26 @@ func (s *Store) MarkSending(ctx context.Context, outboxID int64) (time.Time, err
 	return at, err
 }
 
-// Pushed is what one push changed locally: the ticket as Zendesk answered, the case fields the remote side won,
-// the Zendesk comment a local comment became, the conflicts decided, the outbox rows done, and a note.
+// Pushed is what one push changed locally: the new merge base of the ticket, the case fields the remote side won
+// (each written only if the case still holds the value the decision was made from), the Zendesk comment a local
+// comment became, the conflicts decided, the refused updates, the outbox rows done, and a note.
 type Pushed struct {
 	IntegrationID int64
 	CaseID        int64
-	Ticket        *TicketRow // nil when nothing was sent
-	CaseFix       *CaseRow   // remote values to write on the case, nil for none
-	Comment       *CommentRow
-	CommentOf     int64 // the case comment the Zendesk comment is linked to
-	Conflicts     []Conflict
-	Done          []int64
-	Note          *string // set: the case's sync note; "" clears it
+	TicketID      int64
+	// Synced, when set, is the ticket's new merge base (zd_tickets.synced). Only the fields this push reconciled
+	// differ from the old one; the rest of the mirror row is left as the last import wrote it, so the next import
+	// still sees every Zendesk change it has not applied.
+	Synced    json.RawMessage
+	CaseFix   []FieldFix
+	Comment   *CommentRow
+	CommentOf int64 // the case comment the Zendesk comment is linked to
+	Conflicts []Conflict
+	Failures  []Failure // refused updates, each with its reason
+	// ResolvePush closes the ticket's open push failures (everything sent was accepted).
+	ResolvePush bool
+	Done        []int64
+	Note        *string // set: the case's sync note; "" clears it
 }
 
 // Conflict is one recorded conflict decision.
@@ -144,17 +152,63 @@ type Conflict struct {
 	DecidedAt   time.Time `db:"decided_at" json:"decided_at"`
 }
 
+// FieldFix is a compare-and-set of one case field: set it to New only if it still holds Old, the value the push
+// decided from. A CRM edit made while the push was talking to Zendesk is never overwritten: it has its own outbox
+// row, and the next push merges it.
+type FieldFix struct {
+	Field    string // a mapping.Field name
+	Old, New string // as mapping.FieldValue renders them ("" for no user)
+}
+
+// caseColumns maps the case fields a push may write to their columns and how their text form is cast.
+var caseColumns = map[string]struct{ col, cast string }{
+	"subject":     {"subject", "text"},
+	"description": {"description", "text"},
+	"status":      {"status", "text"},
+	"priority":    {"priority", "text"},
+	"owner":       {"owner_user_id", "bigint"},
+	"assigned_to": {"assigned_to_user_id", "bigint"},
+	"contact":     {"contact_id", "bigint"},
+}
+
+// CompareAndSetCase applies field fixes to a case; it returns the fields whose CAS was lost (the CRM changed them).
+func (p *PageTx) CompareAndSetCase(caseID int64, fixes []FieldFix) ([]string, error) {
+	var lost []string
+	for _, f := range fixes {
+		c, ok := caseColumns[f.Field]
+		if !ok {
+			return nil, fmt.Errorf("case %d: no column for field %q", caseID, f.Field)
+		}
+		val := func(n int) string {
+			if c.cast == "bigint" {
+				return fmt.Sprintf("NULLIF($%d, '')::bigint", n)
+			}
+			return fmt.Sprintf("$%d::text", n)
+		}
+		res, err := p.tx.ExecContext(p.ctx, `UPDATE cases SET `+c.col+` = `+val(3)+`, updated_at = now()
+			WHERE id = $1 AND `+c.col+` IS NOT DISTINCT FROM `+val(2), caseID, f.Old, f.New)
+		if err != nil {
+			return nil, fmt.Errorf("case %d: set %s: %w", caseID, f.Field, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			lost = append(lost, f.Field)
+		}
+	}
+	return lost, nil
+}
+
 // ApplyPushed commits the local side of a push in one transaction marked as the sync's own.
 func (s *Store) ApplyPushed(ctx context.Context, p Pushed) error {
 	return s.InSyncTx(ctx, func(tx *sqlxTx) error {
 		ptx := &PageTx{tx: tx, ctx: ctx, IntegrationID: p.IntegrationID}
-		if p.Ticket != nil {
-			if err := ptx.UpsertTickets([]TicketRow{*p.Ticket}); err != nil {
-				return err
+		if p.Synced != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE zd_tickets SET synced=$3, updated_at=now()
+				WHERE integration_id=$1 AND zendesk_id=$2`, p.IntegrationID, p.TicketID, []byte(p.Synced)); err != nil {
+				return fmt.Errorf("ticket %d: merge base: %w", p.TicketID, err)
 			}
 		}
-		if p.CaseFix != nil {
-			if err := ptx.UpdateCases([]CaseRow{*p.CaseFix}); err != nil {
+		if len(p.CaseFix) > 0 {
+			if _, err := ptx.CompareAndSetCase(p.CaseID, p.CaseFix); err != nil {
 				return err
 			}
 		}
@@ -170,6 +224,20 @@ func (s *Store) ApplyPushed(ctx context.Context, p Pushed) error {
 		if err := ptx.RecordConflicts(p.CaseID, p.Conflicts); err != nil {
 			return err
 		}
+		if p.ResolvePush && p.TicketID != 0 {
+			if err := resolveFailures(ctx, tx, p.IntegrationID, FailurePush, []int64{p.TicketID}); err != nil {
+				return fmt.Errorf("resolve push failures: %w", err)
+			}
+		}
+		if len(p.Failures) > 0 {
+			if err := recordFailures(ctx, tx, p.IntegrationID, p.Failures); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE sync_state SET failures = failures + $2 WHERE integration_id=$1`,
+				p.IntegrationID, len(p.Failures)); err != nil {
+				return fmt.Errorf("count push failures: %w", err)
+			}
+		}
 		if p.Note != nil {
 			if _, err := tx.ExecContext(ctx, `UPDATE cases SET sync_note = NULLIF($2, '') WHERE id=$1`, p.CaseID, *p.Note); err != nil {
 				return fmt.Errorf("case note: %w", err)
@@ -182,6 +250,40 @@ func (s *Store) ApplyPushed(ctx context.Context, p Pushed) error {
 		}
 		return nil
 	})
+}
+
+// FailurePush is the failure kind of a local change Zendesk refused (its zendesk_id is the ticket's id).
+const FailurePush = "push"
+
+// ParkOutbox parks every pending outbox row of an integration with a reason (e.g. credentials rejected): the relay
+// stops signalling them and the push skips them. When wide is true, changes recorded from now on are parked as
+// they are recorded, until the outbox resumes (ResumeOutbox, or saving the integration's settings).
+func (s *Store) ParkOutbox(ctx context.Context, integrationID int64, reason string, wide bool) error {
+	return s.InTx(ctx, func(tx *sqlxTx) error {
+		if wide {
+			if _, err := tx.ExecContext(ctx, `UPDATE integrations SET outbox_parked=$2 WHERE id=$1`, integrationID,
+				reason); err != nil {
+				return fmt.Errorf("park the outbox of integration %d: %w", integrationID, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET parked_at=now(), park_reason=$2 WHERE integration_id=$1
+			AND processed_at IS NULL AND parked_at IS NULL`, integrationID, reason); err != nil {
+			return fmt.Errorf("park the outbox of integration %d: %w", integrationID, err)
+		}
+		return nil
+	})
+}
+
+// ResumeOutbox unparks an integration's outbox after the integration-wide reason went away (a sync pass ended
+// well, so the credentials work again). It does nothing when the outbox is not parked as a whole or two-way sync
+// is off, and wakes the relay when rows resumed.
+func (s *Store) ResumeOutbox(ctx context.Context, integrationID int64) error {
+	_, err := s.DB.ExecContext(ctx, `SELECT zendesk_sync_resume_outbox(id) FROM integrations
+		WHERE id=$1 AND outbox_parked IS NOT NULL`, integrationID)
+	if err != nil {
+		return fmt.Errorf("resume the outbox of integration %d: %w", integrationID, err)
+	}
+	return nil
 }
 
 // RecordConflicts keeps the conflict decisions of one case.
