@@ -315,11 +315,17 @@ func (a *Activities) applyTickets(ptx *store.PageTx, in *store.Integration, dir 
 	if err != nil {
 		return out, err
 	}
+	var withCase []int64
 	for i := range rows {
 		if id, ok := ids2cases[rows[i].ZendeskID]; ok {
 			id := id
 			rows[i].CaseID = &id
+			withCase = append(withCase, rows[i].ZendeskID)
 		}
+	}
+	// A ticket that has a case again (its mirror row was removed and it synced anew) is no longer "case deleted".
+	if err := ptx.ResolveFailures(store.FailureCaseDeleted, withCase); err != nil {
+		return out, err
 	}
 	if err := ptx.UpdateCases(changedCases); err != nil {
 		return out, err

@@ -252,6 +252,10 @@ func (s *Store) ApplyPushed(ctx context.Context, p Pushed) error {
 	})
 }
 
+// FailureCaseDeleted is the failure kind of a ticket whose case was deleted in the CRM (recorded by the
+// cases_deleted trigger, migration 00006).
+const FailureCaseDeleted = "case_deleted"
+
 // FailurePush is the failure kind of a local change Zendesk refused (its zendesk_id is the ticket's id).
 const FailurePush = "push"
 
