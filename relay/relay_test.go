@@ -396,3 +396,54 @@ func (w *testWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// Rows that cannot be pushed (credentials rejected, two-way switched off) are parked: the relay's rescans no longer
+// signal them, a change recorded while parked is parked too and wakes nobody, and saving the integration's settings
+// resumes them with one wake-up.
+func TestParkedRowsAreNotSignalledAgainUntilTheyResume(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	tc := &fakeTemporal{}
+	r := newRelay(f, tc)
+	r.Rescan = 200 * time.Millisecond // (its pings hide the LISTEN from waitListening: the start scan stands in)
+	start(t, r)
+	tc.waitCount(t, f.wid, 1, 5*time.Second, "the pending row is signalled")
+
+	require.NoError(t, f.st.ParkOutbox(ctx, f.integ, "credentials rejected by Zendesk", true))
+	f.comment(t, f.st.DB, "made while parked")
+	var parked int
+	require.NoError(t, f.st.DB.Get(&parked, `SELECT count(*) FROM outbox WHERE processed_at IS NULL AND parked_at IS NOT NULL`))
+	require.Equal(t, 2, parked, "the change made while parked is parked as it is recorded")
+	time.Sleep(500 * time.Millisecond) // a signal already on its way may still land
+	before := tc.count(f.wid)
+	time.Sleep(2 * time.Second) // ten rescans
+	require.Equal(t, before, tc.count(f.wid), "parked rows are not signalled again")
+
+	fs, err := f.st.Failures(ctx, f.integ)
+	require.NoError(t, err)
+	require.Len(t, fs, 1)
+	require.Equal(t, "parked", fs[0].Kind)
+	require.Contains(t, fs[0].Reason, "2 local change(s) not pushed yet: credentials rejected by Zendesk")
+
+	in, err := f.st.Integration(ctx, f.integ)
+	require.NoError(t, err)
+	require.NoError(t, f.st.UpdateIntegration(ctx, in), "saving the settings (e.g. new credentials)")
+	tc.waitCount(t, f.wid, before+1, 5*time.Second, "resumed rows wake the workflow")
+	require.Equal(t, 2, f.pending(t))
+	require.NoError(t, f.st.DB.Get(&parked, `SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL`))
+	require.Zero(t, parked)
+
+	// Two-way switched off parks them again; switched back on resumes them.
+	in.TwoWay = false
+	require.NoError(t, f.st.UpdateIntegration(ctx, in))
+	require.NoError(t, f.st.DB.Get(&parked, `SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL
+		AND park_reason = 'two-way sync is switched off'`))
+	require.Equal(t, 2, parked)
+	time.Sleep(500 * time.Millisecond)
+	before = tc.count(f.wid)
+	time.Sleep(2 * time.Second)
+	require.Equal(t, before, tc.count(f.wid), "rows parked by two-way off are not signalled")
+	in.TwoWay = true
+	require.NoError(t, f.st.UpdateIntegration(ctx, in))
+	tc.waitCount(t, f.wid, before+1, 5*time.Second, "switching two-way on resumes them")
+}
