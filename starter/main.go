@@ -85,11 +85,12 @@ const (
 
 // app holds the settings and the connections opened for the running command.
 type app struct {
-	cfg     config.Config
-	output  string
-	out     io.Writer
-	errOut  io.Writer
-	started bool // PersistentPreRunE ran: later errors are the command's, not the command line's
+	cfg      config.Config
+	settings config.Set // cfg's flags; resolved against the environment in prepare
+	output   string
+	out      io.Writer
+	errOut   io.Writer
+	started  bool // PersistentPreRunE ran: later errors are the command's, not the command line's
 
 	store    *store.Store
 	temporal client.Client
@@ -97,13 +98,14 @@ type app struct {
 }
 
 func newRoot(out, errOut io.Writer) (*cobra.Command, *app) {
-	a := &app{cfg: config.FromEnv(), out: out, errOut: errOut}
+	a := &app{out: out, errOut: errOut}
 	root := &cobra.Command{
 		Use:   "starter",
 		Short: "Manage Zendesk integrations, their syncs and the CRM's cases",
 		Long: "Manage Zendesk integrations, their syncs and the CRM's cases.\n\n" +
 			"starter does what the CRM's buttons do: create and activate Zendesk integrations, schedule syncs,\n" +
-			"reset them, follow their progress, and edit CRM cases. Settings come from flags, then the environment.",
+			"reset them, follow their progress, and edit CRM cases. Each setting comes from its flag, else its\n" +
+			"environment variable, else its default; help texts name the variable, never its value.",
 		Example: "  starter user add --email admin@example.com --name Admin\n" +
 			"  starter integration create --name acme --url https://acme.zendesk.com --email agent@acme.com --token T --owner admin@example.com\n" +
 			"  starter integration activate acme\n" +
@@ -116,11 +118,14 @@ func newRoot(out, errOut io.Writer) (*cobra.Command, *app) {
 		RunE: groupRun,
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
-	a.cfg.BindFlags(root.PersistentFlags())
+	a.settings.BindConfig(&a.cfg)
+	a.settings.BindPFlags(root.PersistentFlags())
 	root.PersistentFlags().StringVarP(&a.output, "output", "o", "text", "output format: text or json")
 	root.SetOut(out)
 	root.SetErr(errOut)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	// Every command's help names the secret-key variables (subcommands inherit the template).
+	root.SetHelpTemplate(root.HelpTemplate() + "\n" + config.SecretKeyHelp + "\n")
 
 	root.AddCommand(a.integrationCmd(), a.syncCmd(), a.resetCmd(), a.progressCmd(), a.caseCmd(), a.failuresCmd(),
 		a.userCmd(), a.conflictsCmd())
@@ -167,6 +172,9 @@ func (a *app) prepare(cmd *cobra.Command, _ []string) error {
 	// Cobra checks required flags only after this hook; checking them here keeps a missing flag a usage error
 	// (exit 2) and stops it before any connection is attempted.
 	if err := cmd.ValidateRequiredFlags(); err != nil {
+		return usageError{err}
+	}
+	if err := a.settings.Resolve(); err != nil {
 		return usageError{err}
 	}
 	a.started = true
