@@ -9,10 +9,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/lib/pq"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
@@ -27,10 +30,18 @@ const (
 	errMalformedPage       = "MalformedPage"
 	errStalePage           = "StalePage"
 	errRateLimited         = "RateLimited"
+	// errPermanent is a deterministic failure (a Zendesk 4xx, a PostgreSQL constraint or encoding error, a
+	// mapping bug) that stopped retrying after permanentAttempts attempts.
+	errPermanent = "PermanentFailure"
 )
 
 // malformedAttempts is how many times a malformed page is fetched again before it is reported.
 const malformedAttempts = 3
+
+// permanentAttempts is how many attempts a deterministic failure gets before it fails its activity for good. More
+// than one, because a failure that looks deterministic may still be a race (a unique violation between two
+// writers) or a proxy's passing hiccup; few, because the same request or rows give the same answer again.
+const permanentAttempts = 3
 
 // Activities holds the dependencies of every activity. Register it once with the worker.
 type Activities struct {
@@ -47,6 +58,9 @@ type Activities struct {
 
 	mu      sync.Mutex
 	clients map[int64]cachedClient
+
+	// beforeApply, set by tests only, runs inside a page's apply transaction (e.g. to panic like a mapping bug).
+	beforeApply func(kind string)
 }
 
 // cachedClient keeps one Zendesk client per integration and settings version, so the client's pacing state
@@ -171,7 +185,71 @@ func (a *Activities) classify(ctx context.Context, in *store.Integration, op str
 	case errors.Is(err, store.ErrStalePage):
 		return temporal.NewNonRetryableApplicationError(err.Error(), errStalePage, nil)
 	}
+	if why := permanentCause(err); why != "" {
+		if activity.GetInfo(ctx).Attempt >= permanentAttempts {
+			msg := fmt.Sprintf("%s: %v (%s; gave up after %d attempts)", op, err, why, permanentAttempts)
+			a.logger().Error("sync step failed for good", "integration", in.Name, "error", msg)
+			return temporal.NewNonRetryableApplicationError(msg, errPermanent, nil)
+		}
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	var ne *zendesk.NetworkError
+	if errors.As(err, &ne) {
+		// Said plainly: this is the message `starter progress` shows while the activity keeps retrying.
+		return fmt.Errorf("%s: Zendesk is unreachable: %w", op, err)
+	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// permanentCause says why err is deterministic (the same call fails the same way however often it is retried),
+// or "" when retrying may help: network errors, 5xx, 429, 409 and PostgreSQL being down or busy are transient.
+func permanentCause(err error) string {
+	var nf *zendesk.NotFoundError
+	var inv *zendesk.InvalidRecordError
+	var closed *zendesk.ClosedTicketError
+	var pe *pq.Error
+	var bug *panicError
+	switch {
+	case errors.As(err, &bug):
+		return "a bug in the sync's code"
+	case errors.As(err, &nf):
+		return "Zendesk answered 404"
+	case errors.As(err, &closed):
+		return "Zendesk refuses updates of closed tickets"
+	case errors.As(err, &inv) && inv.StatusCode != http.StatusConflict:
+		return fmt.Sprintf("Zendesk refused the request with HTTP %d", inv.StatusCode)
+	case errors.As(err, &pe):
+		// Class 22 (data exception: bad encoding, value too long, invalid input) and 23 (integrity constraint
+		// violation) depend only on the rows written; anything else (connection, locks, resources) may pass.
+		switch code := pe.SQLState(); {
+		case strings.HasPrefix(code, "22"):
+			return fmt.Sprintf("PostgreSQL cannot store the data (SQLSTATE %s)", code)
+		case strings.HasPrefix(code, "23"):
+			return fmt.Sprintf("PostgreSQL refused the rows: a constraint is violated (SQLSTATE %s)", code)
+		}
+	}
+	return ""
+}
+
+// panicError is a panic recovered in mapping or applying code: a bug, reported like any other failure instead of
+// crashing the worker's goroutine or being retried for ever.
+type panicError struct {
+	value any
+	stack []byte
+}
+
+func (e *panicError) Error() string { return fmt.Sprintf("panic: %v", e.value) }
+
+// guard runs fn and turns a panic into a *panicError, so a transaction fn runs in is rolled back as for any error.
+func (a *Activities) guard(fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			pe := &panicError{value: r, stack: debug.Stack()}
+			a.logger().Error("panic in sync code", "panic", fmt.Sprint(r), "stack", string(pe.stack))
+			err = pe
+		}
+	}()
+	return fn()
 }
 
 // keepAlive heartbeats while a long call runs, so a lost worker is noticed within the heartbeat timeout even

@@ -37,8 +37,21 @@ func (a *Activities) applyStaged(ctx context.Context, ref PageRef, kind string,
 	if err != nil {
 		return store.Counters{}, err
 	}
+	// Applying may wait for the sync-state lock or write a large page: heartbeat so the heartbeat timeout only
+	// catches a lost worker, never a slow apply.
+	stop := keepAlive(ctx)
+	defer stop()
 	c, err := a.Store.ApplyPage(ctx, in.ID, kind, ref.Generation, ref.From,
-		func(ptx *store.PageTx, page *store.Page) (store.Counters, error) { return fn(ptx, in, dir, page.Body) })
+		func(ptx *store.PageTx, page *store.Page) (c store.Counters, err error) {
+			err = a.guard(func() (err error) {
+				if a.beforeApply != nil {
+					a.beforeApply(kind)
+				}
+				c, err = fn(ptx, in, dir, page.Body)
+				return err
+			})
+			return c, err
+		})
 	if err == nil {
 		observePage(in.Name, kind, c)
 	}

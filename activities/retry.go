@@ -28,6 +28,9 @@ func (a *Activities) RetryFailures(ctx context.Context, integrationID int64) (Re
 		return res, err
 	}
 	res.Retried = len(ids)
+	// Like an apply, this may wait for the sync-state lock or for Zendesk's rate limit: heartbeat meanwhile.
+	stop := keepAlive(ctx)
+	defer stop()
 	c, err := a.client(in)
 	if err != nil {
 		return res, err
@@ -55,9 +58,11 @@ func (a *Activities) RetryFailures(ctx context.Context, integrationID int64) (Re
 		return res, err
 	}
 	err = a.Store.ApplyDirect(ctx, in.ID, func(ptx *store.PageTx) error {
-		// A retried ticket is applied even if its updated_at did not move: it never landed.
-		_, err := a.applyTickets(ptx, in, dir, &st)
-		return err
+		return a.guard(func() error {
+			// A retried ticket is applied even if its updated_at did not move: it never landed.
+			_, err := a.applyTickets(ptx, in, dir, &st)
+			return err
+		})
 	})
 	if err != nil {
 		return res, a.classify(ctx, in, "apply failed tickets", err)

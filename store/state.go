@@ -63,7 +63,11 @@ func (s *Store) ResetSync(ctx context.Context, integrationID int64) (int, error)
 		if err != nil {
 			return notFound(err, fmt.Sprintf("sync state of integration %d", integrationID))
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM sync_pages WHERE integration_id=$1`, integrationID)
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sync_pages WHERE integration_id=$1`, integrationID); err != nil {
+			return err
+		}
+		// Pages of older generations are stale, never "already applied": their records are of no more use.
+		_, err = tx.ExecContext(ctx, `DELETE FROM applied_pages WHERE integration_id=$1`, integrationID)
 		return err
 	})
 	return gen, err

@@ -46,7 +46,8 @@ func (st *SyncState) Position(kind string) string {
 
 // ApplyPage applies one staged page exactly once: under the sync-state row lock it checks the page still starts
 // where the stream stands, runs fn, moves the position to the page's end, adds the counters and drops the page,
-// all in one transaction. A page applied already (a retry after a lost completion) returns AlreadyApplied.
+// all in one transaction. A page applied already (a retry after a lost completion) returns AlreadyApplied with the
+// counters that page added, so the caller counts it once rather than never.
 func (s *Store) ApplyPage(ctx context.Context, integrationID int64, kind string, gen int, from string,
 	fn func(ptx *PageTx, page *Page) (Counters, error)) (Counters, error) {
 	var out Counters
@@ -60,8 +61,8 @@ func (s *Store) ApplyPage(ctx context.Context, integrationID int64, kind string,
 		}
 		page, err := s.StagedPage(ctx, tx, integrationID, kind, gen, from)
 		if errors.Is(err, ErrNotFound) && st.Position(kind) != from {
-			out.AlreadyApplied = true
-			return nil
+			out, err = appliedCounters(ctx, tx, integrationID, kind, gen, from)
+			return err
 		}
 		if err != nil {
 			return err
@@ -91,6 +92,9 @@ func (s *Store) ApplyPage(ctx context.Context, integrationID int64, kind string,
 			comments_synced = comments_synced + $6, failures = failures + $7, updated_at = now() WHERE integration_id = $1`,
 			integrationID, pos, c.Tickets, c.CasesCreated, c.CasesUpdated, c.Comments, c.Failures); err != nil {
 			return fmt.Errorf("advance %s position: %w", kind, err)
+		}
+		if err := recordApplied(ctx, tx, page, c); err != nil {
+			return err
 		}
 		return deletePage(ctx, tx, page)
 	})

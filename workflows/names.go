@@ -44,6 +44,9 @@ const (
 	ErrCredentialsRejected = "CredentialsRejected"
 	ErrMalformedPage       = "MalformedPage"
 	ErrStalePage           = "StalePage"
+	// ErrPermanentFailure is a deterministic failure (a Zendesk 4xx, a PostgreSQL constraint or encoding error, a
+	// bug) that stopped retrying after a few attempts; always non-retryable, the pass records it as last_error.
+	ErrPermanentFailure = "PermanentFailure"
 )
 
 // Search attributes shown in the Web UI. They hold the integration's name and phase, never a secret.
