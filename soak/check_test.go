@@ -169,14 +169,14 @@ func (h *harness) checkInteg(r *report, in *integ, journal map[int64][]journalRo
 			require.NoError(h.t, json.Unmarshal(raw, &a))
 			audits = append(audits, a)
 		}
-		remote := in.remoteWrites(audits)
-		local := localWrites(journal[caseID])
+		remote, pushes := in.remoteWrites(audits)
+		local, syncs := localWrites(journal[caseID])
 		ctx := pushContext(audits, local)
 		for _, f := range fields {
 			fc := FieldCase{Integration: in.name, Priority: in.priority, TicketID: ticket, Field: f,
 				Initial: caseValue(in.initCases[caseID], f), Local: local[f], Remote: remote[f],
 				FinalCase: caseValue(final[caseID], f), CheckRaw: f == "status" || f == "priority",
-				Conflicts: conflictsOf[fmt.Sprintf("%d/%s", ticket, f)]}
+				Conflicts: conflictsOf[fmt.Sprintf("%d/%s", ticket, f)], CaseSyncs: syncs[f], TicketPushes: pushes[f]}
 			_, fc.InitialRaw = in.ticketValue(in.initTicket[ticket], f)
 			fc.FinalTicket, fc.FinalRaw = in.ticketValue(tv, f)
 			zEdits += len(fc.Remote)
@@ -185,7 +185,7 @@ func (h *harness) checkInteg(r *report, in *integ, journal map[int64][]journalRo
 			if strings.HasPrefix(v.Rule, "concurrent") {
 				concurrent++
 			}
-			if strings.Contains(v.Rule, "after") {
+			if strings.Contains(v.Rule, "after") || strings.Contains(v.Rule, "undid") {
 				informed++
 			}
 			for _, p := range v.Problems {
@@ -242,12 +242,15 @@ func (in *integ) ticketOfCase(caseID int64) int64 {
 }
 
 // localWrites turns the journal of one case into the CRM's edits per field, each with what it overwrote.
-func localWrites(rows []journalRow) map[string][]Write {
+func localWrites(rows []journalRow) (edits, syncs map[string][]Write) {
 	out := map[string][]Write{}
+	syncs = map[string][]Write{}
 	last := map[string]*journalRow{}
 	for i := range rows {
 		j := &rows[i]
-		if !j.BySync {
+		if j.BySync {
+			syncs[j.Field] = append(syncs[j.Field], Write{Value: deref(j.New), At: j.At})
+		} else {
 			w := Write{Value: deref(j.New), Raw: deref(j.New), At: j.At, Prev: deref(j.Old)}
 			if p := last[j.Field]; p != nil {
 				w.PrevBySync, w.PrevAt = p.BySync, p.At
@@ -256,13 +259,14 @@ func localWrites(rows []journalRow) map[string][]Write {
 		}
 		last[j.Field] = j
 	}
-	return out
+	return out, syncs
 }
 
 // remoteWrites turns a ticket's audits into the agents' edits per field, each with what it overwrote and whether
 // a push (an API write) had put it there.
-func (in *integ) remoteWrites(audits []auditJSON) map[string][]Write {
+func (in *integ) remoteWrites(audits []auditJSON) (edits, pushes map[string][]Write) {
 	out := map[string][]Write{}
+	pushes = map[string][]Write{}
 	type change struct {
 		api bool
 		at  time.Time
@@ -289,10 +293,13 @@ func (in *integ) remoteWrites(audits []auditJSON) map[string][]Write {
 				}
 				out[f] = append(out[f], w)
 			}
+			if a.Via.Channel == "api" {
+				pushes[f] = append(pushes[f], Write{Value: in.meaningOf(f, rawText(e.Value)), At: a.CreatedAt})
+			}
 			last[f] = change{api: a.Via.Channel == "api", at: a.CreatedAt}
 		}
 	}
-	return out
+	return out, pushes
 }
 
 // pushContext sums up what else happened to the ticket: the sync's writes to Zendesk (pushes of fields and

@@ -46,6 +46,10 @@ type FieldCase struct {
 	// value stands the ticket must keep exactly what the agent wrote.
 	CheckRaw  bool
 	Conflicts []ConflictRow
+	// The sync's own writes of the field: into the case (imports, remote values a push took) and into the ticket
+	// (pushes), in the case's terms; Zendesk times are whole seconds.
+	CaseSyncs    []Write
+	TicketPushes []Write
 }
 
 // Verdict is what the rules say a field must end as, and what is wrong with it.
@@ -88,12 +92,26 @@ func Judge(fc FieldCase) Verdict {
 	case lastL.Value == lastZ.Value:
 		v.Expected, v.Rule = lastL.Value, "both sides wrote the same"
 	default:
-		lSawZ := lastL.PrevBySync && lastL.Prev == lastZ.Value && lastZ.At.Before(lastL.At) &&
-			lastL.PrevAt.After(lastZ.At)
-		// Zendesk keeps audit times in whole seconds: the push only has to be in the same second or later.
-		zSawL := lastZ.PrevBySync && lastZ.Prev == lastL.Value && lastL.At.Before(lastZ.At) &&
-			!lastZ.PrevAt.Before(lastL.At.Truncate(time.Second))
+		// The CRM's last edit saw Zendesk's when the sync had brought Zendesk's value into the case between the
+		// two; Zendesk's saw the CRM's when a push had put the CRM's value on the ticket between the two.
+		lSawZ, zSawL := false, false
+		for _, w := range fc.CaseSyncs {
+			lSawZ = lSawZ || (w.Value == lastZ.Value && w.At.After(lastZ.At) && w.At.Before(lastL.At))
+		}
+		for _, w := range fc.TicketPushes {
+			// Zendesk keeps audit times in whole seconds: a push in the CRM edit's second counts.
+			zSawL = zSawL || (w.Value == lastL.Value && !w.At.Before(lastL.At.Truncate(time.Second)) &&
+				!w.At.After(lastZ.At))
+		}
+		// What each side started its unsynced run of edits from: the value the sync last left there.
+		baseL, baseZ := runStart(fc.Local), runStart(fc.Remote)
 		switch {
+		case !lSawZ && !zSawL && lastZ.Value == baseL && lastL.Value != baseZ:
+			// Zendesk's edits since the sync came back to what the CRM started from: only the CRM changed it.
+			v.Expected, v.Rule = lastL.Value, "Zendesk's concurrent edits undid themselves: the CRM's stands"
+		case !lSawZ && !zSawL && lastL.Value == baseZ && lastZ.Value != baseL:
+			v.Expected, v.Rule = lastZ.Value, "the CRM's concurrent edits undid themselves: Zendesk's stands"
+			rawMustStay = lastZ.Raw
 		case lSawZ && !zSawL:
 			v.Expected, v.Rule = lastL.Value, "CRM edit made after Zendesk's was synced"
 		case zSawL && !lSawZ:
@@ -143,4 +161,14 @@ func Judge(fc FieldCase) Verdict {
 		}
 	}
 	return v
+}
+
+// runStart is the value a side's last run of edits started from: walking back from its last edit while the
+// value overwritten was that side's own earlier edit, not something the sync wrote.
+func runStart(ws []Write) string {
+	i := len(ws) - 1
+	for i > 0 && !ws[i].PrevBySync {
+		i--
+	}
+	return ws[i].Prev
 }

@@ -41,22 +41,34 @@ func TestJudgeInformedEditWinsWhateverThePriority(t *testing.T) {
 	for _, prio := range []string{"remote", "local"} {
 		// The CRM edit overwrote Zendesk's value, which an import had put in the case after Zendesk's edit.
 		fc := FieldCase{Priority: prio, Field: "subject", Initial: "a",
-			Remote:    []Write{{Value: "Z", Raw: "Z", At: at(1)}},
+			Remote:    []Write{{Value: "Z", Raw: "Z", At: at(1), Prev: "a"}},
 			Local:     []Write{{Value: "L", At: at(3), Prev: "Z", PrevBySync: true, PrevAt: at(2)}},
+			CaseSyncs: []Write{{Value: "Z", At: at(2)}},
 			FinalCase: "L", FinalTicket: "L", FinalRaw: "L"}
 		v := Judge(fc)
 		assert.Equal(t, "L", v.Expected, prio)
 		assert.Empty(t, v.Problems, prio)
-		// The same value written by the CRM itself is not an import of Zendesk's edit: the edits were concurrent.
-		fc.Local[0].PrevBySync = false
+		// Without the import, the CRM edit did not see Zendesk's: the edits were concurrent.
+		fc.CaseSyncs, fc.Local[0].Prev, fc.Local[0].PrevBySync = nil, "a", false
 		v = Judge(fc)
 		assert.Contains(t, v.Rule, "concurrent", prio)
+		// A later CRM edit in the same run is as informed as the first one that overwrote the imported value.
+		fc = FieldCase{Priority: prio, Field: "status", Initial: "open", CheckRaw: true,
+			Remote: []Write{{Value: "resolved", Raw: "solved", At: at(1), Prev: "open"}},
+			Local: []Write{{Value: "in_progress", At: at(5), Prev: "resolved", PrevBySync: true, PrevAt: at(3)},
+				{Value: "open", At: at(6), Prev: "in_progress"}},
+			CaseSyncs: []Write{{Value: "resolved", At: at(3)}},
+			FinalCase: "open", FinalTicket: "open", FinalRaw: "open"}
+		v = Judge(fc)
+		assert.Empty(t, v.Problems, prio)
+		assert.Equal(t, "open", v.Expected, prio)
 
 		// The Zendesk edit overwrote the CRM's value, pushed after the CRM edit.
 		fc = FieldCase{Priority: prio, Field: "status", Initial: "open", CheckRaw: true,
-			Local:     []Write{{Value: "in_progress", At: at(1.2)}},
-			Remote:    []Write{{Value: "resolved", Raw: "solved", At: at(3), Prev: "in_progress", PrevBySync: true, PrevAt: at(1)}},
-			FinalCase: "resolved", FinalTicket: "resolved", FinalRaw: "solved"}
+			Local:        []Write{{Value: "in_progress", At: at(1.2)}},
+			Remote:       []Write{{Value: "resolved", Raw: "solved", At: at(3), Prev: "in_progress", PrevBySync: true, PrevAt: at(1)}},
+			TicketPushes: []Write{{Value: "in_progress", At: at(1)}},
+			FinalCase:    "resolved", FinalTicket: "resolved", FinalRaw: "solved"}
 		v = Judge(fc)
 		assert.Equal(t, "resolved", v.Expected, prio)
 		assert.Empty(t, v.Problems, prio, "a push in the same second as the CRM edit counts (audit times are seconds)")
@@ -96,4 +108,21 @@ func TestJudgeSidesThatDisagreeAreAMismatchWhateverTheHistory(t *testing.T) {
 		Local:     []Write{{Value: "9", At: at(1)}},
 		FinalCase: "9", FinalTicket: "7", FinalRaw: "35"}
 	assert.NotEmpty(t, Judge(fc).Problems, "the CRM edit never reached Zendesk")
+}
+
+func TestJudgeEditsThatUndoThemselvesAreNoChange(t *testing.T) {
+	// Zendesk went solved → pending → solved while the CRM reopened the case: for Zendesk nothing changed since
+	// the last sync, so the CRM's edit stands, under either priority, and there is no conflict to record.
+	for _, prio := range []string{"remote", "local"} {
+		fc := FieldCase{Priority: prio, Field: "status", Initial: "resolved", InitialRaw: "solved", CheckRaw: true,
+			Local: []Write{{Value: "open", At: at(3), Prev: "resolved"}},
+			Remote: []Write{{Value: "in_progress", Raw: "pending", At: at(1), Prev: "resolved"},
+				{Value: "resolved", Raw: "solved", At: at(4), Prev: "in_progress"}},
+			FinalCase: "open", FinalTicket: "open", FinalRaw: "open"}
+		v := Judge(fc)
+		assert.Empty(t, v.Problems, prio)
+		assert.Equal(t, "open", v.Expected, prio)
+		fc.FinalCase, fc.FinalTicket, fc.FinalRaw = "resolved", "resolved", "solved"
+		assert.NotEmpty(t, Judge(fc).Problems, prio)
+	}
 }
