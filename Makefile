@@ -17,7 +17,7 @@ SIM_TICKETS ?= 2000
 SIM_EMAIL   ?= agent@example.com
 SIM_TOKEN   ?= secret
 
-.PHONY: help build test demo demo-stop bench vet fmt-check lint sim clean
+.PHONY: help build test demo demo-stop bench soak vet fmt-check lint sim clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -36,6 +36,9 @@ demo-stop: ## stop what `make demo` started (PostgreSQL is left running)
 
 bench: ## run the benchmark (./bench)
 	./scripts/bench.sh
+
+soak: ## randomised convergence test: SOAK_MINUTES (3), SOAK_WORKERS (1|2), SOAK_SEED (replay)
+	./scripts/soak.sh
 
 vet: ## go vet ./...
 	$(GO) vet ./...

@@ -123,11 +123,20 @@ func (s *Server) agentFor(t *ticket) int32 {
 
 // ChangeTicket changes a ticket as an agent would in the Zendesk UI.
 func (s *Server) ChangeTicket(id int64, ch TicketChange) error {
+	_, err := s.ChangeTicketAudit(id, ch)
+	return err
+}
+
+// ChangeTicketAudit is ChangeTicket returning the audit the change made, as
+// Zendesk's update answer carries it (events with previous_value), or nil when
+// nothing changed. The audit is taken under the same lock as the change, so
+// its previous values are exactly what the ticket held at that moment.
+func (s *Server) ChangeTicketAudit(id int64, ch TicketChange) (json.RawMessage, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	i, err := s.liveTicket(id)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var u ticketUpdate
 	setEnum := func(v *string, names []string, field string) (optStr, error) {
@@ -146,26 +155,52 @@ func (s *Server) ChangeTicket(id int64, ch TicketChange) error {
 		u.subject = optStr{set: true, null: *ch.Subject == "", v: *ch.Subject}
 	}
 	if u.status, err = setEnum(ch.Status, statusNames, "status"); err != nil {
-		return err
+		return nil, err
 	}
 	if u.priority, err = setEnum(ch.Priority, priorityNames, "priority"); err != nil {
-		return err
+		return nil, err
 	}
 	if u.typ, err = setEnum(ch.Type, typeNames, "type"); err != nil {
-		return err
+		return nil, err
 	}
 	if ch.AssigneeID != nil {
 		u.assignee = optIdx{set: true, v: -1}
 		if *ch.AssigneeID != 0 {
 			a, ok := s.userIndex(*ch.AssigneeID)
 			if !ok || s.users[a].role == roleEndUser {
-				return &ValidationError{"assignee", "Assignee is invalid", "InvalidValue"}
+				return nil, &ValidationError{"assignee", "Assignee is invalid", "InvalidValue"}
 			}
 			u.assignee.v = a
 		}
 	}
-	_, err = s.applyUpdate(i, u, s.agentFor(&s.tickets[i]), viaWeb)
-	return err
+	a, err := s.applyUpdate(i, u, s.agentFor(&s.tickets[i]), viaWeb)
+	if err != nil || a < 0 {
+		return nil, err
+	}
+	return s.appendAudit(nil, i, a), nil
+}
+
+// Audits returns the audits written since the dataset was generated (changes
+// through the control API or the API, comments, deletion), oldest first, in
+// the shape of GET /api/v2/tickets/{id}/audits.json: every Change event has
+// its previous_value and the audit its via channel ("web" for the control
+// API, "api" for API writes), so a test can replay what each side did.
+func (s *Server) Audits(id int64) ([]json.RawMessage, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	i, ok := s.ticketIndex(id)
+	if !ok {
+		return nil, ErrNotFound
+	}
+	t := &s.tickets[i]
+	if t.ext == nil {
+		return nil, nil
+	}
+	out := make([]json.RawMessage, 0, len(t.ext.audits))
+	for a := range t.ext.audits {
+		out = append(out, s.appendAudit(nil, i, a))
+	}
+	return out, nil
 }
 
 // AddComment adds a comment as its author would in the UI.
@@ -334,7 +369,15 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 			if !decode(&ch) {
 				return
 			}
-			err = s.ChangeTicket(id, ch)
+			var audit json.RawMessage
+			if audit, err = s.ChangeTicketAudit(id, ch); err == nil {
+				t, _ := s.Ticket(id)
+				if audit == nil {
+					audit = json.RawMessage("null")
+				}
+				ok(map[string]json.RawMessage{"ticket": t, "audit": audit})
+				return
+			}
 		case "comments":
 			var in struct {
 				Body     string `json:"body"`
@@ -406,6 +449,17 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		ok(s.Special())
 	case r.Method == http.MethodGet && p == "agents":
 		ok(s.AgentEmails())
+	case r.Method == http.MethodGet && len(segs) == 3 && segs[0] == "tickets" && segs[2] == "audits":
+		id, _ := strconv.ParseInt(segs[1], 10, 64)
+		audits, err := s.Audits(id)
+		if err != nil {
+			fail(err)
+			return
+		}
+		if audits == nil {
+			audits = []json.RawMessage{}
+		}
+		ok(map[string][]json.RawMessage{"audits": audits})
 	case r.Method == http.MethodGet && len(segs) == 2 && segs[0] == "tickets":
 		id, _ := strconv.ParseInt(segs[1], 10, 64)
 		t, found := s.Ticket(id)

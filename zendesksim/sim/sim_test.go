@@ -761,3 +761,65 @@ func TestWritesAppearInBothExports(t *testing.T) {
 	assert.Contains(t, changes, "assignee_id")
 	assert.True(t, ev.EndOfStream)
 }
+
+func TestControlChangeAnswersItsAuditAndAuditsListEveryWrite(t *testing.T) {
+	e := newEnv(t, Options{})
+	sp := e.s.Special()
+	post := func(path string, body any) (int, map[string]json.RawMessage) {
+		b, _ := json.Marshal(body)
+		resp, err := http.Post(e.srv.URL+path, "application/json", bytes.NewReader(b))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var m map[string]json.RawMessage
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	type event struct {
+		Type          string          `json:"type"`
+		FieldName     string          `json:"field_name"`
+		Value         json.RawMessage `json:"value"`
+		PreviousValue json.RawMessage `json:"previous_value"`
+		Body          string          `json:"body"`
+	}
+	type audit struct {
+		ID     int64                    `json:"id"`
+		Via    struct{ Channel string } `json:"via"`
+		Events []event                  `json:"events"`
+	}
+	// A change made "by an agent" answers with its audit, whose previous values are what the ticket held.
+	code, m := post(fmt.Sprintf("/_sim/tickets/%d/change", sp.Open), map[string]any{"status": "hold"})
+	require.Equal(t, 200, code)
+	var a1 audit
+	require.NoError(t, json.Unmarshal(m["audit"], &a1))
+	assert.Equal(t, "web", a1.Via.Channel)
+	require.Len(t, a1.Events, 1)
+	assert.Equal(t, "status", a1.Events[0].FieldName)
+	assert.JSONEq(t, `"hold"`, string(a1.Events[0].Value))
+	assert.JSONEq(t, `"open"`, string(a1.Events[0].PreviousValue))
+	// Nothing changed: no audit, as Zendesk records none.
+	code, m = post(fmt.Sprintf("/_sim/tickets/%d/change", sp.Open), map[string]any{"status": "hold"})
+	require.Equal(t, 200, code)
+	assert.Equal(t, "null", string(m["audit"]))
+	// An API update and a comment are listed too, after the agent's change, with their channel.
+	resp, b := e.do("PUT", fmt.Sprintf("/api/v2/tickets/%d.json", sp.Open), map[string]any{"ticket": map[string]any{"subject": "from the API"}})
+	require.Equal(t, 200, resp.StatusCode, string(b))
+	_, err := e.s.AddComment(sp.Open, "a note", false, 0)
+	require.NoError(t, err)
+
+	r, err := http.Get(fmt.Sprintf("%s/_sim/tickets/%d/audits", e.srv.URL, sp.Open))
+	require.NoError(t, err)
+	var list struct{ Audits []audit }
+	require.NoError(t, json.NewDecoder(r.Body).Decode(&list))
+	r.Body.Close()
+	require.Len(t, list.Audits, 3)
+	assert.Equal(t, a1.ID, list.Audits[0].ID)
+	assert.Equal(t, "api", list.Audits[1].Via.Channel)
+	assert.Equal(t, "subject", list.Audits[1].Events[0].FieldName)
+	assert.Equal(t, "Comment", list.Audits[2].Events[0].Type)
+	assert.Equal(t, "a note", list.Audits[2].Events[0].Body)
+
+	r, err = http.Get(e.srv.URL + "/_sim/tickets/1/audits")
+	require.NoError(t, err)
+	r.Body.Close()
+	assert.Equal(t, 404, r.StatusCode)
+}

@@ -1,0 +1,128 @@
+package soak
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+)
+
+var t0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+
+func at(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+
+func TestJudgeUntouchedFieldMustNotMove(t *testing.T) {
+	fc := FieldCase{Priority: "remote", Field: "status", Initial: "open", InitialRaw: "hold", CheckRaw: true,
+		FinalCase: "open", FinalTicket: "open", FinalRaw: "hold"}
+	assert.Empty(t, Judge(fc).Problems)
+	fc.FinalRaw = "open" // same meaning, but the sync rewrote a ticket nobody touched
+	assert.NotEmpty(t, Judge(fc).Problems)
+	fc.FinalRaw, fc.FinalCase = "hold", "resolved"
+	assert.Len(t, Judge(fc).Problems, 2, "the sides disagree, and the case moved")
+}
+
+func TestJudgeOneSideOnlyEndsAsItsLastValue(t *testing.T) {
+	fc := FieldCase{Priority: "remote", Field: "subject", Initial: "a",
+		Local:     []Write{{Value: "L1", At: at(1)}, {Value: "L2", At: at(2)}},
+		FinalCase: "L2", FinalTicket: "L2", FinalRaw: "L2"}
+	assert.Empty(t, Judge(fc).Problems)
+	fc.FinalCase, fc.FinalTicket = "L1", "L1"
+	assert.NotEmpty(t, Judge(fc).Problems, "an older local value is a lost edit")
+
+	fc = FieldCase{Priority: "local", Field: "subject", Initial: "a",
+		Remote:    []Write{{Value: "Z1", Raw: "Z1", At: at(1)}},
+		FinalCase: "a", FinalTicket: "Z1", FinalRaw: "Z1"}
+	v := Judge(fc)
+	assert.Equal(t, "Z1", v.Expected)
+	assert.NotEmpty(t, v.Problems, "a Zendesk edit that never reached the case")
+}
+
+func TestJudgeInformedEditWinsWhateverThePriority(t *testing.T) {
+	for _, prio := range []string{"remote", "local"} {
+		// The CRM edit overwrote Zendesk's value, which an import had put in the case after Zendesk's edit.
+		fc := FieldCase{Priority: prio, Field: "subject", Initial: "a",
+			Remote:    []Write{{Value: "Z", Raw: "Z", At: at(1), Prev: "a"}},
+			Local:     []Write{{Value: "L", At: at(3), Prev: "Z", PrevBySync: true, PrevAt: at(2)}},
+			CaseSyncs: []Write{{Value: "Z", At: at(2)}},
+			FinalCase: "L", FinalTicket: "L", FinalRaw: "L"}
+		v := Judge(fc)
+		assert.Equal(t, "L", v.Expected, prio)
+		assert.Empty(t, v.Problems, prio)
+		// Without the import, the CRM edit did not see Zendesk's: the edits were concurrent.
+		fc.CaseSyncs, fc.Local[0].Prev, fc.Local[0].PrevBySync = nil, "a", false
+		v = Judge(fc)
+		assert.Contains(t, v.Rule, "concurrent", prio)
+		// A later CRM edit in the same run is as informed as the first one that overwrote the imported value.
+		fc = FieldCase{Priority: prio, Field: "status", Initial: "open", CheckRaw: true,
+			Remote: []Write{{Value: "resolved", Raw: "solved", At: at(1), Prev: "open"}},
+			Local: []Write{{Value: "in_progress", At: at(5), Prev: "resolved", PrevBySync: true, PrevAt: at(3)},
+				{Value: "open", At: at(6), Prev: "in_progress"}},
+			CaseSyncs: []Write{{Value: "resolved", At: at(3)}},
+			FinalCase: "open", FinalTicket: "open", FinalRaw: "open"}
+		v = Judge(fc)
+		assert.Empty(t, v.Problems, prio)
+		assert.Equal(t, "open", v.Expected, prio)
+
+		// The Zendesk edit overwrote the CRM's value, pushed after the CRM edit.
+		fc = FieldCase{Priority: prio, Field: "status", Initial: "open", CheckRaw: true,
+			Local:        []Write{{Value: "in_progress", At: at(1.2)}},
+			Remote:       []Write{{Value: "resolved", Raw: "solved", At: at(3), Prev: "in_progress", PrevBySync: true, PrevAt: at(1)}},
+			TicketPushes: []Write{{Value: "in_progress", At: at(1)}},
+			FinalCase:    "resolved", FinalTicket: "resolved", FinalRaw: "solved"}
+		v = Judge(fc)
+		assert.Equal(t, "resolved", v.Expected, prio)
+		assert.Empty(t, v.Problems, prio, "a push in the same second as the CRM edit counts (audit times are seconds)")
+		fc.FinalCase = "in_progress"
+		assert.NotEmpty(t, Judge(fc).Problems, prio)
+	}
+}
+
+func TestJudgeConcurrentEditsFollowThePriorityAndMustBeRecorded(t *testing.T) {
+	base := FieldCase{Field: "priority", Initial: "normal", CheckRaw: true,
+		Local:  []Write{{Value: "low", At: at(1), Prev: "normal"}},
+		Remote: []Write{{Value: "high", Raw: "urgent", At: at(1.5), Prev: "normal"}}}
+
+	fc := base
+	fc.Priority, fc.FinalCase, fc.FinalTicket, fc.FinalRaw = "remote", "high", "high", "urgent"
+	fc.Conflicts = []ConflictRow{{Local: "low", Remote: "high", Winner: "remote"}}
+	assert.Empty(t, Judge(fc).Problems)
+	fc.Conflicts = nil
+	assert.NotEmpty(t, Judge(fc).Problems, "an unrecorded conflict")
+	fc.Conflicts = []ConflictRow{{Local: "low", Remote: "high", Winner: "remote"}}
+	fc.FinalRaw = "high"
+	assert.NotEmpty(t, Judge(fc).Problems, "Zendesk's urgent stands: rewriting it to high is a push nobody asked for")
+
+	fc = base
+	fc.Priority, fc.FinalCase, fc.FinalTicket, fc.FinalRaw = "local", "low", "low", "low"
+	fc.Conflicts = []ConflictRow{{Local: "low", Remote: "high", Winner: "local"}}
+	assert.Empty(t, Judge(fc).Problems)
+	fc.FinalCase, fc.FinalTicket, fc.FinalRaw = "high", "high", "urgent"
+	assert.NotEmpty(t, Judge(fc).Problems, "local priority: the CRM's value wins")
+	fc.FinalCase, fc.FinalTicket, fc.FinalRaw = "low", "low", "low"
+	fc.Conflicts = []ConflictRow{{Local: "low", Remote: "high", Winner: "remote"}}
+	assert.NotEmpty(t, Judge(fc).Problems, "a conflict decided against the priority")
+}
+
+func TestJudgeSidesThatDisagreeAreAMismatchWhateverTheHistory(t *testing.T) {
+	fc := FieldCase{Priority: "remote", Field: "assigned_to", Initial: "7",
+		Local:     []Write{{Value: "9", At: at(1)}},
+		FinalCase: "9", FinalTicket: "7", FinalRaw: "35"}
+	assert.NotEmpty(t, Judge(fc).Problems, "the CRM edit never reached Zendesk")
+}
+
+func TestJudgeEditsThatUndoThemselvesAreNoChange(t *testing.T) {
+	// Zendesk went solved → pending → solved while the CRM reopened the case: for Zendesk nothing changed since
+	// the last sync, so the CRM's edit stands, under either priority, and there is no conflict to record.
+	for _, prio := range []string{"remote", "local"} {
+		fc := FieldCase{Priority: prio, Field: "status", Initial: "resolved", InitialRaw: "solved", CheckRaw: true,
+			Local: []Write{{Value: "open", At: at(3), Prev: "resolved"}},
+			Remote: []Write{{Value: "in_progress", Raw: "pending", At: at(1), Prev: "resolved"},
+				{Value: "resolved", Raw: "solved", At: at(4), Prev: "in_progress"}},
+			FinalCase: "open", FinalTicket: "open", FinalRaw: "open"}
+		v := Judge(fc)
+		assert.Empty(t, v.Problems, prio)
+		assert.Equal(t, "open", v.Expected, prio)
+		fc.FinalCase, fc.FinalTicket, fc.FinalRaw = "resolved", "resolved", "solved"
+		assert.NotEmpty(t, Judge(fc).Problems, prio)
+	}
+}
