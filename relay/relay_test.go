@@ -414,7 +414,7 @@ func TestParkedRowsAreNotSignalledAgainUntilTheyResume(t *testing.T) {
 	var parked int
 	require.NoError(t, f.st.DB.Get(&parked, `SELECT count(*) FROM outbox WHERE processed_at IS NULL AND parked_at IS NOT NULL`))
 	require.Equal(t, 2, parked, "the change made while parked is parked as it is recorded")
-	time.Sleep(500 * time.Millisecond) // a signal already on its way may still land
+	time.Sleep(time.Second) // a signal already on its way may still land
 	before := tc.count(f.wid)
 	time.Sleep(2 * time.Second) // ten rescans
 	require.Equal(t, before, tc.count(f.wid), "parked rows are not signalled again")
@@ -439,7 +439,7 @@ func TestParkedRowsAreNotSignalledAgainUntilTheyResume(t *testing.T) {
 	require.NoError(t, f.st.DB.Get(&parked, `SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL
 		AND park_reason = 'two-way sync is switched off'`))
 	require.Equal(t, 2, parked)
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(time.Second)
 	before = tc.count(f.wid)
 	time.Sleep(2 * time.Second)
 	require.Equal(t, before, tc.count(f.wid), "rows parked by two-way off are not signalled")
