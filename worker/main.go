@@ -134,6 +134,11 @@ func run(ctx context.Context, args []string, errOut io.Writer) int {
 	logger := slog.New(handler)
 	slog.SetDefault(logger)
 	if err := serve(ctx, o, logger); err != nil {
+		if ctx.Err() != nil {
+			// Stopped while starting (e.g. still waiting for PostgreSQL): what failed was cut short by the stop.
+			logger.Info("worker stopped while starting", "error", err)
+			return 0
+		}
 		fmt.Fprintln(errOut, "worker:", err)
 		return exitFailure
 	}
@@ -159,9 +164,11 @@ func serve(ctx context.Context, o options, logger *slog.Logger) error {
 	defer c.Close()
 	ensureSearchAttributes(ctx, c, o.cfg.TemporalNamespace, logger)
 
-	// Everything started beside the Temporal worker is awaited before the connections it uses are closed.
+	// Everything started beside the Temporal worker is stopped and awaited before the connections it uses are
+	// closed, also when the Temporal worker fails instead of being stopped.
 	var bg sync.WaitGroup
-	defer bg.Wait()
+	bgCtx, stopBg := context.WithCancel(ctx)
+	defer func() { stopBg(); bg.Wait() }()
 
 	// Wakes a two-way integration's workflow as soon as a case changes locally (outbox NOTIFY, with rescans).
 	bg.Add(1)
@@ -169,7 +176,7 @@ func serve(ctx context.Context, o options, logger *slog.Logger) error {
 		defer bg.Done()
 		r := &relay.Relay{DatabaseURL: o.cfg.DatabaseURL, DB: st.DB, Temporal: c, Logger: logger}
 		// Run returns ctx's error when the worker stops: that is the clean end, not a failure.
-		if err := r.Run(ctx); err != nil && ctx.Err() == nil {
+		if err := r.Run(bgCtx); err != nil && bgCtx.Err() == nil {
 			logger.Error("outbox relay stopped", "error", err)
 		}
 	}()
@@ -178,7 +185,7 @@ func serve(ctx context.Context, o options, logger *slog.Logger) error {
 		bg.Add(1)
 		go func() {
 			defer bg.Done()
-			prune(ctx, st, store.PruneOptions{Retention: o.retention}, logger)
+			prune(bgCtx, st, store.PruneOptions{Retention: o.retention}, logger)
 		}()
 	} else {
 		logger.Info("pruning disabled (retention 0)")
@@ -203,7 +210,7 @@ func serve(ctx context.Context, o options, logger *slog.Logger) error {
 	interrupt := make(chan interface{})
 	go func() { <-ctx.Done(); close(interrupt) }()
 	if err := w.Run(interrupt); err != nil {
-		return fmt.Errorf("worker: %w", err)
+		return fmt.Errorf("run the Temporal worker: %w", err)
 	}
 	// Activities cancelled at the stop timeout may still be returning: let them, briefly, before their store and
 	// client are closed under them.
