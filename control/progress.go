@@ -3,9 +3,12 @@ package control
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
+	failurepb "go.temporal.io/api/failure/v1"
 	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
 
 	"github.com/zendesk-sync/zendesk-sync/store"
 	"github.com/zendesk-sync/zendesk-sync/workflows"
@@ -29,6 +32,14 @@ type ProgressView struct {
 	SyncsCompleted int        `json:"syncs_completed"`
 	// Source says where the figures came from: the live workflow, or the database when no workflow answers.
 	Source string `json:"source"`
+	// Attempts is the attempt number of a sync step that is failing and being retried right now (a transient
+	// failure: Zendesk unreachable or answering 5xx/429, PostgreSQL down); 0 when no step is retrying. While it is
+	// set, LastError is that step's latest failure.
+	Attempts int `json:"attempts"`
+	// Retrying names the step being retried (the activity, e.g. FetchTicketPage); null when none is.
+	Retrying *string `json:"retrying"`
+	// NextAttemptAt is when the retrying step runs again, when it is waiting to (null otherwise).
+	NextAttemptAt *time.Time `json:"next_attempt_at"`
 }
 
 // Progress reads the live state from the workflow's progress query; when the integration is inactive, or no
@@ -56,6 +67,7 @@ func (c *Control) Progress(ctx context.Context, name string) (ProgressView, erro
 					v.LastError = &msg
 				}
 				v.Source = "workflow"
+				c.retrying(qctx, &v)
 				return v, nil
 			}
 		}
@@ -74,6 +86,47 @@ func (c *Control) Progress(ctx context.Context, name string) (ProgressView, erro
 	}
 	v.Source = "database"
 	return v, nil
+}
+
+// retrying shows a sync step that is failing right now: the workflow only records an error once a step gives up,
+// and a transient failure (Zendesk unreachable, 5xx, PostgreSQL down) never does, so without this it would show
+// in the worker's log only. Temporal keeps each pending activity's attempt number and last failure; the one
+// furthest into its retries is shown. Nothing is changed when Temporal cannot say.
+func (c *Control) retrying(ctx context.Context, v *ProgressView) {
+	resp, err := c.Temporal.DescribeWorkflowExecution(ctx, v.WorkflowID, "")
+	if err != nil {
+		return
+	}
+	var worst *workflowpb.PendingActivityInfo
+	for _, pa := range resp.GetPendingActivities() {
+		if pa.GetAttempt() > 1 && pa.GetLastFailure() != nil && (worst == nil || pa.GetAttempt() > worst.GetAttempt()) {
+			worst = pa
+		}
+	}
+	if worst == nil {
+		return
+	}
+	msg := failureMessage(worst.GetLastFailure())
+	v.LastError = &msg
+	v.Attempts = int(worst.GetAttempt())
+	name := worst.GetActivityType().GetName()
+	v.Retrying = &name
+	if t := worst.GetNextAttemptScheduleTime(); t != nil && t.IsValid() {
+		at := t.AsTime()
+		v.NextAttemptAt = &at
+	}
+}
+
+// failureMessage is a failure's message, with the messages of its causes when they add something (a timeout's
+// cause is the failure the attempt ended with).
+func failureMessage(f *failurepb.Failure) string {
+	msg := f.GetMessage()
+	for cause := f.GetCause(); cause != nil; cause = cause.GetCause() {
+		if m := cause.GetMessage(); m != "" && !strings.Contains(msg, m) {
+			msg += ": " + m
+		}
+	}
+	return msg
 }
 
 func fill(v *ProgressView, st *store.SyncState) {

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/zendesk-sync/zendesk-sync/control"
 	"github.com/zendesk-sync/zendesk-sync/internal/testdb"
 	"github.com/zendesk-sync/zendesk-sync/secrets"
 )
@@ -336,4 +337,19 @@ func TestParseDate(t *testing.T) {
 	assert.Error(t, err)
 	assert.Equal(t, "abcdefghi…", truncate("abcdefghijkl", 10))
 	assert.Equal(t, "a b c", oneLine("a\tb\n c"))
+}
+
+// A step that keeps failing and is being retried shows in the text output, beside its error.
+func TestProgressTextShowsAStepBeingRetried(t *testing.T) {
+	var out bytes.Buffer
+	a := &app{out: &out}
+	msg, step := "fetch tickets from cursor \"\": Zendesk is unreachable: connection refused", "FetchTicketPage"
+	require.NoError(t, a.printProgress(control.ProgressView{Integration: "acme", Active: true, Phase: "incremental",
+		LastError: &msg, Attempts: 4, Retrying: &step}))
+	assert.Regexp(t, `last error:\s+fetch tickets from cursor "": Zendesk is unreachable`, out.String())
+	assert.Regexp(t, `retrying:\s+FetchTicketPage, attempt 4`, out.String())
+
+	out.Reset()
+	require.NoError(t, a.printProgress(control.ProgressView{Integration: "acme", Active: true, Phase: "waiting"}))
+	assert.NotContains(t, out.String(), "retrying")
 }

@@ -160,7 +160,11 @@ func (a *app) follow(ctx context.Context, c *control.Control, name string) (cont
 			lastErr = *p.LastError
 			// Under the bar, once per new message: a transient error the workflow retries by itself.
 			_ = bar.Clear()
-			fmt.Fprintf(a.errOut, "last error: %s\n", lastErr)
+			if r := retryingText(p); r != "" {
+				fmt.Fprintf(a.errOut, "last error: %s (retrying: %s)\n", lastErr, r)
+			} else {
+				fmt.Fprintf(a.errOut, "last error: %s\n", lastErr)
+			}
 		}
 		if err := stuck(p); err != nil {
 			return p, err
@@ -208,9 +212,29 @@ func (a *app) printProgress(p control.ProgressView) error {
 	if p.LastError != nil {
 		lastErr = *p.LastError
 	}
-	return a.fields("integration", p.Integration, "active", yesNo(p.Active), "phase", p.Phase,
+	kv := []string{"integration", p.Integration, "active", yesNo(p.Active), "phase", p.Phase,
 		"first sync done", yesNo(p.FirstSyncDone), "tickets synced", fmt.Sprint(p.TicketsSynced),
 		"cases created", fmt.Sprint(p.CasesCreated), "cases updated", fmt.Sprint(p.CasesUpdated),
 		"comments synced", fmt.Sprint(p.CommentsSynced), "failures", fmt.Sprint(p.Failures),
-		"last sync at", lastSync, "last error", lastErr)
+		"last sync at", lastSync, "last error", lastErr}
+	if r := retryingText(p); r != "" {
+		kv = append(kv, "retrying", r)
+	}
+	return a.fields(kv...)
+}
+
+// retryingText says which step is failing and being retried right now (the last error is its failure), or "".
+func retryingText(p control.ProgressView) string {
+	if p.Attempts == 0 {
+		return ""
+	}
+	step := "a sync step"
+	if p.Retrying != nil {
+		step = *p.Retrying
+	}
+	s := fmt.Sprintf("%s, attempt %d (retried until it succeeds)", step, p.Attempts)
+	if p.NextAttemptAt != nil {
+		s += ", next at " + p.NextAttemptAt.Local().Format(time.TimeOnly)
+	}
+	return s
 }
