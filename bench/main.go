@@ -175,7 +175,8 @@ func run() error {
 		return err
 	}
 	res.Temporal = ts.kind
-	tc, err := client.DialContext(ctx, client.Options{HostPort: ts.hostPort, Logger: quietLogger{}})
+	tc, err := client.DialContext(ctx, client.Options{HostPort: ts.hostPort, Namespace: ts.namespace,
+		Logger: quietLogger{}})
 	if err != nil {
 		return err
 	}

@@ -115,7 +115,7 @@ func (e *env) newStack(ctx context.Context, label string, o sim.Options) (*stack
 	queue := "zs-bench-" + randHex(4)
 	st.ctl = &control.Control{Store: st.store, Temporal: e.tc, TaskQueue: queue, Key: e.key}
 	st.worker, err = startWorker(ctx, e.workerBin, filepath.Join(e.tmp, "worker-"+label+".log"), map[string]string{
-		"DATABASE_URL": dbURL, "TEMPORAL_ADDRESS": e.temporal.hostPort, "TEMPORAL_NAMESPACE": "default",
+		"DATABASE_URL": dbURL, "TEMPORAL_ADDRESS": e.temporal.hostPort, "TEMPORAL_NAMESPACE": e.temporal.namespace,
 		"TASK_QUEUE": queue, "ZENDESK_SYNC_SECRET_KEY": e.keyHex,
 	})
 	if err != nil {
