@@ -198,8 +198,9 @@ func (d *databases) create(ctx context.Context) (string, error) {
 // ---- Temporal ----
 
 type temporalServer struct {
-	hostPort string
-	kind     string // "dev server (temporal CLI ...)" or "temporaltest (in-process)"
+	hostPort  string
+	namespace string // "default" on the dev server; temporaltest makes a random one
+	kind      string // "dev server (temporal CLI ...)" or "temporaltest (in-process)"
 }
 
 func temporalCLI() string {
@@ -262,7 +263,7 @@ func startTemporal(ctx context.Context, tmp string, cl *cleanups) (*temporalServ
 		if out, err := exec.Command(bin, "--version").Output(); err == nil {
 			version = strings.TrimSpace(string(out))
 		}
-		return &temporalServer{hostPort: hp, kind: "dev server: " + version}, nil
+		return &temporalServer{hostPort: hp, namespace: "default", kind: "dev server: " + version}, nil
 	}
 	ts := temporaltest.NewServer(temporaltest.WithBaseClientOptions(client.Options{Logger: quietLogger{}}))
 	cl.add(ts.Stop)
@@ -276,7 +277,8 @@ func startTemporal(ctx context.Context, tmp string, cl *cleanups) (*temporalServ
 	if err != nil {
 		return nil, fmt.Errorf("register search attributes: %w", err)
 	}
-	return &temporalServer{hostPort: ts.GetFrontendHostPort(), kind: "temporaltest (in-process)"}, nil
+	return &temporalServer{hostPort: ts.GetFrontendHostPort(), namespace: ts.GetDefaultNamespace(),
+		kind: "temporaltest (in-process)"}, nil
 }
 
 // quietLogger drops the Temporal SDK's log lines from the benchmark's output.

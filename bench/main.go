@@ -64,6 +64,10 @@ type results struct {
 	RateLimitedExtra *int               `json:"ratelimited_429s_after_first_in_window"`
 	TwoWayP50S       *float64           `json:"twoway_p50_s"`
 	TwoWayP95S       *float64           `json:"twoway_p95_s"`
+	// HistoryEventsMax is the most history events any run of the benchmark's workflows reached (each continues
+	// as new; Temporal stops a run at 51,200 events).
+	HistoryEventsMax *int               `json:"history_events_max"`
+	HistoryRuns      *int               `json:"history_runs"`
 	Ceiling          *ceilingResult     `json:"ceiling,omitempty"`
 	Sync             *syncResult        `json:"sync,omitempty"`
 	Sync10k          *syncResult        `json:"sync_10000,omitempty"`
@@ -171,7 +175,8 @@ func run() error {
 		return err
 	}
 	res.Temporal = ts.kind
-	tc, err := client.DialContext(ctx, client.Options{HostPort: ts.hostPort, Logger: quietLogger{}})
+	tc, err := client.DialContext(ctx, client.Options{HostPort: ts.hostPort, Namespace: ts.namespace,
+		Logger: quietLogger{}})
 	if err != nil {
 		return err
 	}
@@ -291,6 +296,12 @@ func run() error {
 			rl.Seconds, rl.ExportOK, rl.SpanSeconds, rl.MinSpanSeconds, rl.Share*100, rl.Got429)
 	}
 
+	if e.historyRuns > 0 {
+		res.HistoryEventsMax, res.HistoryRuns = ptr(e.historyMax), ptr(e.historyRuns)
+	}
+	if e.historyErr != nil {
+		fail("history length", e.historyErr)
+	}
 	res.TotalSeconds = round(time.Since(began).Seconds(), 1)
 	judge(res)
 	printTable(os.Stdout, res)
@@ -376,6 +387,9 @@ func judge(r *results) {
 	} else {
 		set("rss_le_200mb", nil)
 		set("rss_flat", nil)
+	}
+	if r.HistoryEventsMax != nil {
+		set("history_events_lt_10k", ptr(*r.HistoryEventsMax < 10000))
 	}
 	if r.Incremental1000S != nil {
 		set("incremental_lt_3s", ptr(*r.Incremental1000S < 3))
@@ -467,6 +481,8 @@ func printTable(w *os.File, r *results) {
 		fmtI(r.RateLimitedExtra), met(r.Targets["ratelimited_no_extra_429"]))
 	fmt.Fprintf(tw, "7. two-way latency p50 / p95 (s)\t%s / %s\tp95 < 5\t%s\n", fmtF(r.TwoWayP50S, "%.3f"),
 		fmtF(r.TwoWayP95S, "%.3f"), met(r.Targets["twoway_p95_lt_5s"]))
+	fmt.Fprintf(tw, "   most history events in one run (%s runs)\t%s\t< 10,000\t%s\n", fmtI(r.HistoryRuns),
+		fmtI(r.HistoryEventsMax), met(r.Targets["history_events_lt_10k"]))
 	_ = tw.Flush()
 	if s := r.Sync; s != nil && s.Phases != nil {
 		fmt.Fprintf(w, "\nfirst sync at %d, from the workflow history: tickets stream %.1f s, comments stream %.1f s, "+

@@ -39,6 +39,9 @@ type env struct {
 	seed      int64
 	idBase    int64
 	runs      int
+	// historyMax is the most events any run of a benchmark workflow reached, over historyRuns runs.
+	historyMax, historyRuns int
+	historyErr              error
 }
 
 // stack is one first-sync setup: a fresh database, simulator and worker process.
@@ -112,7 +115,7 @@ func (e *env) newStack(ctx context.Context, label string, o sim.Options) (*stack
 	queue := "zs-bench-" + randHex(4)
 	st.ctl = &control.Control{Store: st.store, Temporal: e.tc, TaskQueue: queue, Key: e.key}
 	st.worker, err = startWorker(ctx, e.workerBin, filepath.Join(e.tmp, "worker-"+label+".log"), map[string]string{
-		"DATABASE_URL": dbURL, "TEMPORAL_ADDRESS": e.temporal.hostPort, "TEMPORAL_NAMESPACE": "default",
+		"DATABASE_URL": dbURL, "TEMPORAL_ADDRESS": e.temporal.hostPort, "TEMPORAL_NAMESPACE": e.temporal.namespace,
 		"TASK_QUEUE": queue, "ZENDESK_SYNC_SECRET_KEY": e.keyHex,
 	})
 	if err != nil {
@@ -137,8 +140,11 @@ func (st *stack) stop() {
 		return
 	}
 	st.stopped = true
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if st.integID != 0 {
+		st.e.noteHistory(ctx, workflows.IntegrationWorkflowID(st.integID))
+	}
 	_ = st.e.tc.TerminateWorkflow(ctx, workflows.IntegrationWorkflowID(st.integID), "", "benchmark done")
 	st.worker.stop(10 * time.Second)
 }

@@ -197,19 +197,26 @@ func (c *Control) apply(ctx context.Context, in *store.Integration, e Integratio
 }
 
 // Activate marks the integration active and makes sure its workflow runs; activating twice is harmless.
+//
+// It signals settings-changed with start: a workflow still running (e.g. one just told to deactivate) gets the
+// signal, re-reads the active flag and goes on instead of ending, and a workflow that has ended is started again.
+// Because the signal follows the flag's write, the run never ends on a flag older than the activation (see
+// workflows: runner.end), so an activate right after a deactivate always leaves exactly one running workflow.
 func (c *Control) Activate(ctx context.Context, name string) (*store.Integration, error) {
 	in, err := c.Store.IntegrationByName(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	// The flag goes first because the workflow reads it on start; if the start fails it is put back, so the
-	// integration never looks active without a workflow.
+	// The flag goes first because the workflow reads it on start; if Temporal cannot be reached it is put back as it
+	// was, so the integration never looks active without a workflow.
+	was := in.Active
 	if err := c.Store.SetActive(ctx, in.ID, true); err != nil {
 		return nil, err
 	}
 	in.Active = true
+	id := workflows.IntegrationWorkflowID(in.ID)
 	opts := client.StartWorkflowOptions{
-		ID:                       workflows.IntegrationWorkflowID(in.ID),
+		ID:                       id,
 		TaskQueue:                c.TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
@@ -217,29 +224,45 @@ func (c *Control) Activate(ctx context.Context, name string) (*store.Integration
 			workflows.PhaseKey.ValueSet(workflows.PhaseFirstSync)),
 		StaticSummary: fmt.Sprintf("Zendesk integration %q · %s", in.Name, in.URL),
 	}
-	if _, err := c.Temporal.ExecuteWorkflow(ctx, opts, workflows.IntegrationWorkflow,
-		workflows.Input{IntegrationID: in.ID, Name: in.Name}); err != nil {
-		_ = c.Store.SetActive(context.WithoutCancel(ctx), in.ID, false)
-		return nil, fmt.Errorf("start the workflow of %q: %w", in.Name, err)
-	}
-	// A workflow that was already running re-reads its settings (e.g. it was waiting after a deactivation race).
-	if err := c.signal(ctx, in.ID, workflows.SignalSettingsChanged); err != nil {
-		return nil, err
+	if _, err := c.Temporal.SignalWithStartWorkflow(ctx, id, workflows.SignalSettingsChanged, nil, opts,
+		workflows.IntegrationWorkflow, workflows.Input{IntegrationID: in.ID, Name: in.Name}); err != nil {
+		return nil, c.restoreActive(ctx, in, was, fmt.Errorf("activate %q: could not start or reach its workflow "+
+			"(is Temporal reachable?): %w", in.Name, err))
 	}
 	return in, nil
 }
 
-// Deactivate stops the integration's syncs: the workflow ends its loop cleanly.
+// Deactivate stops the integration's syncs: the workflow ends its loop cleanly. If the workflow cannot be told
+// (Temporal unreachable), nothing changes: the integration stays active, and the error says so.
 func (c *Control) Deactivate(ctx context.Context, name string) (*store.Integration, error) {
 	in, err := c.Store.IntegrationByName(ctx, name)
 	if err != nil {
 		return nil, err
 	}
+	// The flag goes first: the workflow re-reads it before it ends, and a later activate must find it written.
+	was := in.Active
 	if err := c.Store.SetActive(ctx, in.ID, false); err != nil {
 		return nil, err
 	}
 	in.Active = false
-	return in, c.signal(ctx, in.ID, workflows.SignalDeactivate)
+	if err := c.signal(ctx, in.ID, workflows.SignalDeactivate); err != nil {
+		return nil, c.restoreActive(ctx, in, was, fmt.Errorf("deactivate %q: could not tell its workflow to stop "+
+			"(is Temporal reachable?): %w", in.Name, err))
+	}
+	return in, nil
+}
+
+// restoreActive puts the active flag back after Temporal could not be told of a change, and says so in err.
+func (c *Control) restoreActive(ctx context.Context, in *store.Integration, was bool, err error) error {
+	if rerr := c.Store.SetActive(context.WithoutCancel(ctx), in.ID, was); rerr != nil {
+		return fmt.Errorf("%w; and putting the active flag back to %t failed too: %v", err, was, rerr)
+	}
+	in.Active = was
+	state := "inactive"
+	if was {
+		state = "active"
+	}
+	return fmt.Errorf("%w (nothing changed: the integration is still %s)", err, state)
 }
 
 // Delete removes the integration, its workflow and its mirror rows; its cases stay.
@@ -287,7 +310,20 @@ func (c *Control) SyncNow(ctx context.Context, name string, wait bool) (workflow
 	if err != nil {
 		return res, err
 	}
-	err = c.update(ctx, in.ID, workflows.UpdateSyncNow, &res, workflows.SyncRequest{Wait: wait})
+	req := workflows.SyncRequest{Wait: wait}
+	for {
+		if err = c.update(ctx, in.ID, workflows.UpdateSyncNow, &res, req); err != nil || !res.Pending {
+			break
+		}
+		// The workflow continued as new in the middle of the pass this caller waits for (an update cannot
+		// outlive its run): ask the next run for the same pass.
+		req = workflows.SyncRequest{Wait: true, WaitFor: res.Seq}
+		select {
+		case <-ctx.Done():
+			return res, fmt.Errorf("%s: %w", workflows.UpdateSyncNow, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 	if err == nil && res.Error != "" {
 		err = fmt.Errorf("sync of %q failed: %s", name, res.Error)
 	}

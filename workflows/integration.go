@@ -15,6 +15,28 @@ import (
 // maxCyclesPerRun caps the sync passes of one run so a replay after a crash stays short.
 const maxCyclesPerRun = 200
 
+// maxPagesPerRun caps the pages one run applies: a pass longer than that (a first sync of millions of tickets)
+// continues as new between two pages, so no run's history nears Temporal's limits (51,200 events / 50 MB). A
+// page costs about a dozen events (fetch and apply activities, workflow tasks), so a run stays near 4,000 events;
+// the server's own suggestion (at 4,096 events or 4 MiB) and maxEventsPerRun end a run earlier if it grows faster.
+const maxPagesPerRun = 300
+
+// maxEventsPerRun is a hard stop on a run's history length, whatever its pages cost.
+const maxEventsPerRun = 8000
+
+// Change IDs of workflow.GetVersion: each gates a change in the commands an open run issues.
+const (
+	// versionEndRechecksActive: before ending, the workflow re-reads the active flag when a signal came in since
+	// it last read it, and goes on if the integration was activated again.
+	versionEndRechecksActive = "end-rechecks-active"
+	// versionHandOff: continue-as-new serves requests that arrive while it waits for handlers, and may happen
+	// between two pages of a long pass.
+	versionHandOff = "continue-as-new-hand-off"
+	// versionSuperseded: a pass cut short by a reset (stale page) does not answer waiting sync-now callers, and a
+	// pass follows at once.
+	versionSuperseded = "superseded-pass"
+)
+
 var a *activities.Activities
 
 // IntegrationWorkflow is the entity workflow of one integration: first sync, then incremental syncs on a durable
@@ -39,7 +61,40 @@ type runner struct {
 	phaseSeen string
 	interval  time.Duration
 	settings  activities.Settings
+
+	// sigS and sigD count the settings-changed and deactivate signals this run has seen; readS and readD are
+	// their values when the settings were last read. The active flag in hand is current when no settings-changed
+	// signal (which `activate` sends after setting the flag) came in since it was read.
+	sigS, sigD, readS, readD int
+	// pagesThisRun counts the pages this run applied, so a long pass continues as new between two pages.
+	pagesThisRun int
+	// handOffVersion is the versionHandOff of this run (read at the start of each pass).
+	handOffVersion workflow.Version
+	// handingOff is set while a pass gets ready to continue as new between pages. An update cannot outlive its run,
+	// so waiting sync-now callers are then answered Pending with the pass they wait for, and ask the next run.
+	handingOff bool
 }
+
+// passOutcome is how a pass ended.
+type passOutcome int
+
+const (
+	passDone      passOutcome = iota // completed, or superseded by a reset
+	passFailed                       // failed: retried after an interval
+	passHandedOff                    // to be continued by the next run (State.Resume)
+)
+
+// handOff is returned by stream when the run should continue as new between two pages.
+type handOff struct {
+	kind, from string
+}
+
+func (h *handOff) Error() string {
+	return "continue as new before the " + h.kind + " page from " + h.from
+}
+
+// errResetRequested stops a pass between two pages: a reset makes the rest of it moot.
+var errResetRequested = errors.New("a reset was requested during the sync")
 
 func (w *runner) registerHandlers() error {
 	ctx, st := w.ctx, w.st
@@ -52,22 +107,42 @@ func (w *runner) registerHandlers() error {
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateSyncNow,
 		func(ctx workflow.Context, req SyncRequest) (SyncResult, error) {
-			// A pass already running may have read Zendesk before this request: wait for the one after it.
-			target := st.SyncsCompleted + 1
-			if st.InPass {
-				target++
+			target := req.WaitFor
+			if target <= 0 {
+				// A pass already running may have read Zendesk before this request: wait for the one after it.
+				target = st.SyncsCompleted + 1
+				if st.InPass {
+					target++
+				}
+				st.SyncRequested = true
+			} else if target > st.SyncsCompleted+1 || (target > st.SyncsCompleted && !st.InPass && st.Resume == nil) {
+				// A caller of an earlier run asks again for its pass; the carried request normally covers it.
+				st.SyncRequested = true
 			}
-			st.SyncRequested = true
 			if !req.Wait {
 				return SyncResult{Seq: target, Phase: st.Phase}, nil
 			}
-			if err := workflow.Await(ctx, func() bool { return st.SyncsCompleted >= target || st.Deactivated }); err != nil {
-				return SyncResult{}, err
+			for {
+				if err := workflow.Await(ctx, func() bool {
+					return st.SyncsCompleted >= target || st.Deactivated || w.handingOff
+				}); err != nil {
+					return SyncResult{}, err
+				}
+				if st.SyncsCompleted >= target {
+					if st.LastSync.Superseded && st.LastSync.Seq >= target {
+						// That pass was cut short by a reset and read nothing for sure: the next one (which follows
+						// at once) answers.
+						target = st.LastSync.Seq + 1
+						continue
+					}
+					return st.LastSync, nil
+				}
+				if st.Deactivated {
+					return SyncResult{}, errors.New("the integration was deactivated before the sync ran")
+				}
+				// The run continues as new mid-pass: the caller asks the next run for the same pass.
+				return SyncResult{Seq: target, Phase: st.Phase, Pending: true}, nil
 			}
-			if st.SyncsCompleted < target {
-				return SyncResult{}, errors.New("the integration was deactivated before the sync ran")
-			}
-			return st.LastSync, nil
 		},
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req SyncRequest) error {
 			if st.Deactivated {
@@ -101,7 +176,7 @@ func (w *runner) registerHandlers() error {
 		return err
 	}
 	// Retrying failures runs its activity in the handler: it is short, and the sync-state row lock serialises
-	// it with any page being applied.
+	// it with any page being applied. It never waits on the loop, so continue-as-new may wait for it.
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRetryFailures,
 		func(ctx workflow.Context) (activities.RetryResult, error) {
 			var res activities.RetryResult
@@ -117,13 +192,27 @@ func (w *runner) registerHandlers() error {
 		}}); err != nil {
 		return err
 	}
-	w.listen(SignalSettingsChanged, func() { st.SettingsChanged = true })
-	w.listen(SignalDeactivate, func() { st.Deactivated = true })
-	w.listen(SignalLocalChange, func() { st.LocalChanges = true })
+	for _, sig := range w.signals() {
+		w.listen(sig.name, sig.set)
+	}
 	return nil
 }
 
-// listen turns a signal into a flag. Flags, not queues: any number of nudges before the loop looks mean one thing.
+type signalFlag struct {
+	name string
+	set  func()
+}
+
+// signals turns each signal into a flag. Flags, not queues: any number of nudges before the loop looks mean one
+// thing.
+func (w *runner) signals() []signalFlag {
+	return []signalFlag{
+		{SignalSettingsChanged, func() { w.st.SettingsChanged = true; w.sigS++ }},
+		{SignalDeactivate, func() { w.st.Deactivated = true; w.sigD++ }},
+		{SignalLocalChange, func() { w.st.LocalChanges = true }},
+	}
+}
+
 func (w *runner) listen(name string, set func()) {
 	ch := workflow.GetSignalChannel(w.ctx, name)
 	workflow.Go(w.ctx, func(ctx workflow.Context) {
@@ -135,14 +224,7 @@ func (w *runner) listen(name string, set func()) {
 }
 
 func (w *runner) drainSignals() {
-	for _, sig := range []struct {
-		name string
-		set  func()
-	}{
-		{SignalSettingsChanged, func() { w.st.SettingsChanged = true }},
-		{SignalDeactivate, func() { w.st.Deactivated = true }},
-		{SignalLocalChange, func() { w.st.LocalChanges = true }},
-	} {
+	for _, sig := range w.signals() {
 		ch := workflow.GetSignalChannel(w.ctx, sig.name)
 		for ch.ReceiveAsync(nil) {
 			sig.set()
@@ -158,9 +240,14 @@ func (w *runner) loop() error {
 	waitFirst := false // after a failed pass, wait an interval before trying again
 	for {
 		if st.Deactivated || !w.settings.Active {
-			w.setPhase(PhaseInactive)
-			_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
-			return nil
+			end, err := w.end()
+			if err != nil {
+				return err
+			}
+			if end {
+				return nil
+			}
+			continue
 		}
 		if st.ResetsRequested > st.ResetsApplied {
 			if err := w.reset(); err != nil {
@@ -171,7 +258,10 @@ func (w *runner) loop() error {
 		}
 		// Continue as new only with no request pending: a waiting sync-now or reset must be served by this run.
 		if (st.Cycles >= maxCyclesPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested()) &&
-			!st.SyncRequested && st.ResetsRequested == st.ResetsApplied {
+			!st.SyncRequested && st.ResetsRequested == st.ResetsApplied && st.Resume == nil {
+			if !w.readyToContinue(false) {
+				continue // a request came in while waiting for the handlers: serve it first
+			}
 			return w.continueAsNew()
 		}
 		if st.CredentialsRejected {
@@ -189,7 +279,8 @@ func (w *runner) loop() error {
 			st.SyncRequested = true // retry at once with the new settings, not after another interval
 			continue
 		}
-		if st.FirstSyncDone || waitFirst {
+		// A pass handed over by the previous run goes on at once.
+		if (st.FirstSyncDone || waitFirst) && st.Resume == nil {
 			w.setPhase(PhaseWaiting)
 			ok, err := workflow.AwaitWithTimeout(ctx, w.interval, func() bool {
 				return st.SyncRequested || st.Deactivated || st.ResetsRequested > st.ResetsApplied || st.LocalChanges ||
@@ -221,8 +312,69 @@ func (w *runner) loop() error {
 		st.SyncRequested = false
 		st.LocalChanges = false
 		st.Cycles++
-		waitFirst = !w.pass()
+		switch w.pass() {
+		case passHandedOff:
+			return w.continueAsNew()
+		case passFailed:
+			waitFirst = true
+		default:
+			waitFirst = false
+		}
 	}
+}
+
+// end decides whether a deactivated workflow ends. `activate` right after `deactivate` may find this run still open
+// (a start is then a no-op), so the run only ends when the active flag it read is newer than every activation, and
+// goes on otherwise. The decision and the return are in one workflow task: an activation signal that arrives after
+// it makes the server refuse the completion, and the task runs again with the signal.
+func (w *runner) end() (bool, error) {
+	ctx, st := w.ctx, w.st
+	w.setPhase(PhaseInactive)
+	if workflow.GetVersion(ctx, versionEndRechecksActive, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+		return true, nil
+	}
+	st.Deactivated = true // waiting callers give up and new requests are refused while this is decided
+	for {
+		_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+		w.drainSignals()
+		if w.sigS == w.readS {
+			break
+		}
+		if err := w.loadSettings(); err != nil {
+			return false, err
+		}
+	}
+	// A deactivate signal after the last read is newer than the flag read: it stands.
+	if !w.settings.Active || w.sigD != w.readD {
+		return true, nil
+	}
+	st.Deactivated = false
+	return false, nil
+}
+
+// readyToContinue waits until the run may continue as new: no update handler running. A handler that waits on the
+// loop (sync-now waiting for a pass, reset) must not be waited for by the loop, or both wait for ever: at the top
+// of the loop such a request is served first (false); between pages (midPass) waiting sync-now callers are
+// answered Pending instead, and a reset stops the pass (false).
+func (w *runner) readyToContinue(midPass bool) bool {
+	ctx, st := w.ctx, w.st
+	if workflow.GetVersion(ctx, versionHandOff, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+		return true
+	}
+	w.handingOff = midPass
+	_ = workflow.Await(ctx, func() bool {
+		if workflow.AllHandlersFinished(ctx) || st.ResetsRequested > st.ResetsApplied {
+			return true
+		}
+		return !midPass && (st.SyncRequested || st.Deactivated)
+	})
+	if workflow.AllHandlersFinished(ctx) && st.ResetsRequested == st.ResetsApplied {
+		return true
+	}
+	w.handingOff = false
+	return false
 }
 
 // push sends the recorded local changes of a two-way integration, batch by batch.
@@ -254,25 +406,45 @@ func (w *runner) failed(err error) string {
 	return msg
 }
 
-// pass runs one sync: tickets, then comments, each stream to its end. It reports whether it completed.
-func (w *runner) pass() bool {
+// pass runs one sync: tickets, then comments, each stream to its end. A pass handed over by the previous run
+// (State.Resume) goes on from the stream it was in, with its counters; the positions are PostgreSQL's.
+func (w *runner) pass() passOutcome {
 	ctx, st := w.ctx, w.st
+	w.handOffVersion = workflow.GetVersion(ctx, versionHandOff, workflow.DefaultVersion, 1)
 	st.InPass = true
+	resume := st.Resume
+	st.Resume = nil
 	first := !st.FirstSyncDone
 	if first {
 		w.setPhase(PhaseFirstSync)
 	} else {
 		w.setPhase(PhaseIncremental)
 	}
+	var did Counters
+	tickets := true
+	if resume != nil {
+		did = resume.Did
+		tickets = resume.Stream != store.KindComments
+	}
 	var pos activities.Position
 	err := workflow.ExecuteActivity(w.short(), a.SyncPosition, w.in.IntegrationID).Get(ctx, &pos)
-	var did Counters
 	if err == nil {
 		st.Generation = pos.Generation
-		err = w.stream(store.KindTickets, pos.TicketCursor, &did)
+		if tickets {
+			err = w.stream(store.KindTickets, pos.TicketCursor, &did)
+		}
 	}
 	if err == nil {
 		err = w.stream(store.KindComments, pos.EventsFrom, &did)
+	}
+	var ho *handOff
+	if errors.As(err, &ho) {
+		// InPass stays set: sync-now requests the next run receives wait for the pass after this one.
+		st.Resume = &PassResume{Stream: ho.kind, From: ho.from, Did: did, Runs: 1}
+		if resume != nil {
+			st.Resume.Runs = resume.Runs + 1
+		}
+		return passHandedOff
 	}
 	if err == nil && w.settings.TwoWay {
 		did.Pushed, err = w.push()
@@ -284,27 +456,43 @@ func (w *runner) pass() bool {
 	// The result is complete before SyncsCompleted moves: a waiting sync-now handler reads it as soon as it does,
 	// and recording the error below blocks on an activity.
 	res := SyncResult{Seq: st.SyncsCompleted + 1, Counters: did, Phase: PhaseIncremental}
-	if err != nil && isType(err, ErrStalePage) {
-		// A reset moved the stream under us: not an error, the loop starts over from the new position.
+	if err != nil && (isType(err, ErrStalePage) || errors.Is(err, errResetRequested)) {
+		// A reset moved the stream under us: not an error, the loop starts over from the new position. The pass
+		// did not sync what a waiting caller asked for, so it does not answer them: the next pass, at once, does.
+		if workflow.GetVersion(ctx, versionSuperseded, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+			res.Superseded = true
+			st.SyncRequested = true
+		}
 		st.LastSync, st.SyncsCompleted, st.InPass = res, res.Seq, false
-		return true
+		return passDone
 	}
 	if err != nil {
 		res.Error, res.Phase = describe(err), st.Phase
 		st.LastSync, st.SyncsCompleted, st.InPass = res, res.Seq, false
 		w.failed(err)
-		return false
+		return passFailed
 	}
 	st.LastSync, st.SyncsCompleted, st.InPass = res, res.Seq, false
 	now := workflow.Now(ctx)
 	st.LastSyncAt = &now
 	st.LastError = ""
 	st.FirstSyncDone = true
-	return true
+	return passDone
+}
+
+// midPassDue says whether the run has grown enough to continue as new before the next page.
+func (w *runner) midPassDue() bool {
+	if w.handOffVersion == workflow.DefaultVersion {
+		return false
+	}
+	info := workflow.GetInfo(w.ctx)
+	return w.pagesThisRun+1 >= maxPagesPerRun || info.GetContinueAsNewSuggested() ||
+		info.GetCurrentHistoryLength() >= maxEventsPerRun
 }
 
 // stream pages one stream to its end. The next page is fetched while the current one is applied: fetching needs
-// only the previous page's end, and applying is ordered by the position check in PostgreSQL.
+// only the previous page's end, and applying is ordered by the position check in PostgreSQL. When the run has
+// grown enough, it stops between two pages (no activity in flight) and hands the pass to the next run.
 func (w *runner) stream(kind string, from string, did *Counters) error {
 	ctx, st := w.ctx, w.st
 	fetch, apply := a.FetchTicketPage, a.ApplyTicketPage
@@ -320,19 +508,27 @@ func (w *runner) stream(kind string, from string, did *Counters) error {
 		}
 		applied := workflow.ExecuteActivity(w.long("apply "+kind), apply, ref)
 		next := activities.PageRef{IntegrationID: ref.IntegrationID, Generation: ref.Generation, From: fr.Next}
-		if !fr.EndOfStream {
+		stop := !fr.EndOfStream && w.midPassDue()
+		if !fr.EndOfStream && !stop {
 			pending = workflow.ExecuteActivity(w.long(kind+" page"), fetch, next)
 		}
 		var c store.Counters
 		if err := applied.Get(ctx, &c); err != nil {
 			return err
 		}
+		w.pagesThisRun++
 		got := Counters{Pages: 1, TicketsSynced: c.Tickets, CasesCreated: c.CasesCreated, CasesUpdated: c.CasesUpdated,
 			CommentsSynced: c.Comments, Failures: c.Failures}
 		did.add(got)
 		st.Totals.add(got)
 		if fr.EndOfStream {
 			return nil
+		}
+		if stop {
+			if !w.readyToContinue(true) {
+				return errResetRequested
+			}
+			return &handOff{kind: kind, from: next.From}
 		}
 		ref = next
 	}
@@ -351,14 +547,17 @@ func (w *runner) reset() error {
 	st.LastError = ""
 	st.CredentialsRejected = false
 	st.ResetsApplied = st.ResetsRequested
+	st.Resume = nil // a pass handed over from the previous run is moot: the first sync starts over
 	return nil
 }
 
 func (w *runner) loadSettings() error {
 	var s activities.Settings
+	sigS, sigD := w.sigS, w.sigD // a signal that arrives during the read may be newer than what it reads
 	if err := workflow.ExecuteActivity(w.short(), a.LoadSettings, w.in.IntegrationID).Get(w.ctx, &s); err != nil {
 		return fmt.Errorf("load settings: %w", err)
 	}
+	w.readS, w.readD = sigS, sigD
 	w.settings = s
 	w.st.SettingsChanged = false
 	w.interval = time.Duration(s.IntervalSeconds) * time.Second
@@ -368,9 +567,9 @@ func (w *runner) loadSettings() error {
 	return nil
 }
 
+// continueAsNew hands the state to a new run; readyToContinue has made sure no handler is still running.
 func (w *runner) continueAsNew() error {
 	ctx := w.ctx
-	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 	w.drainSignals()
 	w.st.Cycles = 0
 	return workflow.NewContinueAsNewError(ctx, IntegrationWorkflow, Input{IntegrationID: w.in.IntegrationID,

@@ -1,6 +1,7 @@
 package workflows_test
 
-// This file alone imports temporaltest (the in-process server): it records the histories the replay test replays.
+// This file and long_history_test.go import temporaltest (the in-process server): this one records the histories
+// the replay test replays.
 
 import (
 	"context"

@@ -52,6 +52,18 @@ type State struct {
 	LocalChanges        bool
 	Cycles              int
 	InPass              bool
+
+	// Resume is a pass the previous run handed over between two pages (continue-as-new mid-pass); nil otherwise.
+	Resume *PassResume `json:",omitempty"`
+}
+
+// PassResume is where a pass stopped when its run continued as new between two pages. The committed stream
+// positions in PostgreSQL stay the source of truth; From is the same position, kept for inspection.
+type PassResume struct {
+	Stream string   // the stream the pass was in (tickets or comments); the streams before it are done
+	From   string   // where the next page of that stream starts
+	Did    Counters // what the pass did so far
+	Runs   int      // how many runs the pass has spanned before this one
 }
 
 // Progress is the answer of the progress query.
@@ -71,6 +83,9 @@ type Progress struct {
 // SyncRequest asks for an incremental sync now; with Wait the update returns when that sync has ended.
 type SyncRequest struct {
 	Wait bool
+	// WaitFor, when set, waits for the pass of that sequence number instead of requesting one: a caller answered
+	// Pending (the run continued as new) asks the next run for the same pass.
+	WaitFor int `json:",omitempty"`
 }
 
 // SyncResult says what one sync pass did.
@@ -79,6 +94,10 @@ type SyncResult struct {
 	Counters Counters `json:"counters"`
 	Error    string   `json:"error,omitempty"`
 	Phase    string   `json:"phase"`
+	// Pending means the pass has not ended yet and the run continued as new: ask again with WaitFor = Seq.
+	Pending bool `json:"pending,omitempty"`
+	// Superseded means a reset cut the pass short: it does not answer a caller waiting for a sync.
+	Superseded bool `json:"superseded,omitempty"`
 }
 
 // ResetRequest asks for a full first sync again. Confirm must be true: a reset re-reads the whole account.

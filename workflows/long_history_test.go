@@ -1,0 +1,101 @@
+package workflows_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+	"go.temporal.io/server/temporaltest"
+
+	"github.com/zendesk-sync/zendesk-sync/workflows"
+)
+
+// A first sync of 5,000 pages on a real Temporal server (what a 5,000,000-ticket account is at 1,000 tickets a
+// page): the workflow continues as new between pages, so no run's history comes near Temporal's limits (51,200
+// events), and every page is applied exactly once.
+func TestHistoryOfEveryRunStaysBoundedOnAFiveThousandPageFirstSync(t *testing.T) {
+	const pages = 5000
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	c := ts.GetDefaultClient()
+	_, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace: ts.GetDefaultNamespace(),
+		SearchAttributes: map[string]enumspb.IndexedValueType{
+			workflows.IntegrationKey.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+			workflows.PhaseKey.GetName():       enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		},
+	})
+	require.NoError(t, err)
+	f := newFake(pages, 2)
+	ts.NewWorker(workflows.TaskQueue, func(r worker.Registry) {
+		r.RegisterWorkflowWithOptions(workflows.IntegrationWorkflow,
+			workflow.RegisterOptions{Name: workflows.IntegrationWorkflowName})
+		for name, fn := range map[string]any{
+			"LoadSettings": f.LoadSettings, "SyncPosition": f.SyncPosition,
+			"FetchTicketPage": f.FetchTicketPage, "ApplyTicketPage": f.ApplyTicketPage,
+			"FetchCommentPage": f.FetchCommentPage, "ApplyCommentPage": f.ApplyCommentPage,
+			"EndSync": f.EndSync, "RecordError": f.RecordError, "ResetSync": f.ResetSync,
+		} {
+			r.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+		}
+	})
+	r := &recorder{t: t, ctx: ctx, c: c}
+	id := workflows.IntegrationWorkflowID(integrationID)
+	r.start(id, workflows.Input{IntegrationID: integrationID, Name: "acme"})
+	var p workflows.Progress
+	for deadline := time.Now().Add(14 * time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
+		v, err := c.QueryWorkflow(ctx, id, "", workflows.QueryProgress)
+		if err == nil && v.Get(&p) == nil && p.FirstSyncDone {
+			break
+		}
+	}
+	require.True(t, p.FirstSyncDone, "the first sync did not end: %+v", p)
+	assert.Equal(t, int64(pages+2), p.Counters.Pages)
+	assert.Equal(t, int64(pages)*ticketsPer, p.Counters.TicketsSynced)
+	assert.Equal(t, 1, p.SyncsCompleted, "one pass, across runs")
+
+	// Every run, newest first, through the continued-from links.
+	var lengths []int
+	runID := ""
+	for {
+		n := 0
+		it := c.GetWorkflowHistory(ctx, id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		prev := ""
+		for it.HasNext() {
+			ev, err := it.Next()
+			require.NoError(t, err)
+			if n == 0 {
+				prev = ev.GetWorkflowExecutionStartedEventAttributes().GetContinuedExecutionRunId()
+			}
+			n++
+		}
+		lengths = append(lengths, n)
+		if prev == "" {
+			break
+		}
+		runID = prev
+	}
+	t.Logf("%d runs, history events per run (newest first): %v", len(lengths), lengths)
+	require.Greater(t, len(lengths), 10, "a 5,000-page pass must span several runs")
+	for i, n := range lengths {
+		assert.Less(t, n, 10000, "run %d has %d events", i, n)
+	}
+	froms := f.froms("ApplyTicketPage")
+	require.Len(t, froms, pages, "every page applied exactly once")
+	for i, from := range froms {
+		want := ""
+		if i > 0 {
+			want = "t" + strconv.Itoa(i)
+		}
+		require.Equal(t, want, from)
+	}
+}
