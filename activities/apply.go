@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -22,7 +23,12 @@ func (a *Activities) ApplyTicketPage(ctx context.Context, ref PageRef) (store.Co
 		if err := json.Unmarshal(body, &st); err != nil {
 			return store.Counters{}, fmt.Errorf("decode staged ticket page: %w", err)
 		}
-		return a.applyTickets(ptx, in, dir, &st)
+		c, err := a.applyTickets(ptx, in, dir, &st)
+		if err != nil {
+			return c, err
+		}
+		// Only the page stream notes how far it has read: the point a refused cursor restarts from.
+		return c, ptx.NoteTicketsGenerated(st.generatedMax)
 	})
 }
 
@@ -41,17 +47,35 @@ func (a *Activities) applyStaged(ctx context.Context, ref PageRef, kind string,
 	// catches a lost worker, never a slow apply.
 	stop := keepAlive(ctx)
 	defer stop()
-	c, err := a.Store.ApplyPage(ctx, in.ID, kind, ref.Generation, ref.From,
-		func(ptx *store.PageTx, page *store.Page) (c store.Counters, err error) {
-			err = a.guard(func() (err error) {
-				if a.beforeApply != nil {
-					a.beforeApply(kind)
-				}
-				c, err = fn(ptx, in, dir, page.Body)
-				return err
-			})
-			return c, err
+	apply := func(ptx *store.PageTx, page *store.Page) (c store.Counters, err error) {
+		err = a.guard(func() (err error) {
+			if a.beforeApply != nil {
+				a.beforeApply(kind)
+			}
+			c, err = fn(ptx, in, dir, page.Body)
+			return err
 		})
+		return c, err
+	}
+	c, err := a.Store.ApplyPage(ctx, in.ID, kind, ref.Generation, ref.From, apply)
+	if errors.Is(err, store.ErrPageMissing) {
+		// The page was fetched, but its staged copy is gone while the stream still stands at its start:
+		// sync_pages is UNLOGGED, so a PostgreSQL crash or failover empties it. Waiting cannot bring it back, so
+		// the page is fetched again from Zendesk here, staged, and applied. If Zendesk's answer moved on meanwhile,
+		// the page ends elsewhere than the workflow was told: the pages it fetched next then no longer fit the
+		// position (stale, or taken for applied), the pass ends early, and the next pass goes on from the
+		// position PostgreSQL holds. Nothing is lost or applied twice; the workflow needs no change.
+		a.logger().Warn("staged page lost (database crash or failover?): fetching it again", "integration", in.Name,
+			"kind", kind, "from", ref.From)
+		refetch := a.FetchTicketPage
+		if kind == store.KindComments {
+			refetch = a.FetchCommentPage
+		}
+		if _, ferr := refetch(ctx, ref); ferr != nil {
+			return store.Counters{}, ferr
+		}
+		c, err = a.Store.ApplyPage(ctx, in.ID, kind, ref.Generation, ref.From, apply)
+	}
 	if err == nil {
 		observePage(in.Name, kind, c)
 	}
@@ -221,6 +245,7 @@ func (a *Activities) applyTickets(ptx *store.PageTx, in *store.Integration, dir 
 			failures = append(failures, badFailure(stagedBad{Kind: "ticket", Reason: err.Error(), Raw: raw}))
 			continue
 		}
+		st.generatedMax = max(st.generatedMax, t.GeneratedTimestamp)
 		if i, ok := byID[t.ID]; ok {
 			tickets[i] = t
 			continue
@@ -400,7 +425,8 @@ func (a *Activities) ApplyCommentPage(ctx context.Context, ref PageRef) (store.C
 }
 
 func badFailure(b stagedBad) store.Failure {
-	f := store.Failure{Kind: b.Kind, Reason: b.Reason, Payload: string(b.Raw)}
+	// Cleaned again here: a failure with an unstorable payload would fail its page like the record did.
+	f := store.Failure{Kind: b.Kind, Reason: cleanText(b.Reason), Payload: cleanPayload(b.Raw)}
 	if f.Kind == "" {
 		f.Kind = "ticket"
 	}

@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -24,6 +25,8 @@ type stagedTickets struct {
 	Tickets []json.RawMessage `json:"tickets"`
 	Users   []json.RawMessage `json:"users"`
 	Bad     []stagedBad       `json:"bad"`
+	// generatedMax is the newest generated_timestamp of the page's tickets, found while applying it.
+	generatedMax int64
 }
 
 // stagedComments is a fetched page of comment events, with the authors that were not mirrored yet.
@@ -32,6 +35,12 @@ type stagedComments struct {
 	Users    []json.RawMessage  `json:"users"`
 	Bad      []stagedBad        `json:"bad"`
 }
+
+// cursorRestartOverlap is how far before the newest applied generated_timestamp the ticket stream restarts when
+// Zendesk refuses its cursor. The cursor export is ordered by generated_timestamp, so restarting at that second
+// would do; the margin covers tickets whose generated_timestamp Zendesk recorded slightly out of order. Tickets
+// read twice are harmless: they are upserted by id, and an unchanged one is not written.
+const cursorRestartOverlap = 5 * time.Minute
 
 // FetchTicketPage reads one page of the incremental ticket export (users side-loaded) from ref.From, and stages
 // it. Retrying it re-fetches and replaces the staged page, so it is idempotent.
@@ -51,18 +60,23 @@ func (a *Activities) FetchTicketPage(ctx context.Context, ref PageRef) (FetchRes
 		start = in.SyncFrom.Time
 	}
 	page, err := c.TicketExportPage(ctx, ref.From, start, a.PerPage)
+	var refused *zendesk.InvalidCursorError
+	if errors.As(err, &refused) && ref.From != "" {
+		// The saved cursor is refused (an account restore, a simulator restarted): restart by time from what the
+		// stream has applied, minus an overlap. The page is staged under the refused cursor, where the stream
+		// stands, so applying it moves the stream onto the new cursor; the workflow sees an ordinary page.
+		var restart time.Time
+		if restart, err = a.ticketRestartTime(ctx, in, start); err != nil {
+			return FetchResult{}, err
+		}
+		a.logger().Warn("Zendesk refused the ticket export cursor: restarting the ticket stream by time",
+			"integration", in.Name, "error", refused.Error(), "start_time", restart.UTC().Format(time.RFC3339))
+		page, err = c.TicketExportPage(ctx, "", restart, a.PerPage)
+	}
 	if err != nil {
 		return FetchResult{}, a.classify(ctx, in, fmt.Sprintf("fetch tickets from cursor %q", ref.From), err)
 	}
-	st := stagedTickets{Tickets: make([]json.RawMessage, 0, len(page.Tickets)), Users: make([]json.RawMessage, 0, len(page.Users))}
-	for _, t := range page.Tickets {
-		st.Tickets = append(st.Tickets, t.Raw)
-	}
-	for _, u := range page.Users {
-		st.Users = append(st.Users, u.Raw)
-	}
-	st.Bad = stageBad(page.Bad)
-	body, err := json.Marshal(st)
+	body, err := json.Marshal(stageTickets(page.Tickets, page.Users, page.Bad))
 	if err != nil {
 		return FetchResult{}, fmt.Errorf("encode ticket page: %w", err)
 	}
@@ -77,6 +91,23 @@ func (a *Activities) FetchTicketPage(ctx context.Context, ref PageRef) (FetchRes
 		return FetchResult{}, err
 	}
 	return FetchResult{Next: next, EndOfStream: endOfStream, Records: len(page.Tickets) + len(page.Bad)}, nil
+}
+
+// ticketRestartTime is where the ticket stream restarts by time: the newest generated_timestamp it applied in
+// this generation, minus the overlap, never before the integration's sync-from date (from).
+func (a *Activities) ticketRestartTime(ctx context.Context, in *store.Integration, from time.Time) (time.Time, error) {
+	ts, err := a.Store.TicketRestartPoint(ctx, in.ID)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if ts <= 0 {
+		return from, nil
+	}
+	t := time.Unix(ts, 0).Add(-cursorRestartOverlap)
+	if t.Before(from) {
+		return from, nil
+	}
+	return t, nil
 }
 
 // FetchCommentPage reads one page of ticket events with their comments from ref.From (a Unix time), fetches the
@@ -100,23 +131,44 @@ func (a *Activities) FetchCommentPage(ctx context.Context, ref PageRef) (FetchRe
 	if err != nil {
 		return FetchResult{}, a.classify(ctx, in, fmt.Sprintf("fetch comment events from %d", start), err)
 	}
-	sc := stagedComments{Comments: make([]store.CommentRow, 0, len(page.Comments)), Bad: stageBad(page.Bad)}
+	next := start
+	if page.EndTime > next {
+		next = page.EndTime
+	}
+	// A page that does not move the position on (Zendesk leaves out the last minute, so a recent position gets
+	// events already read back) ends the stream for this pass: fetching from the same position again would
+	// loop. The next pass starts from there.
+	endOfStream := page.EndOfStream || next == start
+	comments := page.Comments
+	if !page.EndOfStream && page.EndTime == start && start <= time.Now().Add(-exportLag).Unix() {
+		// A full page inside one second: more events share this second than a page holds, and the time-based
+		// export cannot page within a second (every call from here returns this same page). The comments of
+		// the second are read through the tickets concerned instead, and the stream moves on to the next second.
+		// (The check on the last minute: a recent position is sent clamped, so its page is not this case.)
+		more, err := a.commentsOfSecond(ctx, c, in, start)
+		if err != nil {
+			return FetchResult{}, err
+		}
+		comments = append(comments, more...)
+		next, endOfStream = start+1, false
+	}
+	sc := stagedComments{Comments: make([]store.CommentRow, 0, len(comments)), Bad: stageBad(page.Bad)}
 	var authors []int64
 	seen := map[int64]bool{}
-	for _, cm := range page.Comments {
-		created := cm.CreatedAt
-		row := store.CommentRow{ZendeskID: cm.ID, TicketID: cm.TicketID, Body: cm.Body, HTMLBody: cm.HTMLBody,
-			Public: cm.Public, Raw: cm.Raw}
-		if !created.IsZero() {
-			row.OriginCreatedAt = &created
+	dup := map[int64]bool{}
+	for _, cm := range comments {
+		if dup[cm.ID] {
+			continue
 		}
-		if cm.AuthorID > 0 {
-			id := cm.AuthorID
-			row.AuthorID = &id
-			if !seen[id] {
-				seen[id] = true
-				authors = append(authors, id)
-			}
+		dup[cm.ID] = true
+		row, err := stageComment(cm)
+		if err != nil {
+			sc.Bad = append(sc.Bad, unstorable("comment", cm.ID, cm.Raw, err.Error()))
+			continue
+		}
+		if id := cm.AuthorID; id > 0 && !seen[id] {
+			seen[id] = true
+			authors = append(authors, id)
 		}
 		sc.Comments = append(sc.Comments, row)
 	}
@@ -135,38 +187,76 @@ func (a *Activities) FetchCommentPage(ctx context.Context, ref PageRef) (FetchRe
 		if err != nil {
 			return FetchResult{}, a.classify(ctx, in, "fetch comment authors", err)
 		}
-		for _, u := range users {
-			sc.Users = append(sc.Users, u.Raw)
-		}
+		var bad []stagedBad
+		sc.Users, bad = stageUsers(users)
+		sc.Bad = append(sc.Bad, bad...)
 	}
 	body, err := json.Marshal(sc)
 	if err != nil {
 		return FetchResult{}, fmt.Errorf("encode comment page: %w", err)
 	}
-	next := start
-	if page.EndTime > next {
-		next = page.EndTime
-	}
-	// A page that does not move the position on (Zendesk leaves out the last minute, so a recent position gets
-	// events already read back) ends the stream for this pass: fetching from the same position again would
-	// loop. The next pass starts from there.
-	endOfStream := page.EndOfStream || next == start
 	nextPos := strconv.FormatInt(next, 10)
 	if err := a.Store.StagePage(ctx, &store.Page{IntegrationID: in.ID, Kind: store.KindComments, Generation: ref.Generation,
 		FromPos: ref.From, NextPos: nextPos, EndOfStream: endOfStream, Body: body}); err != nil {
 		return FetchResult{}, err
 	}
-	return FetchResult{Next: nextPos, EndOfStream: endOfStream, Records: len(page.Comments)}, nil
+	return FetchResult{Next: nextPos, EndOfStream: endOfStream, Records: len(sc.Comments)}, nil
+}
+
+// exportLag is the last minute Zendesk leaves out of incremental exports; the client clamps start times to it.
+const exportLag = time.Minute
+
+// commentsOfSecond reads every comment made in second sec, for a second holding more ticket events than an
+// events page. The tickets concerned are found with the cursor ticket export from sec, which, unlike the events
+// export, pages within a second: a ticket with a comment at sec has its generated_timestamp at sec or later.
+// Those created by then (a ticket created later cannot have an event at sec) and not deleted (their comments are
+// gone with them) get their comments listed, one request per 100 comments, and those of second sec are kept.
+// The cost grows with the tickets changed since sec, which is why only such a second takes this path.
+func (a *Activities) commentsOfSecond(ctx context.Context, c *zendesk.Client, in *store.Integration, sec int64) ([]zendesk.Comment, error) {
+	var ids []int64
+	seen := map[int64]bool{}
+	cursor := ""
+	for {
+		page, err := c.TicketExportPage(ctx, cursor, time.Unix(sec, 0), a.PerPage)
+		if err != nil {
+			return nil, a.classify(ctx, in, fmt.Sprintf("list the tickets changed since %d", sec), err)
+		}
+		for _, t := range page.Tickets {
+			if t.Status != "deleted" && t.CreatedAt.Unix() <= sec && !seen[t.ID] {
+				seen[t.ID] = true
+				ids = append(ids, t.ID)
+			}
+		}
+		if page.EndOfStream || page.AfterCursor == "" || page.AfterCursor == cursor {
+			break
+		}
+		cursor = page.AfterCursor
+	}
+	a.logger().Info("more ticket events in one second than a page holds: reading that second's comments per ticket",
+		"integration", in.Name, "second", sec, "tickets", len(ids))
+	var out []zendesk.Comment
+	for _, id := range ids {
+		cs, err := c.TicketComments(ctx, id)
+		var nf *zendesk.NotFoundError
+		if errors.As(err, &nf) {
+			continue // deleted since it was listed
+		}
+		if err != nil {
+			return nil, a.classify(ctx, in, fmt.Sprintf("list the comments of ticket %d", id), err)
+		}
+		for _, cm := range cs {
+			if cm.CreatedAt.Unix() == sec {
+				out = append(out, cm)
+			}
+		}
+	}
+	return out, nil
 }
 
 func stageBad(bad []zendesk.BadRecord) []stagedBad {
 	out := make([]stagedBad, 0, len(bad))
 	for _, b := range bad {
-		raw := b.Raw
-		if !json.Valid(raw) {
-			raw, _ = json.Marshal(string(raw))
-		}
-		out = append(out, stagedBad{Kind: b.Kind, ID: b.ID, Reason: b.Err.Error(), Raw: raw})
+		out = append(out, stagedBad{Kind: b.Kind, ID: b.ID, Reason: cleanText(b.Err.Error()), Raw: storablePayload(b.Raw)})
 	}
 	return out
 }

@@ -2,7 +2,6 @@ package activities
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/zendesk-sync/zendesk-sync/store"
 )
@@ -40,9 +39,7 @@ func (a *Activities) RetryFailures(ctx context.Context, integrationID int64) (Re
 		return res, a.classify(ctx, in, "fetch failed tickets", err)
 	}
 	var people []int64
-	st := stagedTickets{}
 	for _, t := range tickets {
-		st.Tickets = append(st.Tickets, t.Raw)
 		people = append(people, roleIDs(&t)...)
 		people = append(people, t.CollaboratorIDs...)
 	}
@@ -50,9 +47,8 @@ func (a *Activities) RetryFailures(ctx context.Context, integrationID int64) (Re
 	if err != nil {
 		return res, a.classify(ctx, in, "fetch the people of failed tickets", err)
 	}
-	for _, u := range users {
-		st.Users = append(st.Users, json.RawMessage(u.Raw))
-	}
+	// Cleaned like a fetched page (see clean.go), so a poison ticket fails here as a record, not as the retry.
+	st := stageTickets(tickets, users, nil)
 	dir, err := a.directory(ctx)
 	if err != nil {
 		return res, err

@@ -57,7 +57,7 @@ func (s *Store) ResetSync(ctx context.Context, integrationID int64) (int, error)
 		err := tx.QueryRowxContext(ctx, `UPDATE sync_state st SET phase='first_sync', ticket_cursor='',
 			events_start_time = COALESCE(EXTRACT(EPOCH FROM i.sync_from)::bigint, 0), first_sync_done=false,
 			generation = st.generation + 1, pages=0, tickets_synced=0, cases_created=0, cases_updated=0,
-			comments_synced=0, failures=0, last_sync_at=NULL, last_error=NULL, updated_at=now()
+			comments_synced=0, failures=0, last_sync_at=NULL, last_error=NULL, ticket_generated_max=0, updated_at=now()
 			FROM integrations i WHERE i.id = st.integration_id AND st.integration_id=$1 RETURNING st.generation`,
 			integrationID).Scan(&gen)
 		if err != nil {

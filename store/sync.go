@@ -15,6 +15,10 @@ import (
 // applied in between); the caller drops it and fetches again from the saved position.
 var ErrStalePage = errors.New("stale page")
 
+// ErrPageMissing says the page the stream stands at was never staged or was lost: sync_pages is UNLOGGED, so a
+// PostgreSQL crash or failover empties it. The caller fetches the page again from Zendesk and applies it.
+var ErrPageMissing = errors.New("staged page missing")
+
 // Counters are what one applied page added to the sync's progress.
 type Counters struct {
 	Tickets        int64 `json:"tickets"`
@@ -63,6 +67,10 @@ func (s *Store) ApplyPage(ctx context.Context, integrationID int64, kind string,
 		if errors.Is(err, ErrNotFound) && st.Position(kind) != from {
 			out, err = appliedCounters(ctx, tx, integrationID, kind, gen, from)
 			return err
+		}
+		if errors.Is(err, ErrNotFound) {
+			// The stream still stands at the page's start, so it was not applied: it was lost.
+			return fmt.Errorf("%s page from %q (generation %d): %w", kind, from, gen, ErrPageMissing)
 		}
 		if err != nil {
 			return err
@@ -469,6 +477,31 @@ func (p *PageTx) LinkComments(ownerID int64, ticketIDs []int64) (int64, error) {
 	}
 	n, _ := res.RowsAffected()
 	return n, nil
+}
+
+// NoteTicketsGenerated records that the ticket stream has applied tickets up to generated_timestamp ts, the
+// point it restarts from (minus an overlap) when Zendesk refuses its cursor. Only the page stream calls it:
+// tickets fetched by id (retried failures) say nothing about what the stream has read.
+func (p *PageTx) NoteTicketsGenerated(ts int64) error {
+	if ts <= 0 {
+		return nil
+	}
+	if _, err := p.tx.ExecContext(p.ctx, `UPDATE sync_state SET ticket_generated_max = GREATEST(ticket_generated_max, $2)
+		WHERE integration_id = $1`, p.IntegrationID, ts); err != nil {
+		return fmt.Errorf("note ticket stream progress: %w", err)
+	}
+	return nil
+}
+
+// TicketRestartPoint is the newest generated_timestamp the ticket stream has applied in the current generation
+// (0 when none): see NoteTicketsGenerated.
+func (s *Store) TicketRestartPoint(ctx context.Context, integrationID int64) (int64, error) {
+	var ts int64
+	if err := s.DB.GetContext(ctx, &ts, `SELECT ticket_generated_max FROM sync_state WHERE integration_id=$1`,
+		integrationID); err != nil {
+		return 0, notFound(err, fmt.Sprintf("sync state of integration %d", integrationID))
+	}
+	return ts, nil
 }
 
 // RecordFailures keeps records that could not be synced, with their reasons.

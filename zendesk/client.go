@@ -178,6 +178,7 @@ type request struct {
 	header   http.Header
 	want     int   // the exact success status; 0 accepts any 2xx
 	ticketID int64 // for ClosedTicketError
+	cursor   bool  // the request continues an export from a cursor: a 400 about it is an InvalidCursorError
 }
 
 func (r *request) isWrite() bool { return r.method != http.MethodGet && r.method != http.MethodHead }
@@ -348,6 +349,8 @@ func (c *Client) statusError(ctx context.Context, r *request, resp *http.Respons
 			c.pace.block(now.Add(d))
 		}
 		return &ServerError{StatusCode: code, RetryAfter: d, Message: p.message()}
+	case code == http.StatusBadRequest && r.cursor && p.isInvalidCursor():
+		return &InvalidCursorError{Endpoint: r.endpoint(), Message: p.message()}
 	case code == http.StatusUnprocessableEntity && r.ticketID != 0 && p.isClosedTicket():
 		return &ClosedTicketError{TicketID: r.ticketID}
 	default:

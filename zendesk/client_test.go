@@ -480,6 +480,26 @@ func TestErrorTypes(t *testing.T) {
 				assert.Equal(t, []string{`{"error":"InvalidValue"}`}, e.Details["requester"])
 				assert.Contains(t, err.Error(), "Record validation errors\n[base] Type:: is required when solving a ticket\n[email] is already taken")
 			}},
+		{"400 invalid cursor", 400, nil, `{"error":"InvalidPaginationParameter","description":"Invalid cursor"}`,
+			func(c *Client) error {
+				_, err := c.TicketExportPage(ctx, "MTU4MDc1Mzc5OC4wfHw0MzJ8", time.Time{}, 0)
+				return err
+			},
+			func(t *testing.T, err error) {
+				var e *InvalidCursorError
+				require.ErrorAs(t, err, &e)
+				assert.Equal(t, "/api/v2/incremental/tickets/cursor.json", e.Endpoint)
+				assert.Contains(t, err.Error(), "Invalid cursor")
+				assert.False(t, IsRetryable(err), "the same cursor is refused again")
+			}},
+		{"400 from a start_time export is not a cursor error", 400, nil, `{"error":"InvalidPaginationParameter","description":"Invalid cursor"}`,
+			func(c *Client) error { _, err := c.TicketExportPage(ctx, "", time.Unix(0, 0), 0); return err },
+			func(t *testing.T, err error) {
+				var e *InvalidCursorError
+				require.False(t, errors.As(err, &e))
+				var ir *InvalidRecordError
+				require.ErrorAs(t, err, &ir)
+			}},
 		{"400 not json", 400, nil, `<html>Bad Request</html>`,
 			func(c *Client) error { _, err := c.ShowTicket(ctx, 1); return err },
 			func(t *testing.T, err error) {

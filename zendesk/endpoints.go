@@ -31,7 +31,7 @@ func clampStart(unix int64) int64 {
 // TicketExportPage fetches one page of the cursor-based incremental ticket export with users side-loaded:
 // GET /api/v2/incremental/tickets/cursor.json. With cursor == "" the page starts at startTime, otherwise at the
 // cursor (startTime is then ignored, Zendesk rejects both). perPage 0 means 1000, the maximum. Deleted tickets
-// come through with status "deleted".
+// come through with status "deleted". A cursor Zendesk refuses gives an *InvalidCursorError.
 func (c *Client) TicketExportPage(ctx context.Context, cursor string, startTime time.Time, perPage int) (*TicketPage, error) {
 	if perPage <= 0 || perPage > maxExportPerPage {
 		perPage = maxExportPerPage
@@ -45,7 +45,8 @@ func (c *Client) TicketExportPage(ctx context.Context, cursor string, startTime 
 	q.Set("include", "users")
 	q.Set("per_page", strconv.Itoa(perPage))
 	var page *TicketPage
-	err := c.do(ctx, &request{method: http.MethodGet, path: "/api/v2/incremental/tickets/cursor.json", query: q},
+	err := c.do(ctx, &request{method: http.MethodGet, path: "/api/v2/incremental/tickets/cursor.json", query: q,
+		cursor: cursor != ""},
 		func(r io.Reader) error {
 			var err error
 			page, err = decodeTicketPage(r)

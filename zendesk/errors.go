@@ -95,6 +95,18 @@ func (e *ConflictError) Error() string {
 	return fmt.Sprintf("zendesk: conflict (HTTP 409), retry later: %s: %s", e.Path, orDefault(e.Message, "no details"))
 }
 
+// InvalidCursorError is the 400 Zendesk gives for an export cursor it will not continue from: one it never
+// issued, one from before a restore of the account, or one that no longer decodes. Asking again with the same cursor
+// gets the same answer; the stream must restart by time (start_time) from a point already known to be read.
+type InvalidCursorError struct {
+	Endpoint string
+	Message  string
+}
+
+func (e *InvalidCursorError) Error() string {
+	return fmt.Sprintf("zendesk: export cursor refused (HTTP 400) by %s: %s", e.Endpoint, orDefault(e.Message, "Invalid cursor"))
+}
+
 // RateLimitError is a 429 (or a pause the client knows would outlast the caller's deadline). RetryAfter is how long
 // Zendesk asked to wait.
 type RateLimitError struct {
@@ -282,6 +294,14 @@ func (p parsedError) message() string {
 	default:
 		return p.code
 	}
+}
+
+// isInvalidCursor matches the 400 of an export called with a cursor Zendesk refuses: the error code is
+// "InvalidPaginationParameter" and the description names the cursor ("Invalid cursor"). Either is enough, since
+// the request carried nothing else that could be invalid.
+func (p parsedError) isInvalidCursor() bool {
+	return strings.EqualFold(p.code, "InvalidPaginationParameter") ||
+		strings.Contains(strings.ToLower(p.description), "cursor")
 }
 
 // isClosedTicket matches the 422 Zendesk gives for updates of closed tickets. The text is matched loosely because

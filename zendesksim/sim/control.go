@@ -13,11 +13,15 @@ import (
 // fields are left alone. An empty Priority or Type clears it; AssigneeID 0
 // unassigns.
 type TicketChange struct {
-	Subject    *string `json:"subject,omitempty"`
-	Status     *string `json:"status,omitempty"`
-	Priority   *string `json:"priority,omitempty"`
-	Type       *string `json:"type,omitempty"`
-	AssigneeID *int64  `json:"assignee_id,omitempty"`
+	Subject *string `json:"subject,omitempty"`
+	// SubjectJSON sets the subject to a JSON string literal sent byte for byte, quotes included. Zendesk
+	// accounts with imported or legacy data send what a Go string cannot hold (invalid UTF-8, a lone
+	// surrogate escape such as "\ud800"); this reproduces them. It must be one JSON string token.
+	SubjectJSON *string `json:"subject_json,omitempty"`
+	Status      *string `json:"status,omitempty"`
+	Priority    *string `json:"priority,omitempty"`
+	Type        *string `json:"type,omitempty"`
+	AssigneeID  *int64  `json:"assignee_id,omitempty"`
 }
 
 // Stats are the dataset sizes (GET /_sim/stats).
@@ -154,6 +158,23 @@ func (s *Server) ChangeTicketAudit(id int64, ch TicketChange) (json.RawMessage, 
 	if ch.Subject != nil {
 		u.subject = optStr{set: true, null: *ch.Subject == "", v: *ch.Subject}
 	}
+	var rawSubject int32 = -1
+	if ch.SubjectJSON != nil {
+		raw := *ch.SubjectJSON
+		if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+			return nil, &ValidationError{"subject_json", "subject_json must be one JSON string literal, quotes included", "InvalidValue"}
+		}
+		// The raw literal is interned under a key no plain string can have, so it is rendered verbatim.
+		key := rawStringKey + raw
+		si, ok := s.strIdx[key]
+		if !ok {
+			si = int32(len(s.strs))
+			s.strs = append(s.strs, key)
+			s.strsJSON = append(s.strsJSON, []byte(raw))
+			s.strIdx[key] = si
+		}
+		rawSubject = si
+	}
 	if u.status, err = setEnum(ch.Status, statusNames, "status"); err != nil {
 		return nil, err
 	}
@@ -174,8 +195,19 @@ func (s *Server) ChangeTicketAudit(id int64, ch TicketChange) (json.RawMessage, 
 		}
 	}
 	a, err := s.applyUpdate(i, u, s.agentFor(&s.tickets[i]), viaWeb)
-	if err != nil || a < 0 {
+	if err != nil {
 		return nil, err
+	}
+	if t := &s.tickets[i]; rawSubject >= 0 && t.subject != rawSubject {
+		if t.status == stClosed {
+			return nil, ErrClosed
+		}
+		prev := s.strJSON(t.subject)
+		t.subject = rawSubject
+		a = s.recordAudit(i, s.agentFor(t), viaWeb, false, []change{{"subject", prev, s.strJSON(rawSubject)}}, nil)
+	}
+	if a < 0 {
+		return nil, nil
 	}
 	return s.appendAudit(nil, i, a), nil
 }
@@ -201,6 +233,43 @@ func (s *Server) Audits(id int64) ([]json.RawMessage, error) {
 		out = append(out, s.appendAudit(nil, i, a))
 	}
 	return out, nil
+}
+
+// rawStringKey prefixes the string-table keys of raw JSON literals (TicketChange.SubjectJSON).
+const rawStringKey = "\x00raw:"
+
+// UserChange is a change to a user's profile made in Zendesk; nil fields are left alone. Zendesk checks little
+// of what an import or an old account holds, so the values are taken as they are (a NUL byte in a name, an
+// address longer than any mailbox).
+type UserChange struct {
+	Name  *string `json:"name,omitempty"`
+	Email *string `json:"email,omitempty"`
+}
+
+// ChangeUser changes a user. The tickets the user is requester of are not touched: their next change side-loads
+// the user again.
+func (s *Server) ChangeUser(id int64, ch UserChange) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.userIndex(id)
+	if !ok {
+		return ErrNotFound
+	}
+	us := &s.users[u]
+	if ch.Name != nil {
+		us.name = *ch.Name
+	}
+	if ch.Email != nil {
+		if us.email != "" {
+			delete(s.emailIdx, strings.ToLower(us.email))
+		}
+		us.email = *ch.Email
+		if us.email != "" {
+			s.emailIdx[strings.ToLower(us.email)] = u
+		}
+	}
+	us.updated = s.tick()
+	return nil
 }
 
 // AddComment adds a comment as its author would in the UI.
@@ -412,6 +481,25 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 			t = json.RawMessage("null")
 		}
 		ok(map[string]json.RawMessage{"ticket": t})
+	case post && len(segs) == 3 && segs[0] == "users" && segs[2] == "change":
+		id, err := strconv.ParseInt(segs[1], 10, 64)
+		if err != nil {
+			writeJSON(w, http.StatusNotFound, bodyNotFound)
+			return
+		}
+		var ch UserChange
+		if !decode(&ch) {
+			return
+		}
+		if err := s.ChangeUser(id, ch); err != nil {
+			fail(err)
+			return
+		}
+		u, _ := s.UserJSON(id)
+		ok(map[string]json.RawMessage{"user": u})
+	case post && p == "cursors/invalidate":
+		s.InvalidateCursors()
+		ok(map[string]bool{"ok": true})
 	case r.Method == http.MethodGet && p == "requests":
 		ok(s.Requests())
 	case r.Method == http.MethodGet && p == "counters":
@@ -478,7 +566,7 @@ func faultsJSON(f Faults) map[string]any {
 	return map[string]any{
 		"rate_limit": f.RateLimit, "export_rate_limit": f.ExportRateLimit, "rate_window": f.RateWindow.String(),
 		"fail_rate": f.FailRate, "drop_rate": f.DropRate, "slow": f.Slow.String(), "export_lag": f.ExportLag.String(),
-		"ticket_update_limit": f.TicketUpdateLimit,
+		"ticket_update_limit": f.TicketUpdateLimit, "writes_per_second": f.WritesPerSecond,
 	}
 }
 
@@ -511,6 +599,8 @@ func mergeFaults(f *Faults, in map[string]json.RawMessage) error {
 			err = json.Unmarshal(raw, &f.ExportRateLimit)
 		case "ticket_update_limit":
 			err = json.Unmarshal(raw, &f.TicketUpdateLimit)
+		case "writes_per_second":
+			err = json.Unmarshal(raw, &f.WritesPerSecond)
 		case "fail_rate":
 			err = json.Unmarshal(raw, &f.FailRate)
 		case "drop_rate":

@@ -1,36 +1,59 @@
 package sim
 
 import (
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Cursors mimic Zendesk's base64 "<ts>.0||<pos>|" shape; pos is an index
-// into the append-only ticket log, so a cursor stays valid forever and a
-// restarted simulator with the same seed accepts it.
-func encodeCursor(ts int64, pos int, before bool) string {
+// into the append-only ticket log. The last field names the incarnation of
+// the simulator that issued the cursor: like Zendesk after an account
+// restore, a restarted simulator (even with the same seed) or one whose
+// cursors were invalidated (InvalidateCursors, POST /_sim/cursors/invalidate)
+// refuses older cursors with 400 "Invalid cursor".
+func (s *Server) encodeCursor(ts int64, pos int, before bool) string {
 	dir := ""
 	if before {
 		dir = "b"
 	}
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(ts, 10) + ".0|" + dir + "|" + strconv.Itoa(pos) + "|"))
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(ts, 10) + ".0|" + dir + "|" + strconv.Itoa(pos) + "|" + s.cursorEpoch))
 }
 
-func decodeCursor(c string) (pos int, before bool, ok bool) {
+// decodeCursor reads a cursor; ok is false for one this incarnation did not issue. mu must be held.
+func (s *Server) decodeCursor(c string) (pos int, before bool, ok bool) {
 	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(c, "="))
 	if err != nil {
 		return 0, false, false
 	}
 	parts := strings.Split(string(raw), "|")
-	if len(parts) != 4 {
+	if len(parts) != 4 || parts[3] != s.cursorEpoch {
 		return 0, false, false
 	}
 	pos, err = strconv.Atoi(parts[2])
 	return pos, parts[1] == "b", err == nil && pos >= 0
+}
+
+// InvalidateCursors makes every export cursor issued so far invalid, as a restore of the account would.
+func (s *Server) InvalidateCursors() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cursorEpoch = newCursorEpoch()
+}
+
+// newCursorEpoch draws an incarnation tag no earlier simulator process is likely to have used.
+func newCursorEpoch() string {
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return strconv.FormatInt(time.Now().UnixNano(), 36)
+	}
+	return hex.EncodeToString(b[:])
 }
 
 func (s *Server) visibleUntil() int64 {
@@ -88,7 +111,7 @@ func (s *Server) handleCursorExport(w http.ResponseWriter, r *http.Request, q ur
 	before := false
 	if hasCursor {
 		var ok bool
-		pos, before, ok = decodeCursor(q.Get("cursor"))
+		pos, before, ok = s.decodeCursor(q.Get("cursor"))
 		if !ok || pos > len(s.tlog) {
 			s.mu.RUnlock()
 			badRequest(w, "InvalidPaginationParameter", "Invalid cursor")
@@ -195,13 +218,13 @@ func (s *Server) handleCursorExport(w http.ResponseWriter, r *http.Request, q ur
 		}
 		return 0
 	}
-	after := encodeCursor(ts(next), next, false)
+	after := s.encodeCursor(ts(next), next, false)
 	b = append(b, `,"after_url":`...)
 	b = appendJSONString(b, cursorURL(after))
 	b = append(b, `,"after_cursor":`...)
 	b = appendJSONString(b, after)
 	if len(page) > 0 || first > 0 {
-		bc := encodeCursor(ts(first), first, true)
+		bc := s.encodeCursor(ts(first), first, true)
 		b = append(b, `,"before_url":`...)
 		b = appendJSONString(b, cursorURL(bc))
 		b = append(b, `,"before_cursor":`...)

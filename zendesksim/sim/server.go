@@ -30,6 +30,7 @@ type Options struct {
 	FailRate, DropRate         float64
 	Slow                       time.Duration
 	ExportLag                  time.Duration
+	WritesPerSecond            int // see Faults.WritesPerSecond
 	BadTickets                 int
 	MaxPerPage                 int // default 1000
 	TicketUpdateLimit          int // API updates per ticket per 10 windows; 0 → 30, <0 unlimited
@@ -48,6 +49,11 @@ type Faults struct {
 	Slow              time.Duration `json:"slow"`
 	ExportLag         time.Duration `json:"export_lag"`
 	TicketUpdateLimit int           `json:"ticket_update_limit"`
+	// WritesPerSecond is how many writes may share one timestamp second before later ones move to the next
+	// second; 0 means 400, which keeps the time-based event export from ever meeting a full second. Zendesk has
+	// no such limit: a larger value reproduces its bulk updates, where more than a page of ticket events (1000)
+	// share one second.
+	WritesPerSecond int `json:"writes_per_second"`
 }
 
 // RequestLog is one API request as the simulator saw it.
@@ -85,6 +91,7 @@ type Server struct {
 	nextAudit      int64
 	idem           map[string]idemEntry
 	email, token   string
+	cursorEpoch    string
 
 	fmu        sync.Mutex
 	faults     Faults
@@ -164,11 +171,12 @@ func New(o Options) *Server {
 		token:          o.Token,
 		nextComment:    extCommentBase,
 		nextAudit:      extAuditBase,
+		cursorEpoch:    newCursorEpoch(),
 		rng:            rand.New(rand.NewPCG(uint64(o.Seed), 0x5eed)),
 		faults: Faults{
 			RateLimit: o.RateLimit, ExportRateLimit: o.ExportRateLimit, RateWindow: o.RateWindow,
 			FailRate: o.FailRate, DropRate: o.DropRate, Slow: o.Slow, ExportLag: o.ExportLag,
-			TicketUpdateLimit: o.TicketUpdateLimit,
+			TicketUpdateLimit: o.TicketUpdateLimit, WritesPerSecond: o.WritesPerSecond,
 		},
 	}
 	s.bufPool.New = func() any { b := make([]byte, 0, 64<<10); return &b }
@@ -203,16 +211,21 @@ func (s *Server) SetCredentials(email, token string) {
 func (s *Server) now() time.Time { return s.o.Now() }
 
 // tick returns the timestamp for a write. It never goes backwards and lets
-// at most 400 writes share a second, so exports stay ordered and the
-// time-based event export never stalls on a full second.
+// at most Faults.WritesPerSecond writes (default 400) share a second, so
+// exports stay ordered and, by default, the time-based event export never
+// meets a full second.
 func (s *Server) tick() int64 {
 	ts := s.now().Unix()
 	if ts < s.lastTS {
 		ts = s.lastTS
 	}
+	limit := s.Faults().WritesPerSecond
+	if limit <= 0 {
+		limit = 400
+	}
 	if ts == s.lastTS {
 		s.secCount++
-		if s.secCount > 400 {
+		if s.secCount > limit {
 			ts++
 			s.secCount = 1
 		}
