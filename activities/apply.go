@@ -294,7 +294,7 @@ func (a *Activities) applyTickets(ptx *store.PageTx, in *store.Integration, dir 
 	}
 	for _, t := range tickets {
 		ex := existing[t.ID]
-		if ex != nil && ex.SyncGeneration == gen && ex.Status == t.Status && sameTime(ex.OriginUpdatedAt, t.UpdatedAt) {
+		if unchanged(ex, &t, gen) {
 			continue // unchanged since the last sync: nothing is written
 		}
 		next, warnings := pp.caseValues(&t)
@@ -437,6 +437,19 @@ func badFailure(b stagedBad) store.Failure {
 	return f
 }
 
+// unchanged says a ticket is exactly as the last sync of this generation applied it. The payload's digest decides:
+// updated_at has whole-second resolution, so an edit made in the same second as the one synced before would look
+// unchanged by it. Rows synced before digests were kept fall back to status and updated_at.
+func unchanged(ex *store.ExistingTicket, t *zendesk.Ticket, gen int) bool {
+	if ex == nil || ex.SyncGeneration != gen {
+		return false
+	}
+	if ex.RawDigest != nil {
+		return *ex.RawDigest == store.RawDigestOf(t.Raw)
+	}
+	return ex.Status == t.Status && sameTime(ex.OriginUpdatedAt, t.UpdatedAt)
+}
+
 func ticketRow(t zendesk.Ticket, synced json.RawMessage, gen int) store.TicketRow {
 	subject := ""
 	if t.Subject != nil {
@@ -447,7 +460,8 @@ func ticketRow(t zendesk.Ticket, synced json.RawMessage, gen int) store.TicketRo
 		Recipient: t.Recipient, RequesterID: t.RequesterID, SubmitterID: t.SubmitterID, AssigneeID: t.AssigneeID,
 		CollaboratorIDs: t.CollaboratorIDs, HasIncidents: t.HasIncidents, DueAt: t.DueAt,
 		OriginCreatedAt: timePtr(t.CreatedAt), OriginUpdatedAt: timePtr(t.UpdatedAt),
-		GeneratedTimestamp: t.GeneratedTimestamp, Raw: t.Raw, Synced: synced, SyncGeneration: gen}
+		GeneratedTimestamp: t.GeneratedTimestamp, Raw: t.Raw, Synced: synced, SyncGeneration: gen,
+		RawDigest: store.RawDigestOf(t.Raw)}
 }
 
 // newCase builds a case for a ticket seen for the first time (spec §4.5 step 4): CRM defaults where the ticket

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -275,6 +277,15 @@ type TicketRow struct {
 	CaseID             *int64          `json:"case_id"`
 	Synced             json.RawMessage `json:"synced"`
 	SyncGeneration     int             `json:"sync_generation"`
+	// RawDigest identifies Raw's exact bytes (RawDigestOf), so a ticket sent again unchanged is told apart from
+	// one changed within the same second.
+	RawDigest string `json:"raw_digest,omitempty"`
+}
+
+// RawDigestOf is the digest kept beside a ticket's raw payload.
+func RawDigestOf(raw []byte) string {
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:16])
 }
 
 // ExistingTicket is what the sync needs to know of a mirrored ticket before applying a new version of it.
@@ -287,6 +298,7 @@ type ExistingTicket struct {
 	Synced          json.RawMessage `db:"synced"`
 	// CaseDeletedAt is set when the ticket's case was deleted in the CRM: the import does not create it again.
 	CaseDeletedAt *time.Time `db:"case_deleted_at"`
+	RawDigest     *string    `db:"raw_digest"`
 	Case          *CaseRow   `db:"-"`
 }
 
@@ -300,7 +312,7 @@ func (p *PageTx) Tickets(ids []int64) (map[int64]*ExistingTicket, error) {
 	}
 	var ts []ExistingTicket
 	if err := p.tx.SelectContext(p.ctx, &ts, `SELECT zendesk_id, status, origin_updated_at, sync_generation, case_id,
-		synced, case_deleted_at FROM zd_tickets WHERE integration_id=$1 AND zendesk_id = ANY($2)`,
+		synced, case_deleted_at, raw_digest FROM zd_tickets WHERE integration_id=$1 AND zendesk_id = ANY($2)`,
 		p.IntegrationID, int64Array(ids)); err != nil {
 		return nil, fmt.Errorf("load tickets: %w", err)
 	}
@@ -392,16 +404,17 @@ func (p *PageTx) UpsertTickets(ts []TicketRow) error {
 	_, err = p.tx.ExecContext(p.ctx, `INSERT INTO zd_tickets AS t (integration_id, zendesk_id, url, subject, description,
 		external_id, problem_id, type, status, priority, recipient, requester_id, submitter_id, assignee_id,
 		collaborator_ids, has_incidents, due_at, origin_created_at, origin_updated_at, generated_timestamp, raw,
-		case_id, synced, sync_generation)
+		case_id, synced, sync_generation, raw_digest)
 		SELECT $1, x.zendesk_id, x.url, x.subject, x.description, x.external_id, x.problem_id, x.type, x.status,
 			x.priority, x.recipient, x.requester_id, x.submitter_id, x.assignee_id, COALESCE(x.collaborator_ids, '{}'),
 			x.has_incidents, x.due_at, x.origin_created_at, x.origin_updated_at, x.generated_timestamp, x.raw,
-			x.case_id, x.synced, x.sync_generation
+			x.case_id, x.synced, x.sync_generation, NULLIF(x.raw_digest, '')
 		FROM jsonb_to_recordset($2::jsonb) AS x(zendesk_id bigint, url text, subject text, description text,
 			external_id text, problem_id bigint, type text, status text, priority text, recipient text,
 			requester_id bigint, submitter_id bigint, assignee_id bigint, collaborator_ids bigint[],
 			has_incidents boolean, due_at timestamptz, origin_created_at timestamptz, origin_updated_at timestamptz,
-			generated_timestamp bigint, raw jsonb, case_id bigint, synced jsonb, sync_generation integer)
+			generated_timestamp bigint, raw jsonb, case_id bigint, synced jsonb, sync_generation integer,
+			raw_digest text)
 		ON CONFLICT (integration_id, zendesk_id) DO UPDATE SET url=EXCLUDED.url, subject=EXCLUDED.subject,
 			description=EXCLUDED.description, external_id=EXCLUDED.external_id, problem_id=EXCLUDED.problem_id,
 			type=EXCLUDED.type, status=EXCLUDED.status, priority=EXCLUDED.priority, recipient=EXCLUDED.recipient,
@@ -410,7 +423,8 @@ func (p *PageTx) UpsertTickets(ts []TicketRow) error {
 			origin_created_at=EXCLUDED.origin_created_at, origin_updated_at=EXCLUDED.origin_updated_at,
 			generated_timestamp=EXCLUDED.generated_timestamp, raw=EXCLUDED.raw,
 			case_id=COALESCE(EXCLUDED.case_id, t.case_id), synced=EXCLUDED.synced,
-			sync_generation=EXCLUDED.sync_generation, updated_at=now()`, p.IntegrationID, doc)
+			sync_generation=EXCLUDED.sync_generation, raw_digest=EXCLUDED.raw_digest, updated_at=now()`,
+		p.IntegrationID, doc)
 	if err != nil {
 		return fmt.Errorf("upsert tickets: %w", err)
 	}
