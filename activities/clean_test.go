@@ -74,3 +74,21 @@ func TestStagedTicketsAndUsersAreCleanOrBad(t *testing.T) {
 	assert.NotContains(t, bad.Payload, "\x00")
 	assert.Equal(t, "why", bad.Reason)
 }
+
+func TestCommentRowOfAPushAnswerIsCleaned(t *testing.T) {
+	z := zendesk.Comment{ID: 7, Body: "a\x00b\xff", HTMLBody: "<p>a\x00</p>", Public: true,
+		Raw: json.RawMessage(`{"id":7,"body":"a\u0000b"}`)}
+	row := commentRow(z, 42)
+	if row.TicketID != 42 || row.ZendeskID != 7 {
+		t.Fatalf("ids not kept: %+v", row)
+	}
+	if strings.ContainsRune(row.Body, 0) || !utf8.ValidString(row.Body) || strings.ContainsRune(row.HTMLBody, 0) {
+		t.Fatalf("text not cleaned: %q %q", row.Body, row.HTMLBody)
+	}
+	if strings.Contains(string(row.Raw), `\u0000`) {
+		t.Fatalf("raw not cleaned: %s", row.Raw)
+	}
+	if got := commentRow(zendesk.Comment{ID: 8}, 1).Raw; string(got) != `{}` {
+		t.Fatalf("an answer without raw JSON should give {}, got %s", got)
+	}
+}

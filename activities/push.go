@@ -469,21 +469,23 @@ func closedNote(ticketID int64) string {
 	return fmt.Sprintf("local changes not pushed: Zendesk ticket %d is closed, and a closed ticket cannot be updated", ticketID)
 }
 
+// commentRow is the mirror row of a comment Zendesk answered a push or publish with. It is cleaned exactly like an
+// imported comment (clean.go): Zendesk may echo text PostgreSQL cannot store, and a refused row would fail the push
+// after the comment was already posted.
 func commentRow(z zendesk.Comment, ticketID int64) *store.CommentRow {
-	created := z.CreatedAt
-	row := &store.CommentRow{ZendeskID: z.ID, TicketID: ticketID, Body: z.Body, HTMLBody: z.HTMLBody, Public: z.Public,
-		Raw: z.Raw}
-	if !created.IsZero() {
-		row.OriginCreatedAt = &created
+	z.TicketID = ticketID
+	if len(z.Raw) == 0 {
+		z.Raw = json.RawMessage(`{}`)
+	} else if !json.Valid(z.Raw) {
+		z.Raw = storablePayload(z.Raw)
 	}
-	if z.AuthorID > 0 {
-		id := z.AuthorID
-		row.AuthorID = &id
+	row, err := stageComment(z)
+	if err != nil {
+		// Raw is valid JSON here, so cleaning cannot fail; keep the cleaned text fields whatever happens.
+		row = store.CommentRow{ZendeskID: z.ID, TicketID: ticketID, Body: cleanText(z.Body),
+			HTMLBody: cleanText(z.HTMLBody), Public: z.Public, Raw: json.RawMessage(`{}`)}
 	}
-	if len(row.Raw) == 0 {
-		row.Raw = json.RawMessage(`{}`)
-	}
-	return row
+	return &row
 }
 
 func ids(items []store.OutboxItem) []int64 {
