@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the randomised convergence test (soak/): real worker processes, an in-process Temporal server, a fresh
 # PostgreSQL database and two Zendesk simulators, with edits on both sides, workers killed, connections cut and
-# API faults injected for SOAK_MINUTES; then the sync settles and every case is checked. See NOTES-soak.md.
+# API faults injected for SOAK_MINUTES; then the sync settles and every case is checked. See README, "Soak test".
 #
 #   SOAK_MINUTES  minutes of noise (default 3)
 #   SOAK_WORKERS  worker processes, 1 or 2 (default 2)
