@@ -102,6 +102,14 @@ func Judge(fc FieldCase) Verdict {
 			// Zendesk keeps audit times in whole seconds: a push in the CRM edit's second counts.
 			zSawL = zSawL || (w.Value == lastL.Value && !w.At.Before(lastL.At.Truncate(time.Second)) &&
 				!w.At.After(lastZ.At))
+			// A push that overwrote Zendesk's last value before the CRM's last edit reconciled Zendesk's edit,
+			// whatever it decided: the CRM's edit came after, over the synced state.
+			lSawZ = lSawZ || (w.At.After(lastZ.At) && w.At.Before(lastL.At))
+		}
+		for _, w := range fc.CaseSyncs {
+			// Likewise a sync write into the case between the CRM's last edit and Zendesk's (an import, or a
+			// conflict Zendesk won) reconciled the CRM's edit: Zendesk's later edit is informed.
+			zSawL = zSawL || (w.At.After(lastL.At) && w.At.Before(lastZ.At))
 		}
 		// What each side started its unsynced run of edits from: the value the sync last left there.
 		baseL, baseZ := runStart(fc.Local), runStart(fc.Remote)

@@ -126,3 +126,20 @@ func TestJudgeEditsThatUndoThemselvesAreNoChange(t *testing.T) {
 		assert.NotEmpty(t, Judge(fc).Problems, prio)
 	}
 }
+
+// A conflict Zendesk won wrote its value into the case; Zendesk's edit minutes later came back to the initial value.
+// That later edit saw the reconciled state: it is informed and stands, it is not an edit that "undid itself".
+func TestJudgeEditAfterAConflictWasReconciledIsInformed(t *testing.T) {
+	fc := FieldCase{Priority: "remote", Field: "assigned_to", Initial: "6",
+		Remote:    []Write{{Value: "2", Raw: "2", At: at(1), Prev: "6"}, {Value: "6", Raw: "6", At: at(400), Prev: "2"}},
+		Local:     []Write{{Value: "3", At: at(4), Prev: "6"}},
+		CaseSyncs: []Write{{Value: "2", At: at(30)}},
+		Conflicts: []ConflictRow{{Local: "3", Remote: "2", Winner: "remote"}},
+		FinalCase: "6", FinalTicket: "6", FinalRaw: "6"}
+	v := Judge(fc)
+	assert.Equal(t, "6", v.Expected, v.Rule)
+	assert.Empty(t, v.Problems)
+	// Without the sync write in between, Zendesk's two edits were concurrent with the CRM's and undid themselves.
+	fc.CaseSyncs = nil
+	assert.Equal(t, "3", Judge(fc).Expected)
+}
