@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
+
+	"github.com/zendesk-sync/zendesk-sync/contract"
 )
 
 // SyncState is the durable position and counters of one integration's sync. PostgreSQL, not the workflow, is the
@@ -99,10 +101,10 @@ type Page struct {
 	Body          []byte `db:"body"`
 }
 
-// Page kinds.
+// Page kinds (defined in package contract: the workflow names its streams with them).
 const (
-	KindTickets  = "tickets"
-	KindComments = "comments"
+	KindTickets  = contract.KindTickets
+	KindComments = contract.KindComments
 )
 
 // StagePage keeps a fetched page; fetching the same page again replaces it, so a retried fetch is harmless.

@@ -9,21 +9,17 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/zendesk-sync/zendesk-sync/contract"
 )
 
 // ErrStalePage says a staged page no longer fits the sync's position (a reset happened, or another page was
 // applied in between); the caller drops it and fetches again from the saved position.
 var ErrStalePage = errors.New("stale page")
 
-// Counters are what one applied page added to the sync's progress.
-type Counters struct {
-	Tickets        int64 `json:"tickets"`
-	CasesCreated   int64 `json:"cases_created"`
-	CasesUpdated   int64 `json:"cases_updated"`
-	Comments       int64 `json:"comments"`
-	Failures       int64 `json:"failures"`
-	AlreadyApplied bool  `json:"already_applied,omitempty"`
-}
+// Counters are what one applied page added to the sync's progress: the apply activities' result, defined in
+// package contract because its JSON is part of workflow history.
+type Counters = contract.PageCounters
 
 // PageTx is the transaction a page is applied in, with the batched statements the apply step needs.
 type PageTx struct {
