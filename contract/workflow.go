@@ -10,14 +10,16 @@ type Input struct {
 }
 
 // Counters is what a sync has done; zero values are a fresh start.
+//
+// It is also the totals of store.SyncState: the db tags are the sync_state columns (pushed has none).
 type Counters struct {
-	Pages          int64 `json:"pages"`
-	TicketsSynced  int64 `json:"tickets_synced"`
-	CasesCreated   int64 `json:"cases_created"`
-	CasesUpdated   int64 `json:"cases_updated"`
-	CommentsSynced int64 `json:"comments_synced"`
-	Failures       int64 `json:"failures"`
-	Pushed         int64 `json:"pushed"`
+	Pages          int64 `json:"pages" db:"pages"`
+	TicketsSynced  int64 `json:"tickets_synced" db:"tickets_synced"`
+	CasesCreated   int64 `json:"cases_created" db:"cases_created"`
+	CasesUpdated   int64 `json:"cases_updated" db:"cases_updated"`
+	CommentsSynced int64 `json:"comments_synced" db:"comments_synced"`
+	Failures       int64 `json:"failures" db:"failures"`
+	Pushed         int64 `json:"pushed" db:"-"`
 }
 
 // Add adds o to c.
