@@ -19,20 +19,21 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/secrets"
 	"github.com/zendesk-sync/zendesk-sync/store"
 	"github.com/zendesk-sync/zendesk-sync/zendesk"
 )
 
-// Error types the workflow recognises (kept equal to the workflows package constants).
+// Error types the workflow recognises (defined once, in package contract).
 const (
-	errCredentialsRejected = "CredentialsRejected"
-	errMalformedPage       = "MalformedPage"
-	errStalePage           = "StalePage"
-	errRateLimited         = "RateLimited"
+	errCredentialsRejected = contract.ErrCredentialsRejected
+	errMalformedPage       = contract.ErrMalformedPage
+	errStalePage           = contract.ErrStalePage
+	errRateLimited         = contract.ErrRateLimited
 	// errPermanent is a deterministic failure (a Zendesk 4xx, a PostgreSQL constraint or encoding error, a
 	// mapping bug) that stopped retrying after permanentAttempts attempts.
-	errPermanent = "PermanentFailure"
+	errPermanent = contract.ErrPermanentFailure
 )
 
 // malformedAttempts is how many times a malformed page is fetched again before it is reported.
@@ -105,7 +106,8 @@ func (a *Activities) client(in *store.Integration) (*zendesk.Client, error) {
 }
 
 // LoadSettings returns the integration's non-secret settings.
-func (a *Activities) LoadSettings(ctx context.Context, integrationID int64) (Settings, error) {
+func (a *Activities) LoadSettings(ctx context.Context, ref contract.IntegrationRef) (Settings, error) {
+	integrationID := ref.IntegrationID
 	in, err := a.Store.Integration(ctx, integrationID)
 	if errors.Is(err, store.ErrNotFound) {
 		// A deleted integration behaves as an inactive one: its workflow ends.
@@ -123,7 +125,8 @@ func settingsOf(in *store.Integration) Settings {
 }
 
 // SyncPosition reads where the integration's streams stand.
-func (a *Activities) SyncPosition(ctx context.Context, integrationID int64) (Position, error) {
+func (a *Activities) SyncPosition(ctx context.Context, ref contract.IntegrationRef) (Position, error) {
+	integrationID := ref.IntegrationID
 	in, err := a.Store.Integration(ctx, integrationID)
 	if err != nil {
 		return Position{}, err
@@ -152,8 +155,8 @@ func (a *Activities) RecordError(ctx context.Context, in ErrorInput) error {
 }
 
 // ResetSync rewinds the streams for a full first sync and returns the new generation.
-func (a *Activities) ResetSync(ctx context.Context, integrationID int64) (int, error) {
-	return a.Store.ResetSync(ctx, integrationID)
+func (a *Activities) ResetSync(ctx context.Context, ref contract.IntegrationRef) (int, error) {
+	return a.Store.ResetSync(ctx, ref.IntegrationID)
 }
 
 // classify turns Zendesk and store errors into what the workflow's retry policy understands.

@@ -10,6 +10,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/mapping"
 	"github.com/zendesk-sync/zendesk-sync/store"
 	"github.com/zendesk-sync/zendesk-sync/zendesk"
@@ -17,17 +18,9 @@ import (
 
 // Error types of publishing that retrying cannot fix.
 const (
-	errNotTwoWay      = "NotTwoWay"
-	errPublishRefused = "PublishRefused"
+	errNotTwoWay      = contract.ErrNotTwoWay
+	errPublishRefused = contract.ErrPublishRefused
 )
-
-// PublishResult is the Zendesk ticket a case is published as.
-type PublishResult struct {
-	IntegrationID int64
-	TicketID      int64
-	URL           string
-	Already       bool
-}
 
 // ExternalID is the external_id a published case's ticket carries: the key that makes publishing exactly-once.
 func ExternalID(caseID int64) string { return "zendesk-sync-case-" + strconv.FormatInt(caseID, 10) }
@@ -35,7 +28,8 @@ func ExternalID(caseID int64) string { return "zendesk-sync-case-" + strconv.For
 // PublishCase creates the Zendesk ticket of a CRM case exactly once, however often it is retried: it returns the
 // ticket already linked to the case, else the ticket Zendesk already has with the case's external_id (a retry after
 // a create whose answer was lost), else it creates the ticket (with an Idempotency-Key) and links it at once.
-func (a *Activities) PublishCase(ctx context.Context, caseID int64) (PublishResult, error) {
+func (a *Activities) PublishCase(ctx context.Context, ref contract.CaseRef) (PublishResult, error) {
+	caseID := ref.CaseID
 	cs, err := a.Store.CaseForPublish(ctx, caseID)
 	if err != nil {
 		return PublishResult{}, temporal.NewNonRetryableApplicationError(err.Error(), errPublishRefused, nil)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/mapping"
 	"github.com/zendesk-sync/zendesk-sync/store"
 	"github.com/zendesk-sync/zendesk-sync/zendesk"
@@ -20,19 +21,12 @@ const pushBatch = 200
 // updated; owner and contact have no single ticket field to go to without overwriting a real person.
 var pushable = []mapping.Field{mapping.FieldSubject, mapping.FieldStatus, mapping.FieldPriority, mapping.FieldAssignedTo}
 
-// PushResult says what one push step did.
-type PushResult struct {
-	Pushed    int
-	Skipped   int
-	Conflicts int
-	HasMore   bool
-}
-
 // PushLocalChanges sends the recorded local changes of a two-way integration to Zendesk: per case, only the
 // fields changed locally (a partial update), three-way merged against the values last synced and the ticket as
 // Zendesk has it now (fetched in batches of 100), and each new case comment as a ticket comment. A closed ticket
 // is never updated: the case gets a note saying why. Re-running it after a lost answer sends nothing twice.
-func (a *Activities) PushLocalChanges(ctx context.Context, integrationID int64) (PushResult, error) {
+func (a *Activities) PushLocalChanges(ctx context.Context, ref contract.IntegrationRef) (PushResult, error) {
+	integrationID := ref.IntegrationID
 	var res PushResult
 	in, err := a.Store.Integration(ctx, integrationID)
 	if err != nil {

@@ -3,20 +3,15 @@ package activities
 import (
 	"context"
 
+	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/store"
 )
-
-// RetryResult says what retrying an integration's failed tickets did.
-type RetryResult struct {
-	Retried      int `json:"retried"`
-	Fixed        int `json:"fixed"`
-	StillFailing int `json:"still_failing"`
-}
 
 // RetryFailures fetches the integration's failed tickets again by id (100 per request, with their people) and
 // applies those that now read and map cleanly; their failures are closed. Tickets that still fail keep their
 // record with the latest reason.
-func (a *Activities) RetryFailures(ctx context.Context, integrationID int64) (RetryResult, error) {
+func (a *Activities) RetryFailures(ctx context.Context, ref contract.IntegrationRef) (RetryResult, error) {
+	integrationID := ref.IntegrationID
 	var res RetryResult
 	in, err := a.Store.Integration(ctx, integrationID)
 	if err != nil {

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/zendesk-sync/zendesk-sync/contract"
 )
 
 // Config is what both binaries need to reach PostgreSQL and Temporal.
@@ -30,7 +32,7 @@ const (
 	DefaultDatabaseURL = "postgres://127.0.0.1:5432/zendesk_sync?sslmode=disable"
 	DefaultTemporal    = "127.0.0.1:7233"
 	DefaultNamespace   = "default"
-	DefaultTaskQueue   = "zendesk-sync"
+	DefaultTaskQueue   = contract.TaskQueue
 )
 
 // Setting is one option: a flag, the environment variable read when the flag is not given, and the default

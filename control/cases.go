@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/zendesk-sync/zendesk-sync/activities"
+	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/workflows"
 	"strings"
 
@@ -189,8 +189,8 @@ func orNil(s string) *string {
 }
 
 // RetryFailures fetches an integration's failed tickets again and applies those that now sync.
-func (c *Control) RetryFailures(ctx context.Context, integration string) (activities.RetryResult, error) {
-	var res activities.RetryResult
+func (c *Control) RetryFailures(ctx context.Context, integration string) (contract.RetryResult, error) {
+	var res contract.RetryResult
 	in, err := c.activeIntegration(ctx, integration)
 	if err != nil {
 		return res, err

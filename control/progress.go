@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	workflowpb "go.temporal.io/api/workflow/v1"
 
+	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/store"
 	"github.com/zendesk-sync/zendesk-sync/workflows"
 )
@@ -58,9 +59,7 @@ func (c *Control) Progress(ctx context.Context, name string) (ProgressView, erro
 			var p workflows.Progress
 			if err := resp.Get(&p); err == nil {
 				v.Phase, v.FirstSyncDone = p.Phase, p.FirstSyncDone
-				v.TicketsSynced, v.CasesCreated = p.Counters.TicketsSynced, p.Counters.CasesCreated
-				v.CasesUpdated, v.CommentsSynced = p.Counters.CasesUpdated, p.Counters.CommentsSynced
-				v.Failures, v.Pages = p.Counters.Failures, p.Counters.Pages
+				v.setCounters(p.Counters)
 				v.LastSyncAt, v.SyncsCompleted = p.LastSyncAt, p.SyncsCompleted
 				if p.LastError != "" {
 					msg := p.LastError
@@ -129,10 +128,15 @@ func failureMessage(f *failurepb.Failure) string {
 	return msg
 }
 
+// setCounters copies a sync's totals into the view, whose flat JSON fields are the documented output.
+func (v *ProgressView) setCounters(c contract.Counters) {
+	v.TicketsSynced, v.CasesCreated, v.CasesUpdated = c.TicketsSynced, c.CasesCreated, c.CasesUpdated
+	v.CommentsSynced, v.Failures, v.Pages = c.CommentsSynced, c.Failures, c.Pages
+}
+
 func fill(v *ProgressView, st *store.SyncState) {
 	v.Phase, v.FirstSyncDone = st.Phase, st.FirstSyncDone
-	v.TicketsSynced, v.CasesCreated, v.CasesUpdated = st.TicketsSynced, st.CasesCreated, st.CasesUpdated
-	v.CommentsSynced, v.Failures, v.Pages = st.CommentsSynced, st.Failures, st.Pages
+	v.setCounters(st.Counters)
 	if st.LastSyncAt.Valid {
 		t := st.LastSyncAt.Time
 		v.LastSyncAt = &t

@@ -7,15 +7,15 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
-	"github.com/zendesk-sync/zendesk-sync/activities"
+	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/store"
 	"github.com/zendesk-sync/zendesk-sync/workflows"
 )
 
 // Publish creates the Zendesk ticket of a case ("Publish to Zendesk"). A case published already gives its ticket
 // with Already set; a case of an integration without two-way sync is refused with a clear error.
-func (c *Control) Publish(ctx context.Context, caseID int64) (activities.PublishResult, error) {
-	var res activities.PublishResult
+func (c *Control) Publish(ctx context.Context, caseID int64) (contract.PublishResult, error) {
+	var res contract.PublishResult
 	cs, err := c.Store.CaseForPublish(ctx, caseID)
 	if err != nil {
 		return res, err

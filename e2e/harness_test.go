@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/server/temporaltest"
 
 	"github.com/zendesk-sync/zendesk-sync/activities"
+	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/control"
 	"github.com/zendesk-sync/zendesk-sync/internal/testdb"
 	"github.com/zendesk-sync/zendesk-sync/relay"
@@ -34,7 +35,7 @@ const (
 	testKey   = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 	simEmail  = "agent@example.com"
 	simToken  = "secret-token-e2e-7f3a"
-	taskQueue = "zendesk-sync"
+	taskQueue = contract.TaskQueue
 )
 
 type env struct {

@@ -23,7 +23,7 @@ import (
 	"github.com/lib/pq"
 	"go.temporal.io/api/serviceerror"
 
-	"github.com/zendesk-sync/zendesk-sync/workflows"
+	"github.com/zendesk-sync/zendesk-sync/contract"
 )
 
 // Channel is the PostgreSQL notification channel the outbox triggers notify.
@@ -261,8 +261,8 @@ func (rn *runner) signalLoop(ctx context.Context) {
 func (rn *runner) signal(ctx context.Context, id int64) error {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	wid := workflows.IntegrationWorkflowID(id)
-	err := rn.r.Temporal.SignalWorkflow(ctx, wid, "", workflows.SignalLocalChange, nil)
+	wid := contract.IntegrationWorkflowID(id)
+	err := rn.r.Temporal.SignalWorkflow(ctx, wid, "", contract.SignalLocalChange, nil)
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
 		rn.log.Debug("no running workflow to signal", "integration_id", id, "workflow_id", wid)

@@ -5,26 +5,25 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
+
+	"github.com/zendesk-sync/zendesk-sync/contract"
 )
 
 // SyncState is the durable position and counters of one integration's sync. PostgreSQL, not the workflow, is the
 // source of truth for the cursor: it moves in the same transaction as the rows of its page.
 type SyncState struct {
-	IntegrationID   int64          `db:"integration_id"`
-	Phase           string         `db:"phase"`
-	TicketCursor    string         `db:"ticket_cursor"`
-	EventsStartTime int64          `db:"events_start_time"`
-	FirstSyncDone   bool           `db:"first_sync_done"`
-	Generation      int            `db:"generation"`
-	Pages           int64          `db:"pages"`
-	TicketsSynced   int64          `db:"tickets_synced"`
-	CasesCreated    int64          `db:"cases_created"`
-	CasesUpdated    int64          `db:"cases_updated"`
-	CommentsSynced  int64          `db:"comments_synced"`
-	Failures        int64          `db:"failures"`
-	LastSyncAt      sql.NullTime   `db:"last_sync_at"`
-	LastError       sql.NullString `db:"last_error"`
-	UpdatedAt       time.Time      `db:"updated_at"`
+	IntegrationID   int64  `db:"integration_id"`
+	Phase           string `db:"phase"`
+	TicketCursor    string `db:"ticket_cursor"`
+	EventsStartTime int64  `db:"events_start_time"`
+	FirstSyncDone   bool   `db:"first_sync_done"`
+	Generation      int    `db:"generation"`
+	// Counters are the sync's totals since activation or the last reset, in the workflow's Counters type (the
+	// columns have the same names; pushed has no column and stays 0).
+	contract.Counters
+	LastSyncAt sql.NullTime   `db:"last_sync_at"`
+	LastError  sql.NullString `db:"last_error"`
+	UpdatedAt  time.Time      `db:"updated_at"`
 }
 
 const stateCols = `integration_id, phase, ticket_cursor, events_start_time, first_sync_done, generation, pages,
@@ -99,10 +98,10 @@ type Page struct {
 	Body          []byte `db:"body"`
 }
 
-// Page kinds.
+// Page kinds (defined in package contract: the workflow names its streams with them).
 const (
-	KindTickets  = "tickets"
-	KindComments = "comments"
+	KindTickets  = contract.KindTickets
+	KindComments = contract.KindComments
 )
 
 // StagePage keeps a fetched page; fetching the same page again replaces it, so a retried fetch is harmless.

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/zendesk-sync/zendesk-sync/contract"
 )
 
 // ErrStalePage says a staged page no longer fits the sync's position (a reset happened, or another page was
@@ -21,15 +23,9 @@ var ErrStalePage = errors.New("stale page")
 // PostgreSQL crash or failover empties it. The caller fetches the page again from Zendesk and applies it.
 var ErrPageMissing = errors.New("staged page missing")
 
-// Counters are what one applied page added to the sync's progress.
-type Counters struct {
-	Tickets        int64 `json:"tickets"`
-	CasesCreated   int64 `json:"cases_created"`
-	CasesUpdated   int64 `json:"cases_updated"`
-	Comments       int64 `json:"comments"`
-	Failures       int64 `json:"failures"`
-	AlreadyApplied bool  `json:"already_applied,omitempty"`
-}
+// Counters are what one applied page added to the sync's progress: the apply activities' result, defined in
+// package contract because its JSON is part of workflow history.
+type Counters = contract.PageCounters
 
 // PageTx is the transaction a page is applied in, with the batched statements the apply step needs.
 type PageTx struct {

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/zendesk-sync/zendesk-sync/activities"
+	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/store"
 	"github.com/zendesk-sync/zendesk-sync/workflows"
 )
@@ -140,14 +141,16 @@ func (f *fakeZendesk) names() []string {
 	return out
 }
 
-func (f *fakeZendesk) LoadSettings(_ context.Context, id int64) (activities.Settings, error) {
+func (f *fakeZendesk) LoadSettings(_ context.Context, r contract.IntegrationRef) (activities.Settings, error) {
+	id := r.IntegrationID
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record(fakeCall{Name: "LoadSettings", ID: id})
 	return f.settings, nil
 }
 
-func (f *fakeZendesk) SyncPosition(_ context.Context, id int64) (activities.Position, error) {
+func (f *fakeZendesk) SyncPosition(_ context.Context, r contract.IntegrationRef) (activities.Position, error) {
+	id := r.IntegrationID
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record(fakeCall{Name: "SyncPosition", ID: id})
@@ -185,7 +188,8 @@ func (f *fakeZendesk) RecordError(_ context.Context, in activities.ErrorInput) e
 	return nil
 }
 
-func (f *fakeZendesk) ResetSync(_ context.Context, id int64) (int, error) {
+func (f *fakeZendesk) ResetSync(_ context.Context, r contract.IntegrationRef) (int, error) {
+	id := r.IntegrationID
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record(fakeCall{Name: "ResetSync", ID: id})

@@ -8,8 +8,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/zendesk-sync/zendesk-sync/activities"
-	"github.com/zendesk-sync/zendesk-sync/store"
+	"github.com/zendesk-sync/zendesk-sync/contract"
 )
 
 // maxCyclesPerRun caps the sync passes of one run so a replay after a crash stays short.
@@ -37,8 +36,6 @@ const (
 	versionSuperseded = "superseded-pass"
 )
 
-var a *activities.Activities
-
 // IntegrationWorkflow is the entity workflow of one integration: first sync, then incremental syncs on a durable
 // timer, until deactivated. It survives worker crashes and deploys because every step is an activity whose effect
 // is committed in PostgreSQL together with the stream position.
@@ -60,7 +57,7 @@ type runner struct {
 	st        *State
 	phaseSeen string
 	interval  time.Duration
-	settings  activities.Settings
+	settings  contract.Settings
 
 	// sigS and sigD count the settings-changed and deactivate signals this run has seen; readS and readD are
 	// their values when the settings were last read. The active flag in hand is current when no settings-changed
@@ -178,9 +175,9 @@ func (w *runner) registerHandlers() error {
 	// Retrying failures runs its activity in the handler: it is short, and the sync-state row lock serialises
 	// it with any page being applied. It never waits on the loop, so continue-as-new may wait for it.
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRetryFailures,
-		func(ctx workflow.Context) (activities.RetryResult, error) {
-			var res activities.RetryResult
-			err := workflow.ExecuteActivity(w.longCtx(ctx, "retry failed tickets"), a.RetryFailures, w.in.IntegrationID).
+		func(ctx workflow.Context) (contract.RetryResult, error) {
+			var res contract.RetryResult
+			err := workflow.ExecuteActivity(w.longCtx(ctx, "retry failed tickets"), contract.ActivityRetryFailures, w.ref()).
 				Get(ctx, &res)
 			return res, err
 		},
@@ -381,8 +378,8 @@ func (w *runner) readyToContinue(midPass bool) bool {
 func (w *runner) push() (int64, error) {
 	var pushed int64
 	for {
-		var res activities.PushResult
-		if err := workflow.ExecuteActivity(w.long("push local changes"), a.PushLocalChanges, w.in.IntegrationID).
+		var res contract.PushResult
+		if err := workflow.ExecuteActivity(w.long("push local changes"), contract.ActivityPushLocalChanges, w.ref()).
 			Get(w.ctx, &res); err != nil {
 			return pushed, err
 		}
@@ -401,7 +398,7 @@ func (w *runner) failed(err error) string {
 		w.st.CredentialsRejected = true
 	}
 	w.st.LastError = msg
-	_ = workflow.ExecuteActivity(w.short(), a.RecordError, activities.ErrorInput{
+	_ = workflow.ExecuteActivity(w.short(), contract.ActivityRecordError, contract.ErrorInput{
 		IntegrationID: w.in.IntegrationID, Message: msg}).Get(w.ctx, nil)
 	return msg
 }
@@ -424,18 +421,18 @@ func (w *runner) pass() passOutcome {
 	tickets := true
 	if resume != nil {
 		did = resume.Did
-		tickets = resume.Stream != store.KindComments
+		tickets = resume.Stream != contract.KindComments
 	}
-	var pos activities.Position
-	err := workflow.ExecuteActivity(w.short(), a.SyncPosition, w.in.IntegrationID).Get(ctx, &pos)
+	var pos contract.Position
+	err := workflow.ExecuteActivity(w.short(), contract.ActivitySyncPosition, w.ref()).Get(ctx, &pos)
 	if err == nil {
 		st.Generation = pos.Generation
 		if tickets {
-			err = w.stream(store.KindTickets, pos.TicketCursor, &did)
+			err = w.stream(contract.KindTickets, pos.TicketCursor, &did)
 		}
 	}
 	if err == nil {
-		err = w.stream(store.KindComments, pos.EventsFrom, &did)
+		err = w.stream(contract.KindComments, pos.EventsFrom, &did)
 	}
 	var ho *handOff
 	if errors.As(err, &ho) {
@@ -450,7 +447,7 @@ func (w *runner) pass() passOutcome {
 		did.Pushed, err = w.push()
 	}
 	if err == nil {
-		err = workflow.ExecuteActivity(w.short(), a.EndSync, activities.EndSyncInput{
+		err = workflow.ExecuteActivity(w.short(), contract.ActivityEndSync, contract.EndSyncInput{
 			IntegrationID: w.in.IntegrationID, FirstSyncDone: true}).Get(ctx, nil)
 	}
 	// The result is complete before SyncsCompleted moves: a waiting sync-now handler reads it as soon as it does,
@@ -495,32 +492,31 @@ func (w *runner) midPassDue() bool {
 // grown enough, it stops between two pages (no activity in flight) and hands the pass to the next run.
 func (w *runner) stream(kind string, from string, did *Counters) error {
 	ctx, st := w.ctx, w.st
-	fetch, apply := a.FetchTicketPage, a.ApplyTicketPage
-	if kind == store.KindComments {
-		fetch, apply = a.FetchCommentPage, a.ApplyCommentPage
+	fetch, apply := contract.ActivityFetchTicketPage, contract.ActivityApplyTicketPage
+	if kind == contract.KindComments {
+		fetch, apply = contract.ActivityFetchCommentPage, contract.ActivityApplyCommentPage
 	}
-	ref := activities.PageRef{IntegrationID: w.in.IntegrationID, Generation: st.Generation, From: from}
+	ref := contract.PageRef{IntegrationID: w.in.IntegrationID, Generation: st.Generation, From: from}
 	pending := workflow.ExecuteActivity(w.long(kind+" page"), fetch, ref)
 	for {
-		var fr activities.FetchResult
+		var fr contract.FetchResult
 		if err := pending.Get(ctx, &fr); err != nil {
 			return err
 		}
 		applied := workflow.ExecuteActivity(w.long("apply "+kind), apply, ref)
-		next := activities.PageRef{IntegrationID: ref.IntegrationID, Generation: ref.Generation, From: fr.Next}
+		next := contract.PageRef{IntegrationID: ref.IntegrationID, Generation: ref.Generation, From: fr.Next}
 		stop := !fr.EndOfStream && w.midPassDue()
 		if !fr.EndOfStream && !stop {
 			pending = workflow.ExecuteActivity(w.long(kind+" page"), fetch, next)
 		}
-		var c store.Counters
+		var c contract.PageCounters
 		if err := applied.Get(ctx, &c); err != nil {
 			return err
 		}
 		w.pagesThisRun++
-		got := Counters{Pages: 1, TicketsSynced: c.Tickets, CasesCreated: c.CasesCreated, CasesUpdated: c.CasesUpdated,
-			CommentsSynced: c.Comments, Failures: c.Failures}
-		did.add(got)
-		st.Totals.add(got)
+		got := c.Counters()
+		did.Add(got)
+		st.Totals.Add(got)
 		if fr.EndOfStream {
 			return nil
 		}
@@ -537,7 +533,7 @@ func (w *runner) stream(kind string, from string, did *Counters) error {
 func (w *runner) reset() error {
 	ctx, st := w.ctx, w.st
 	var gen int
-	if err := workflow.ExecuteActivity(w.short(), a.ResetSync, w.in.IntegrationID).Get(ctx, &gen); err != nil {
+	if err := workflow.ExecuteActivity(w.short(), contract.ActivityResetSync, w.ref()).Get(ctx, &gen); err != nil {
 		return err
 	}
 	st.Generation = gen
@@ -552,9 +548,9 @@ func (w *runner) reset() error {
 }
 
 func (w *runner) loadSettings() error {
-	var s activities.Settings
+	var s contract.Settings
 	sigS, sigD := w.sigS, w.sigD // a signal that arrives during the read may be newer than what it reads
-	if err := workflow.ExecuteActivity(w.short(), a.LoadSettings, w.in.IntegrationID).Get(w.ctx, &s); err != nil {
+	if err := workflow.ExecuteActivity(w.short(), contract.ActivityLoadSettings, w.ref()).Get(w.ctx, &s); err != nil {
 		return fmt.Errorf("load settings: %w", err)
 	}
 	w.readS, w.readD = sigS, sigD
@@ -608,7 +604,7 @@ func (w *runner) longCtx(ctx workflow.Context, summary string) workflow.Context 
 }
 
 // retryPolicy retries transient failures (Zendesk 5xx, PostgreSQL down) for as long as it takes, capped at a
-// minute between attempts; permanent ones are marked non-retryable by the activities.
+// minute between attempts; permanent ones are marked non-retryable by the contract.
 func retryPolicy() *temporal.RetryPolicy {
 	return &temporal.RetryPolicy{
 		InitialInterval:        time.Second,
@@ -631,4 +627,10 @@ func describe(err error) string {
 		return ae.Message()
 	}
 	return err.Error()
+}
+
+// ref is the input of the activities that concern the integration as a whole (a struct, so fields can be added;
+// the activities also accept the bare id that runs scheduled before it sent).
+func (w *runner) ref() contract.IntegrationRef {
+	return contract.IntegrationRef{IntegrationID: w.in.IntegrationID}
 }

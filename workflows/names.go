@@ -1,52 +1,48 @@
 // Package workflows holds the integration workflow: one long-lived entity workflow per Zendesk integration that
 // runs the first sync and then the incremental loop, and answers "sync now", "reset" and "progress". It only
 // orchestrates: every byte of Zendesk data moves inside activities, and the workflow carries positions and counters.
+//
+// The names and types the workflow shares with activities, control and the relay are defined in package contract;
+// the ones below are re-exported so a caller that starts or talks to the workflow needs this package only.
 package workflows
 
 import (
-	"strconv"
-	"strings"
-
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/zendesk-sync/zendesk-sync/contract"
 )
 
-// Names shared with the starter and the worker.
+// Names shared with the starter and the worker (defined in package contract).
 const (
-	TaskQueue = "zendesk-sync"
+	TaskQueue = contract.TaskQueue
 
-	IntegrationWorkflowName = "IntegrationWorkflow"
+	IntegrationWorkflowName = contract.IntegrationWorkflowName
+	PublishWorkflowName     = contract.PublishWorkflowName
 
-	UpdateSyncNow = "sync-now"
-	UpdateReset   = "reset"
-	// UpdateRetryFailures fetches the failed tickets again by id and applies those that now sync.
-	UpdateRetryFailures = "retry-failures"
-	QueryProgress       = "progress"
-
-	// SignalSettingsChanged tells a waiting workflow that the integration's settings (e.g. its token) changed.
-	SignalSettingsChanged = "settings-changed"
-	// SignalDeactivate ends the loop cleanly.
-	SignalDeactivate = "deactivate"
-	// SignalLocalChange wakes the workflow when a case changed locally (two-way sync).
-	SignalLocalChange = "local-change"
+	UpdateSyncNow         = contract.UpdateSyncNow
+	UpdateReset           = contract.UpdateReset
+	UpdateRetryFailures   = contract.UpdateRetryFailures
+	QueryProgress         = contract.QueryProgress
+	SignalSettingsChanged = contract.SignalSettingsChanged
+	SignalDeactivate      = contract.SignalDeactivate
+	SignalLocalChange     = contract.SignalLocalChange
 )
 
-// Phases, as progress and the SyncPhase search attribute show them.
+// Phases, as progress and the SyncPhase search attribute show them (defined in package contract).
 const (
-	PhaseFirstSync           = "first_sync"
-	PhaseIncremental         = "incremental"
-	PhaseWaiting             = "waiting"
-	PhaseCredentialsRejected = "credentials_rejected"
-	PhaseInactive            = "inactive"
+	PhaseFirstSync           = contract.PhaseFirstSync
+	PhaseIncremental         = contract.PhaseIncremental
+	PhaseWaiting             = contract.PhaseWaiting
+	PhaseCredentialsRejected = contract.PhaseCredentialsRejected
+	PhaseInactive            = contract.PhaseInactive
 )
 
-// Error types activities return and the workflow recognises.
+// Error types activities return and the workflow recognises (defined in package contract).
 const (
-	ErrCredentialsRejected = "CredentialsRejected"
-	ErrMalformedPage       = "MalformedPage"
-	ErrStalePage           = "StalePage"
-	// ErrPermanentFailure is a deterministic failure (a Zendesk 4xx, a PostgreSQL constraint or encoding error, a
-	// bug) that stopped retrying after a few attempts; always non-retryable, the pass records it as last_error.
-	ErrPermanentFailure = "PermanentFailure"
+	ErrCredentialsRejected = contract.ErrCredentialsRejected
+	ErrMalformedPage       = contract.ErrMalformedPage
+	ErrStalePage           = contract.ErrStalePage
+	ErrPermanentFailure    = contract.ErrPermanentFailure
 )
 
 // Search attributes shown in the Web UI. They hold the integration's name and phase, never a secret.
@@ -55,18 +51,15 @@ var (
 	PhaseKey       = temporal.NewSearchAttributeKeyKeyword("SyncPhase")
 )
 
-const workflowIDPrefix = "zendesk-integration/"
-
 // IntegrationWorkflowID is the one workflow ID of an integration.
 func IntegrationWorkflowID(integrationID int64) string {
-	return workflowIDPrefix + strconv.FormatInt(integrationID, 10)
+	return contract.IntegrationWorkflowID(integrationID)
 }
 
 // IntegrationIDFromWorkflowID is the inverse of IntegrationWorkflowID.
 func IntegrationIDFromWorkflowID(id string) (int64, bool) {
-	if !strings.HasPrefix(id, workflowIDPrefix) {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(strings.TrimPrefix(id, workflowIDPrefix), 10, 64)
-	return n, err == nil
+	return contract.IntegrationIDFromWorkflowID(id)
 }
+
+// PublishWorkflowID is the one workflow ID per case: a second publish while one runs joins it.
+func PublishWorkflowID(caseID int64) string { return contract.PublishWorkflowID(caseID) }

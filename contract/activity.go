@@ -1,0 +1,136 @@
+package contract
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+)
+
+// IntegrationRef is the input of every activity that concerns one integration as a whole. It is a struct (not a
+// bare id) so fields can be added without changing the activity's signature.
+//
+// History compatibility: workflows started before this type existed send the bare id (`5`) to these activities,
+// and their histories hold it. Rather than gating the change with workflow.GetVersion, the type decodes both
+// shapes (see UnmarshalJSON), so an activity task scheduled by an old run still decodes on a new worker.
+type IntegrationRef struct {
+	IntegrationID int64
+}
+
+// UnmarshalJSON accepts the struct and, for runs scheduled before the struct existed, a bare integration id.
+func (r *IntegrationRef) UnmarshalJSON(b []byte) error {
+	return decodeRef(b, &r.IntegrationID, func(b []byte) error {
+		type plain IntegrationRef // no UnmarshalJSON method: no recursion
+		return json.Unmarshal(b, (*plain)(r))
+	})
+}
+
+// CaseRef is the input of the activities that concern one CRM case (publishing). Like IntegrationRef it also
+// decodes from a bare case id, the shape runs scheduled before it existed send.
+type CaseRef struct {
+	CaseID int64
+}
+
+// UnmarshalJSON accepts the struct and a bare case id.
+func (r *CaseRef) UnmarshalJSON(b []byte) error {
+	return decodeRef(b, &r.CaseID, func(b []byte) error {
+		type plain CaseRef
+		return json.Unmarshal(b, (*plain)(r))
+	})
+}
+
+// decodeRef decodes a bare JSON number into id, and anything else with decodeStruct.
+func decodeRef(b []byte, id *int64, decodeStruct func([]byte) error) error {
+	t := bytes.TrimSpace(b)
+	if len(t) > 0 && (t[0] == '-' || (t[0] >= '0' && t[0] <= '9')) {
+		if err := json.Unmarshal(t, id); err != nil {
+			return fmt.Errorf("decode bare id %s: %w", t, err)
+		}
+		return nil
+	}
+	return decodeStruct(b)
+}
+
+// Settings is what the workflow needs to know of its integration: never a credential.
+type Settings struct {
+	Name            string
+	Active          bool
+	IntervalSeconds int
+	TwoWay          bool
+	Priority        string
+	SettingsVersion int
+}
+
+// Position is where the integration's streams stand, as PostgreSQL (the source of truth) records it.
+type Position struct {
+	Generation    int
+	TicketCursor  string
+	EventsFrom    string
+	FirstSyncDone bool
+	Settings      Settings
+}
+
+// PageRef names one page of one stream: the integration, the sync generation and where the page starts.
+type PageRef struct {
+	IntegrationID int64
+	Generation    int
+	From          string
+}
+
+// FetchResult is what a fetch tells the workflow: where the next page starts and whether the stream ended.
+type FetchResult struct {
+	Next        string
+	EndOfStream bool
+	Records     int
+}
+
+// PageCounters are what one applied page added to the sync's progress: the result of the apply activities. Its
+// JSON tags are in recorded histories and in the applied_pages table; keep them.
+type PageCounters struct {
+	Tickets        int64 `json:"tickets"`
+	CasesCreated   int64 `json:"cases_created"`
+	CasesUpdated   int64 `json:"cases_updated"`
+	Comments       int64 `json:"comments"`
+	Failures       int64 `json:"failures"`
+	AlreadyApplied bool  `json:"already_applied,omitempty"`
+}
+
+// Counters is the page's contribution to a sync's Counters: one page and its counts.
+func (p PageCounters) Counters() Counters {
+	return Counters{Pages: 1, TicketsSynced: p.Tickets, CasesCreated: p.CasesCreated, CasesUpdated: p.CasesUpdated,
+		CommentsSynced: p.Comments, Failures: p.Failures}
+}
+
+// EndSyncInput records the end of a sync pass.
+type EndSyncInput struct {
+	IntegrationID int64
+	FirstSyncDone bool
+}
+
+// ErrorInput records why a sync pass stopped ("" clears it).
+type ErrorInput struct {
+	IntegrationID int64
+	Message       string
+}
+
+// PushResult says what one push step did.
+type PushResult struct {
+	Pushed    int
+	Skipped   int
+	Conflicts int
+	HasMore   bool
+}
+
+// RetryResult says what retrying an integration's failed tickets did (the retry-failures update's result).
+type RetryResult struct {
+	Retried      int `json:"retried"`
+	Fixed        int `json:"fixed"`
+	StillFailing int `json:"still_failing"`
+}
+
+// PublishResult is the Zendesk ticket a case is published as (the publish workflow's result).
+type PublishResult struct {
+	IntegrationID int64
+	TicketID      int64
+	URL           string
+	Already       bool
+}

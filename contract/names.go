@@ -1,0 +1,112 @@
+// Package contract holds what the workflow, the activities, control and the relay must agree on: the task queue,
+// workflow / activity / update / signal / query names, error types, page kinds, and the inputs and results that
+// travel through Temporal. It imports nothing of the project and no Temporal SDK, so every side can import it and
+// a change of anything recorded in workflow history is visible in one place.
+//
+// Everything here with a JSON shape is part of recorded workflow histories: field names and tags must stay as they
+// are (add fields, never rename), or recorded runs stop replaying (workflows/replay_test.go).
+package contract
+
+import (
+	"strconv"
+	"strings"
+)
+
+// TaskQueue is the default task queue of the worker, the starter and the tests.
+const TaskQueue = "zendesk-sync"
+
+// Workflow types.
+const (
+	IntegrationWorkflowName = "IntegrationWorkflow"
+	// PublishWorkflowName is the workflow type of "Publish to Zendesk".
+	PublishWorkflowName = "PublishCaseWorkflow"
+)
+
+// Updates, signals and queries of the integration workflow.
+const (
+	UpdateSyncNow = "sync-now"
+	UpdateReset   = "reset"
+	// UpdateRetryFailures fetches the failed tickets again by id and applies those that now sync.
+	UpdateRetryFailures = "retry-failures"
+	QueryProgress       = "progress"
+
+	// SignalSettingsChanged tells a waiting workflow that the integration's settings (e.g. its token) changed.
+	SignalSettingsChanged = "settings-changed"
+	// SignalDeactivate ends the loop cleanly.
+	SignalDeactivate = "deactivate"
+	// SignalLocalChange wakes the workflow when a case changed locally (two-way sync).
+	SignalLocalChange = "local-change"
+)
+
+// Activity types. They are the method names of activities.Activities (registered as a struct), so they equal the
+// names recorded in existing histories; the workflow schedules activities by these names and so does not import
+// the activities package.
+const (
+	ActivityLoadSettings     = "LoadSettings"
+	ActivitySyncPosition     = "SyncPosition"
+	ActivityEndSync          = "EndSync"
+	ActivityRecordError      = "RecordError"
+	ActivityResetSync        = "ResetSync"
+	ActivityFetchTicketPage  = "FetchTicketPage"
+	ActivityFetchCommentPage = "FetchCommentPage"
+	ActivityApplyTicketPage  = "ApplyTicketPage"
+	ActivityApplyCommentPage = "ApplyCommentPage"
+	ActivityPushLocalChanges = "PushLocalChanges"
+	ActivityRetryFailures    = "RetryFailures"
+	ActivityPublishCase      = "PublishCase"
+)
+
+// Phases, as progress and the SyncPhase search attribute show them.
+const (
+	PhaseFirstSync           = "first_sync"
+	PhaseIncremental         = "incremental"
+	PhaseWaiting             = "waiting"
+	PhaseCredentialsRejected = "credentials_rejected"
+	PhaseInactive            = "inactive"
+)
+
+// Error types activities return and the workflow recognises (temporal.ApplicationError types).
+const (
+	ErrCredentialsRejected = "CredentialsRejected"
+	ErrMalformedPage       = "MalformedPage"
+	ErrStalePage           = "StalePage"
+	ErrRateLimited         = "RateLimited"
+	// ErrPermanentFailure is a deterministic failure (a Zendesk 4xx, a PostgreSQL constraint or encoding error, a
+	// bug) that stopped retrying after a few attempts; always non-retryable, the pass records it as last_error.
+	ErrPermanentFailure = "PermanentFailure"
+	// ErrNotTwoWay: a case of an integration that is not two-way cannot be published.
+	ErrNotTwoWay = "NotTwoWay"
+	// ErrPublishRefused: Zendesk refused the ticket of a case for good.
+	ErrPublishRefused = "PublishRefused"
+)
+
+// Page kinds: the two export streams of an integration. They are also the stream names a pass carries across
+// continue-as-new (PassResume.Stream) and the kind column of the staging tables.
+const (
+	KindTickets  = "tickets"
+	KindComments = "comments"
+)
+
+const (
+	integrationWorkflowIDPrefix = "zendesk-integration/"
+	publishWorkflowIDPrefix     = "zendesk-publish/"
+)
+
+// IntegrationWorkflowID is the one workflow ID of an integration.
+func IntegrationWorkflowID(integrationID int64) string {
+	return integrationWorkflowIDPrefix + strconv.FormatInt(integrationID, 10)
+}
+
+// IntegrationIDFromWorkflowID is the inverse of IntegrationWorkflowID.
+func IntegrationIDFromWorkflowID(id string) (int64, bool) {
+	if !strings.HasPrefix(id, integrationWorkflowIDPrefix) {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(strings.TrimPrefix(id, integrationWorkflowIDPrefix), 10, 64)
+	return n, err == nil
+}
+
+// PublishWorkflowID is the one workflow ID per case: a second publish while one runs joins it.
+func PublishWorkflowID(caseID int64) string {
+	return publishWorkflowIDPrefix + strconv.FormatInt(caseID, 10)
+}
