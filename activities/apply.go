@@ -134,7 +134,7 @@ func (p *people) upsert(users []zendesk.User) error {
 	var create []store.NewContact
 	planned := map[string]bool{}
 	for _, u := range users {
-		if u.Role != "end-user" || u.Email == nil {
+		if u.Role != mapping.RoleEndUser || u.Email == nil {
 			continue
 		}
 		e := mapping.NormalizeEmail(*u.Email)
@@ -168,7 +168,7 @@ func (p *people) upsert(users []zendesk.User) error {
 			email = *u.Email
 		}
 		var contactID int64
-		if u.Role == "end-user" {
+		if u.Role == mapping.RoleEndUser {
 			contactID = contacts[mapping.NormalizeEmail(email)]
 		}
 		party := mapping.ResolveParty(u.ID, u.Role, email, contactID, p.dir)
@@ -341,7 +341,7 @@ func (a *Activities) applyTickets(ptx *store.PageTx, in *store.Integration, dir 
 			}
 			if len(changed) > 0 {
 				cr := caseRow(ex.Case.ID, merged)
-				if merged.Status == "closed" && current.Status != "closed" {
+				if merged.Status == mapping.CaseStatusClosed && current.Status != mapping.CaseStatusClosed {
 					cr.ClosedAt = timePtr(t.UpdatedAt)
 				}
 				changedCases = append(changedCases, cr)
@@ -476,7 +476,7 @@ func newCase(t zendesk.Ticket, v mapping.CaseValues) store.CaseRow {
 	cr := caseRow(0, v)
 	cr.TicketID = t.ID
 	cr.ReportedAt = timePtr(t.CreatedAt)
-	if v.Status == "closed" {
+	if v.Status == mapping.CaseStatusClosed {
 		cr.ClosedAt = timePtr(t.UpdatedAt)
 	}
 	return cr

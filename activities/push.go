@@ -113,7 +113,7 @@ func (a *Activities) pushCase(ctx context.Context, c *zendesk.Client, in *store.
 	t *store.PushTarget, remoteTicket *zendesk.Ticket, its []store.OutboxItem, comments map[int64]store.LocalComment) (PushResult, error) {
 	var res PushResult
 	ticketID := *t.TicketID
-	if remoteTicket == nil || remoteTicket.Status == "closed" || remoteTicket.Status == mapping.TicketStatusDeleted {
+	if remoteTicket == nil || !mapping.TicketWritable(remoteTicket.Status) {
 		why := closedNote(ticketID)
 		if remoteTicket == nil || remoteTicket.Status == mapping.TicketStatusDeleted {
 			why = fmt.Sprintf("local changes not pushed: Zendesk ticket %d was deleted", ticketID)

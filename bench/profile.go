@@ -14,16 +14,15 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/worker"
-
-	"github.com/zendesk-sync/zendesk-sync/activities"
+	"github.com/zendesk-sync/zendesk-sync/config"
 	"github.com/zendesk-sync/zendesk-sync/control"
+	"github.com/zendesk-sync/zendesk-sync/internal/workerapp"
 	"github.com/zendesk-sync/zendesk-sync/store"
 	"github.com/zendesk-sync/zendesk-sync/workflows"
 )
 
-// profileSync runs one more first sync of n tickets with the worker's registration hosted in this process (as the
-// end-to-end tests do), under a CPU profile. The worker binary stays untouched; the profile also holds the
+// profileSync runs one more first sync of n tickets with the worker hosted in this process (workerapp.Run, as the
+// worker binary and the end-to-end tests run it), under a CPU profile. The profile also holds the
 // simulator's own work (package sim), which is easy to tell apart. It writes <dir>/cpu-<n>.pprof and prints the top.
 func profileSync(ctx context.Context, e *env, n int, dir string) (string, error) {
 	o := simOptions(n)
@@ -47,13 +46,20 @@ func profileSync(ctx context.Context, e *env, n int, dir string) (string, error)
 		return "", err
 	}
 	queue := "zs-bench-prof-" + randHex(4)
-	w := worker.New(e.tc, queue, worker.Options{})
-	workflows.Register(w, &activities.Activities{Store: st, Key: e.key,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err := w.Start(); err != nil {
-		return "", err
-	}
-	defer w.Stop()
+	// The worker as the binary runs it (relay included), but in this process so that the profile sees it.
+	wctx, stopWorker := context.WithCancel(ctx)
+	workerDone := make(chan error, 1)
+	go func() {
+		workerDone <- workerapp.Run(wctx, workerapp.Config{Config: config.Config{DatabaseURL: dbURL,
+			TemporalAddress: e.temporal.hostPort, TemporalNamespace: e.temporal.namespace, TaskQueue: queue}},
+			workerapp.Deps{Key: e.key, Store: st, Temporal: e.tc, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	}()
+	defer func() {
+		stopWorker()
+		if err := <-workerDone; err != nil {
+			fmt.Fprintln(os.Stderr, "profile worker:", err)
+		}
+	}()
 	ctl := &control.Control{Store: st, Temporal: e.tc, TaskQueue: queue, Key: e.key}
 	if _, err := ctl.AddUser(ctx, owner, "Owner"); err != nil {
 		return "", err

@@ -226,13 +226,3 @@ func (c *Set) Resolve() error {
 	}
 	return errors.Join(errs...)
 }
-
-// FromEnv reads the shared settings from the environment, falling back to the defaults. Programs with a command
-// line use a Set instead, so flags win.
-func FromEnv() Config {
-	var cfg Config
-	var s Set
-	s.BindConfig(&cfg)
-	_ = s.Resolve() // text settings cannot be malformed
-	return cfg
-}

@@ -45,7 +45,8 @@ func (c *Control) CreateCase(ctx context.Context, s CaseSpec) (json.RawMessage, 
 	if strings.TrimSpace(s.Subject) == "" {
 		return nil, errors.New("--subject is required")
 	}
-	lc := store.LocalCase{IntegrationID: in.ID, Subject: s.Subject, Description: s.Description, Status: "open", Priority: "normal"}
+	lc := store.LocalCase{IntegrationID: in.ID, Subject: s.Subject, Description: s.Description, Status: mapping.DefaultCaseStatus,
+		Priority: mapping.DefaultCasePriority}
 	if s.Status != "" {
 		if err := oneOf("--status", s.Status, mapping.CaseStatuses); err != nil {
 			return nil, err

@@ -79,7 +79,7 @@ func (c *Control) key() (*secrets.Key, error) {
 
 // CreateIntegration validates the settings, seals the token and stores the integration (inactive).
 func (c *Control) CreateIntegration(ctx context.Context, s IntegrationSpec) (*store.Integration, error) {
-	in := &store.Integration{Priority: "remote", IntervalSeconds: 300}
+	in := &store.Integration{Priority: string(mapping.Remote), IntervalSeconds: 300}
 	edit := IntegrationEdit{Name: &s.Name, URL: &s.URL, Email: &s.Email, Token: &s.Token,
 		DefaultUserEmail: &s.DefaultUserEmail, Owner: &s.Owner, TwoWay: &s.TwoWay, SyncFrom: s.SyncFrom}
 	if s.Priority != "" {
@@ -176,7 +176,7 @@ func (c *Control) apply(ctx context.Context, in *store.Integration, e Integratio
 		in.OwnerUserID, in.OwnerEmail = u.ID, u.Email
 	}
 	if e.Priority != nil {
-		if *e.Priority != "remote" && *e.Priority != "local" {
+		if *e.Priority != string(mapping.Remote) && *e.Priority != string(mapping.Local) {
 			return fmt.Errorf("--priority must be remote or local, not %q", *e.Priority)
 		}
 		in.Priority = *e.Priority

@@ -13,21 +13,18 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/worker"
 	"go.temporal.io/server/temporaltest"
 
 	"github.com/zendesk-sync/zendesk-sync/activities"
+	"github.com/zendesk-sync/zendesk-sync/config"
 	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/control"
 	"github.com/zendesk-sync/zendesk-sync/internal/testdb"
-	"github.com/zendesk-sync/zendesk-sync/relay"
+	"github.com/zendesk-sync/zendesk-sync/internal/workerapp"
 	"github.com/zendesk-sync/zendesk-sync/secrets"
 	"github.com/zendesk-sync/zendesk-sync/store"
-	"github.com/zendesk-sync/zendesk-sync/workflows"
 	"github.com/zendesk-sync/zendesk-sync/zendesksim/sim"
 )
 
@@ -47,7 +44,7 @@ type env struct {
 	store   *store.Store
 	key     *secrets.Key
 	ctl     *control.Control
-	worker  worker.Worker
+	logger  *slog.Logger
 	logs    *logSink
 }
 
@@ -93,13 +90,8 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	logger := slog.New(slog.NewTextHandler(io.MultiWriter(e.logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.ts = temporaltest.NewServer(temporaltest.WithT(t),
 		temporaltest.WithBaseClientOptions(client.Options{Logger: tlog.NewStructuredLogger(logger)}))
-	_, err := e.ts.GetDefaultClient().OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
-		Namespace: e.ts.GetDefaultNamespace(),
-		SearchAttributes: map[string]enumspb.IndexedValueType{
-			workflows.IntegrationKey.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-			workflows.PhaseKey.GetName():       enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-		},
-	})
+	// Registered here too, for the tests that run the worker binary instead (it registers them itself as well).
+	err := workerapp.EnsureSearchAttributes(ctx, e.ts.GetDefaultClient(), e.ts.GetDefaultNamespace())
 	require.NoError(t, err)
 	e.dbURL = testdb.New(t)
 	e.store, err = store.Open(ctx, e.dbURL, 10*time.Second)
@@ -108,22 +100,38 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	e.key, err = secrets.ParseKey(testKey)
 	require.NoError(t, err)
 	e.ctl = &control.Control{Store: e.store, Temporal: e.ts.GetDefaultClient(), TaskQueue: taskQueue, Key: e.key}
+	e.logger = logger
 	if !cfg.noWorker {
-		e.startWorker(logger)
+		e.startWorker(nil)
 	}
-	// The outbox relay runs beside the worker, as in the worker binary.
-	rctx, stop := context.WithCancel(ctx)
-	t.Cleanup(stop)
-	go func() {
-		_ = (&relay.Relay{DatabaseURL: e.dbURL, DB: e.store.DB, Temporal: e.ts.GetDefaultClient(), Logger: logger,
-			Rescan: 2 * time.Second}).Run(rctx)
-	}()
 	return e
 }
 
-func (e *env) startWorker(logger *slog.Logger) {
-	e.worker = e.ts.NewWorker(taskQueue, func(r worker.Registry) {
-		workflows.Register(r, &activities.Activities{Store: e.store, Key: e.key, Logger: logger, PerPage: e.perPage})
+// startWorker runs the worker as the worker binary does (workerapp.Run: workflows, activities, the outbox relay)
+// against this env's Temporal server and database, until the test ends. hook, when set, changes the activities
+// before they are registered (e.g. to set a test hook).
+func (e *env) startWorker(hook func(*activities.Activities)) {
+	e.t.Helper()
+	acts := &activities.Activities{Store: e.store, Key: e.key, Logger: e.logger, PerPage: e.perPage}
+	if hook != nil {
+		hook(acts)
+	}
+	ctx, stop := context.WithCancel(e.ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- workerapp.Run(ctx, workerapp.Config{
+			Config: config.Config{DatabaseURL: e.dbURL, TemporalAddress: e.ts.GetFrontendHostPort(),
+				TemporalNamespace: e.ts.GetDefaultNamespace(), TaskQueue: taskQueue},
+			PerPage:     e.perPage,
+			RelayRescan: 2 * time.Second,
+		}, workerapp.Deps{Key: e.key, Logger: e.logger, Store: e.store, Temporal: e.ts.GetDefaultClient(), Activities: acts})
+	}()
+	// Registered after the store's and the server's cleanups, so it runs before them: the worker stops first.
+	e.t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			e.t.Errorf("the worker did not stop cleanly: %v", err)
+		}
 	})
 }
 

@@ -3,8 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,7 +12,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/worker"
 
 	"github.com/zendesk-sync/zendesk-sync/activities"
 	"github.com/zendesk-sync/zendesk-sync/control"
@@ -149,46 +146,44 @@ func TestCRMEditDuringAnImportIsNeverReverted(t *testing.T) {
 	var armed atomic.Int64 // the case whose import the CRM edit races; 0: off
 	var edited atomic.Bool
 	newPriority := make(chan string, 1)
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e.worker = e.ts.NewWorker(taskQueue, func(r worker.Registry) {
-		workflows.Register(r, &activities.Activities{Store: e.store, Key: e.key, Logger: logger,
-			AfterCasesRead: func(caseIDs []int64) {
-				target := armed.Load()
-				if target == 0 || edited.Load() {
-					return
+	e.startWorker(func(a *activities.Activities) {
+		a.AfterCasesRead = func(caseIDs []int64) {
+			target := armed.Load()
+			if target == 0 || edited.Load() {
+				return
+			}
+			for _, id := range caseIDs {
+				if id != target {
+					continue
 				}
-				for _, id := range caseIDs {
-					if id != target {
-						continue
+				edited.Store(true)
+				p := <-newPriority
+				// The CRM edit runs beside the page's transaction: either it commits at once (the page then
+				// writes values it read before it) or it waits for the page's row lock.
+				committed := make(chan struct{})
+				go func() {
+					_, err := e.store.DB.ExecContext(context.Background(),
+						`UPDATE cases SET priority=$2 WHERE id=$1`, target, p)
+					assert.NoError(t, err)
+					close(committed)
+				}()
+				deadline := time.Now().Add(30 * time.Second)
+				for time.Now().Before(deadline) {
+					select {
+					case <-committed:
+						return
+					default:
 					}
-					edited.Store(true)
-					p := <-newPriority
-					// The CRM edit runs beside the page's transaction: either it commits at once (the page then
-					// writes values it read before it) or it waits for the page's row lock.
-					committed := make(chan struct{})
-					go func() {
-						_, err := e.store.DB.ExecContext(context.Background(),
-							`UPDATE cases SET priority=$2 WHERE id=$1`, target, p)
-						assert.NoError(t, err)
-						close(committed)
-					}()
-					deadline := time.Now().Add(30 * time.Second)
-					for time.Now().Before(deadline) {
-						select {
-						case <-committed:
-							return
-						default:
-						}
-						var waiting int
-						_ = e.store.DB.Get(&waiting, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+					var waiting int
+					_ = e.store.DB.Get(&waiting, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
 							AND wait_event_type = 'Lock' AND query LIKE 'UPDATE cases SET priority=%'`)
-						if waiting > 0 {
-							return
-						}
-						time.Sleep(20 * time.Millisecond)
+					if waiting > 0 {
+						return
 					}
+					time.Sleep(20 * time.Millisecond)
 				}
-			}})
+			}
+		}
 	})
 	s, _ := twoWay(t, e, "lock", "remote", 23)
 	ticket := writable(t, s, 1)[0]

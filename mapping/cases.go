@@ -86,6 +86,12 @@ const (
 	Local  Priority = "local"
 )
 
+// The sides a Decision or a FieldConflict names as Winner (the values of conflict logs).
+const (
+	WinnerLocal  = string(Local)
+	WinnerRemote = string(Remote)
+)
+
 // Field names a case field the integration manages; the values double as
 // the names recorded in conflict logs.
 type Field string
@@ -171,7 +177,7 @@ func MergeImport(current CaseValues, base *CaseValues, next CaseValues, p Priori
 type Decision struct {
 	Value                       string
 	Conflict                    bool
-	Winner                      string // "local", "remote" or ""
+	Winner                      string // WinnerLocal, WinnerRemote or ""
 	LocalChanged, RemoteChanged bool
 }
 
@@ -186,15 +192,15 @@ func Merge3(base, local, remote string, p Priority) Decision {
 	case !d.LocalChanged && !d.RemoteChanged:
 		d.Value = base
 	case d.LocalChanged && !d.RemoteChanged:
-		d.Value, d.Winner = local, "local"
+		d.Value, d.Winner = local, WinnerLocal
 	case !d.LocalChanged && d.RemoteChanged:
-		d.Value, d.Winner = remote, "remote"
+		d.Value, d.Winner = remote, WinnerRemote
 	case local == remote:
 		d.Value = local
 	case p == Local:
-		d.Value, d.Winner, d.Conflict = local, "local", true
+		d.Value, d.Winner, d.Conflict = local, WinnerLocal, true
 	default:
-		d.Value, d.Winner, d.Conflict = remote, "remote", true
+		d.Value, d.Winner, d.Conflict = remote, WinnerRemote, true
 	}
 	return d
 }
@@ -271,11 +277,11 @@ func MergeTwoWay(current CaseValues, base *CaseValues, next CaseValues, p Priori
 			c := FieldConflict{Field: r.field, Base: FieldValue(r.field, *base), Local: FieldValue(r.field, current),
 				Remote: FieldValue(r.field, next)}
 			if p == Local {
-				c.Winner, c.Value = "local", c.Local
+				c.Winner, c.Value = WinnerLocal, c.Local
 				conflicts = append(conflicts, c)
 				continue
 			}
-			c.Winner, c.Value = "remote", c.Remote
+			c.Winner, c.Value = WinnerRemote, c.Remote
 			conflicts = append(conflicts, c)
 		}
 		r.take(&merged, next)

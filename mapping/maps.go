@@ -10,24 +10,49 @@ import (
 // and because the spec recommends keeping them configurable (§10).
 type Pair struct{ From, To string }
 
+// Zendesk's ticket statuses (spec §2.3).
+const (
+	TicketStatusNew     = "new"
+	TicketStatusOpen    = "open"
+	TicketStatusPending = "pending"
+	TicketStatusHold    = "hold"
+	TicketStatusSolved  = "solved"
+	TicketStatusClosed  = "closed"
+)
+
+// The CRM's case statuses (spec §2.3).
+const (
+	CaseStatusOpen       = "open"
+	CaseStatusInProgress = "in_progress"
+	CaseStatusResolved   = "resolved"
+	CaseStatusClosed     = "closed"
+)
+
+// Zendesk's user roles (spec §2.8): admins and agents are staff, end-users are contacts.
+const (
+	RoleAdmin   = "admin"
+	RoleAgent   = "agent"
+	RoleEndUser = "end-user"
+)
+
 // TicketToCaseStatus is map.yml's ticket → case status list (spec §4.6).
 var TicketToCaseStatus = []Pair{
-	{"new", "open"},
-	{"open", "open"},
-	{"pending", "in_progress"},
-	{"hold", "open"},
-	{"solved", "resolved"},
-	{"closed", "closed"},
+	{TicketStatusNew, CaseStatusOpen},
+	{TicketStatusOpen, CaseStatusOpen},
+	{TicketStatusPending, CaseStatusInProgress},
+	{TicketStatusHold, CaseStatusOpen},
+	{TicketStatusSolved, CaseStatusResolved},
+	{TicketStatusClosed, CaseStatusClosed},
 }
 
 // CaseToTicketStatus deliberately maps open → open instead of OroCRM's
 // open → new: Zendesk refuses "new" on an existing ticket and OroCRM's value
 // rewrote open and on-hold tickets to new on every export (spec §5.7, §10.4).
 var CaseToTicketStatus = []Pair{
-	{"open", "open"},
-	{"in_progress", "pending"},
-	{"resolved", "solved"},
-	{"closed", "closed"},
+	{CaseStatusOpen, TicketStatusOpen},
+	{CaseStatusInProgress, TicketStatusPending},
+	{CaseStatusResolved, TicketStatusSolved},
+	{CaseStatusClosed, TicketStatusClosed},
 }
 
 // TicketToCasePriority folds Zendesk's urgent into the CRM's high, the CRM
@@ -48,24 +73,25 @@ var CaseToTicketPriority = []Pair{
 
 // CRM-side dictionaries (spec §2.3, inferred there from the case bundle).
 var (
-	CaseStatuses   = []string{"open", "in_progress", "resolved", "closed"}
+	CaseStatuses   = []string{CaseStatusOpen, CaseStatusInProgress, CaseStatusResolved, CaseStatusClosed}
 	CasePriorities = []string{"low", "normal", "high"}
 )
 
 // Zendesk-side dictionaries as OroCRM seeds them (spec §2.3). A value outside
 // them is stored as null with a warning, never added.
 var (
-	TicketStatuses   = []string{"new", "open", "pending", "hold", "solved", "closed"}
+	TicketStatuses = []string{TicketStatusNew, TicketStatusOpen, TicketStatusPending, TicketStatusHold, TicketStatusSolved,
+		TicketStatusClosed}
 	TicketPriorities = []string{"low", "normal", "high", "urgent"}
 	TicketTypes      = []string{"problem", "incident", "question", "task"}
-	UserRoles        = []string{"admin", "agent", "end-user"}
+	UserRoles        = []string{RoleAdmin, RoleAgent, RoleEndUser}
 )
 
 // Defaults of a case created from a ticket before the ticket's values are
 // applied (spec §2.3), and the priority a ticket without one stands for
 // (DESIGN: "a ticket without priority gives normal").
 const (
-	DefaultCaseStatus   = "open"
+	DefaultCaseStatus   = CaseStatusOpen
 	DefaultCasePriority = "normal"
 )
 
@@ -159,10 +185,10 @@ func TicketStatusFor(caseStatus, currentTicketStatus string) (status string, sen
 	if meaning, ok := Lookup(TicketToCaseStatus, currentTicketStatus); ok && meaning == caseStatus {
 		return currentTicketStatus, false, nil
 	}
-	if mapped == "new" {
+	if mapped == TicketStatusNew {
 		// Guards reconfigured map data: Zendesk rejects "new" on an
 		// existing ticket (spec §5.7 Rec.).
-		mapped = "open"
+		mapped = TicketStatusOpen
 	}
 	return mapped, true, nil
 }
@@ -190,5 +216,5 @@ func TicketPriorityFor(casePriority string, currentTicketPriority *string) (prio
 // status. Closed tickets are read-only in Zendesk (spec §5.7) and deleted ones
 // are gone; OroCRM had no guard and failed the whole export job.
 func TicketWritable(status string) bool {
-	return status != "closed" && status != TicketStatusDeleted
+	return status != TicketStatusClosed && status != TicketStatusDeleted
 }

@@ -79,7 +79,7 @@ func NormalizeEmail(e string) string {
 // picked up (OroCRM's links were sticky, spec §4.3 and §10.2).
 type Party struct {
 	ZendeskID int64
-	Role      string // "admin", "agent", "end-user" or "" (unknown or none)
+	Role      string // RoleAdmin, RoleAgent, RoleEndUser or "" (unknown or none)
 	Email     string
 	CRMUserID int64 // the agent's CRM user; 0 when not an agent or unmatched
 	ContactID int64 // the end-user's contact; 0 otherwise
@@ -87,7 +87,7 @@ type Party struct {
 
 // IsAgent reports whether a Zendesk role is staff, i.e. maps to a CRM user
 // rather than a contact (spec §2.8).
-func IsAgent(role string) bool { return role == "admin" || role == "agent" }
+func IsAgent(role string) bool { return role == RoleAdmin || role == RoleAgent }
 
 // ResolveParty links a Zendesk person to the CRM. An unmatched agent keeps
 // CRMUserID 0: the integration owner stands in for it only where a value is
@@ -100,7 +100,7 @@ func ResolveParty(zendeskID int64, role, email string, contactID int64, dir *Dir
 	switch {
 	case IsAgent(role):
 		p.CRMUserID, _ = dir.Match(email)
-	case role == "end-user":
+	case role == RoleEndUser:
 		p.ContactID = contactID
 	}
 	return p

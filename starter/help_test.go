@@ -64,7 +64,8 @@ func TestNoSecretInAnyHelpText(t *testing.T) {
 			}
 		}
 	}
-	walk(newRootCmd(&bytes.Buffer{}, &bytes.Buffer{}), nil)
+	root, _ := newRoot(&bytes.Buffer{}, &bytes.Buffer{})
+	walk(root, nil)
 	assert.GreaterOrEqual(t, seen, 20)
 
 	// Usage errors print the usage too.

@@ -63,13 +63,6 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) int {
 	return exitFailure
 }
 
-// newRootCmd builds the command tree writing to out and errOut. Connections it opens are closed when the process
-// ends; tests that need them closed early use run.
-func newRootCmd(out, errOut io.Writer) *cobra.Command {
-	root, _ := newRoot(out, errOut)
-	return root
-}
-
 // usageError marks an error as the user's command line being wrong (exit code 2).
 type usageError struct{ error }
 

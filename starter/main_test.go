@@ -315,7 +315,8 @@ func TestHelpForEveryCommand(t *testing.T) {
 			walk(sub, append(append([]string{}, path...), sub.Name()))
 		}
 	}
-	walk(newRootCmd(&bytes.Buffer{}, &bytes.Buffer{}), nil)
+	root, _ := newRoot(&bytes.Buffer{}, &bytes.Buffer{})
+	walk(root, nil)
 	assert.GreaterOrEqual(t, seen, 20)
 
 	for _, bad := range [][]string{{}, {"bogus"}, {"integration"}, {"integration", "bogus"}, {"case", "show"},

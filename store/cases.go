@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+
+	"github.com/zendesk-sync/zendesk-sync/mapping"
 )
 
 // caseJSON renders cases in the shape of `starter case list -o json` (DESIGN.md), in one query.
@@ -96,10 +98,11 @@ type CaseEdit struct {
 func (s *Store) UpdateCase(ctx context.Context, id int64, e CaseEdit) error {
 	res, err := s.DB.ExecContext(ctx, `UPDATE cases SET subject=COALESCE($2, subject), description=COALESCE($3, description),
 		status=COALESCE($4, status), priority=COALESCE($5, priority), assigned_to_user_id=COALESCE($6, assigned_to_user_id),
-		closed_at = CASE WHEN $4 = 'closed' AND status <> 'closed' THEN now() ELSE closed_at END, updated_at=now()
+		closed_at = CASE WHEN $4 = $7 AND status <> $7 THEN now() ELSE closed_at END, updated_at=now()
 		WHERE id=$1 AND (subject, description, status, priority, assigned_to_user_id) IS DISTINCT FROM
 		(COALESCE($2, subject), COALESCE($3, description), COALESCE($4, status), COALESCE($5, priority),
-		COALESCE($6, assigned_to_user_id))`, id, e.Subject, e.Description, e.Status, e.Priority, e.AssignedToUserID)
+		COALESCE($6, assigned_to_user_id))`, id, e.Subject, e.Description, e.Status, e.Priority, e.AssignedToUserID,
+		mapping.CaseStatusClosed)
 	if err != nil {
 		return fmt.Errorf("update case %d: %w", id, err)
 	}

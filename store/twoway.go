@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+
+	"github.com/zendesk-sync/zendesk-sync/mapping"
 )
 
 // OutboxItem is one recorded local change waiting to be pushed.
@@ -96,10 +98,10 @@ func (s *Store) ZendeskUserIDByEmail(ctx context.Context, integrationID int64, e
 	var ids []int64
 	q := `SELECT zendesk_id FROM zd_users WHERE integration_id=$1 AND lower(email) = lower($2) AND active`
 	if agentsOnly {
-		q += ` AND role IN ('agent', 'admin')`
+		q += ` AND role IN ($3, $4)`
 	}
-	q += ` ORDER BY (role IN ('agent','admin')) DESC, zendesk_id LIMIT 1`
-	if err := s.DB.SelectContext(ctx, &ids, q, integrationID, email); err != nil {
+	q += ` ORDER BY (role IN ($3, $4)) DESC, zendesk_id LIMIT 1`
+	if err := s.DB.SelectContext(ctx, &ids, q, integrationID, email, mapping.RoleAgent, mapping.RoleAdmin); err != nil {
 		return 0, false, fmt.Errorf("find Zendesk user %s: %w", email, err)
 	}
 	if len(ids) == 0 {

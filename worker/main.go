@@ -10,28 +10,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
-	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/operatorservice/v1"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/interceptor"
-	tlog "go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/worker"
-
-	"github.com/zendesk-sync/zendesk-sync/activities"
 	"github.com/zendesk-sync/zendesk-sync/config"
-	"github.com/zendesk-sync/zendesk-sync/relay"
+	"github.com/zendesk-sync/zendesk-sync/internal/workerapp"
 	"github.com/zendesk-sync/zendesk-sync/secrets"
-	"github.com/zendesk-sync/zendesk-sync/store"
-	"github.com/zendesk-sync/zendesk-sync/workflows"
 )
 
 // Exit codes: 1 for a failure, 2 for a command line or setting that could not be understood.
@@ -56,14 +41,6 @@ var (
 			"before the hourly prune deletes them; 0 disables pruning"}
 )
 
-// pruneEvery is how often the worker prunes expired bookkeeping. Several workers may prune; an advisory lock lets
-// one at a time do it.
-const pruneEvery = time.Hour
-
-// closeGrace bounds the wait, after the stop timeout has cancelled them, for activities to return before the
-// connections they use are closed.
-const closeGrace = 10 * time.Second
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stderr)
@@ -73,24 +50,20 @@ func main() {
 
 // options is the worker's command line and environment, resolved.
 type options struct {
-	cfg         config.Config
-	metricsAddr string
-	perPage     int
-	logJSON     bool
-	stopTimeout time.Duration
-	retention   time.Duration
+	workerapp.Config
+	logJSON bool
 }
 
 // parseArgs reads the flags, then the environment. done means the caller should exit with code (help or a
 // usage error, already printed).
 func parseArgs(args []string, errOut io.Writer) (o options, code int, done bool) {
 	var set config.Set
-	set.BindConfig(&o.cfg)
-	set.String(&o.metricsAddr, metricsAddrSetting)
-	set.Int(&o.perPage, perPageSetting)
+	set.BindConfig(&o.Config.Config)
+	set.String(&o.MetricsAddr, metricsAddrSetting)
+	set.Int(&o.PerPage, perPageSetting)
 	set.Bool(&o.logJSON, logJSONSetting, func(v string) bool { return v == "json" })
-	set.Duration(&o.stopTimeout, stopTimeoutSetting)
-	set.Duration(&o.retention, retentionSetting)
+	set.Duration(&o.StopTimeout, stopTimeoutSetting)
+	set.Duration(&o.Retention, retentionSetting)
 
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(errOut)
@@ -146,155 +119,10 @@ func run(ctx context.Context, args []string, errOut io.Writer) int {
 }
 
 func serve(ctx context.Context, o options, logger *slog.Logger) error {
+	// The key is read first: a key that cannot be read stops the worker before it connects anywhere.
 	key, err := secrets.LoadKey()
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, o.cfg.DatabaseURL, 30*time.Second)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-
-	c, err := client.DialContext(ctx, client.Options{HostPort: o.cfg.TemporalAddress, Namespace: o.cfg.TemporalNamespace,
-		Logger: tlog.NewStructuredLogger(logger)})
-	if err != nil {
-		return fmt.Errorf("connect to Temporal at %s: %w", o.cfg.TemporalAddress, err)
-	}
-	defer c.Close()
-	ensureSearchAttributes(ctx, c, o.cfg.TemporalNamespace, logger)
-
-	// Everything started beside the Temporal worker is stopped and awaited before the connections it uses are
-	// closed, also when the Temporal worker fails instead of being stopped.
-	var bg sync.WaitGroup
-	bgCtx, stopBg := context.WithCancel(ctx)
-	defer func() { stopBg(); bg.Wait() }()
-
-	// Wakes a two-way integration's workflow as soon as a case changes locally (outbox NOTIFY, with rescans).
-	bg.Add(1)
-	go func() {
-		defer bg.Done()
-		r := &relay.Relay{DatabaseURL: o.cfg.DatabaseURL, DB: st.DB, Temporal: c, Logger: logger}
-		// Run returns ctx's error when the worker stops: that is the clean end, not a failure.
-		if err := r.Run(bgCtx); err != nil && bgCtx.Err() == nil {
-			logger.Error("outbox relay stopped", "error", err)
-		}
-	}()
-
-	if o.retention > 0 {
-		bg.Add(1)
-		go func() {
-			defer bg.Done()
-			prune(bgCtx, st, store.PruneOptions{Retention: o.retention}, logger)
-		}()
-	} else {
-		logger.Info("pruning disabled (retention 0)")
-	}
-
-	if o.metricsAddr != "" {
-		stopMetrics := serveMetrics(o.metricsAddr, logger)
-		defer stopMetrics()
-	}
-
-	inflight := &stoppingActivities{logger: logger}
-	w := worker.New(c, o.cfg.TaskQueue, worker.Options{
-		// Once the worker stops polling, running activities get this long to finish; then their contexts are
-		// cancelled, and what did not finish is retried by another worker (activities are idempotent).
-		WorkerStopTimeout: o.stopTimeout,
-		Interceptors:      []interceptor.WorkerInterceptor{inflight},
-	})
-	workflows.Register(w, &activities.Activities{Store: st, Key: key, PerPage: o.perPage, Logger: logger})
-	logger.Info("worker started", "temporal", o.cfg.TemporalAddress, "namespace", o.cfg.TemporalNamespace,
-		"task_queue", o.cfg.TaskQueue, "stop_timeout", o.stopTimeout, "retention", o.retention)
-	// Run stops polling when ctx ends and waits for running activities up to the stop timeout.
-	interrupt := make(chan interface{})
-	go func() { <-ctx.Done(); close(interrupt) }()
-	if err := w.Run(interrupt); err != nil {
-		return fmt.Errorf("run the Temporal worker: %w", err)
-	}
-	// Activities cancelled at the stop timeout may still be returning: let them, briefly, before their store and
-	// client are closed under them.
-	if !inflight.wait(closeGrace) {
-		logger.Warn("activities still running after the stop timeout; closing their connections", "grace", closeGrace)
-	}
-	logger.Info("worker stopped")
-	return nil
-}
-
-// prune deletes expired bookkeeping now and then every pruneEvery, until ctx ends.
-func prune(ctx context.Context, st *store.Store, opts store.PruneOptions, logger *slog.Logger) {
-	t := time.NewTicker(pruneEvery)
-	defer t.Stop()
-	for {
-		res, err := st.Prune(ctx, opts)
-		switch {
-		case ctx.Err() != nil:
-			return // stopping: a prune cut short is finished by the next run
-		case err != nil:
-			logger.Error("prune of expired bookkeeping failed; retrying at the next run", "error", err, "next_in", pruneEvery)
-		case res.Skipped:
-			logger.Debug("prune skipped: another worker is pruning")
-		default:
-			var total int64
-			attrs := []any{}
-			for table, n := range res.Tables {
-				total += n.Rows
-				attrs = append(attrs, table, n.Rows)
-			}
-			if total > 0 {
-				logger.Info("pruned expired bookkeeping", append(attrs, "retention", opts.Retention)...)
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// serveMetrics serves /metrics until the returned function shuts it down (waiting briefly for open scrapes). A
-// port that cannot be bound is reported, not fatal: the sync matters more than its metrics.
-func serveMetrics(addr string, logger *slog.Logger) (stop func()) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		logger.Error("metrics not served: cannot listen", "addr", addr, "error", err)
-		return func() {}
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.Handler())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Error("metrics server stopped", "addr", addr, "error", err)
-		}
-	}()
-	logger.Info("metrics served", "url", "http://"+ln.Addr().String()+"/metrics")
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			logger.Warn("metrics server did not shut down cleanly", "error", err)
-			_ = srv.Close()
-		}
-		<-done
-	}
-}
-
-// ensureSearchAttributes registers the attributes the workflow upserts; without them every upsert would fail the
-// workflow task. A cluster that refuses (no permission) is reported, not fatal: an operator may add them.
-func ensureSearchAttributes(ctx context.Context, c client.Client, ns string, logger *slog.Logger) {
-	_, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
-		Namespace: ns,
-		SearchAttributes: map[string]enumspb.IndexedValueType{
-			workflows.IntegrationKey.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-			workflows.PhaseKey.GetName():       enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-		},
-	})
-	if err != nil && !isAlreadyExists(err) {
-		logger.Warn("could not register search attributes; register them with `temporal operator search-attribute create`",
-			"error", err)
-	}
+	return workerapp.Run(ctx, o.Config, workerapp.Deps{Key: key, Logger: logger})
 }

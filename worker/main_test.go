@@ -3,21 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/zendesk-sync/zendesk-sync/internal/testdb"
 	"github.com/zendesk-sync/zendesk-sync/secrets"
-	"github.com/zendesk-sync/zendesk-sync/store"
 )
 
 const (
@@ -98,52 +92,4 @@ func TestWorkerRefusesABadKeyFileEvenWithTheVariableSet(t *testing.T) {
 		assert.NotContains(t, out.String(), helpSecretPassword)
 		assert.False(t, strings.Contains(out.String(), "panic"))
 	}
-}
-
-// The worker prunes when it starts (then hourly), and its pruner returns promptly when the worker stops.
-func TestWorkerPrunesAtStartAndStopsWithTheWorker(t *testing.T) {
-	ctx := context.Background()
-	st, err := store.Open(ctx, testdb.New(t), 0)
-	require.NoError(t, err)
-	defer st.Close()
-	_, err = st.DB.Exec(`WITH u AS (INSERT INTO crm_users (email, name) VALUES ('o@example.com', 'O') RETURNING id),
-		i AS (INSERT INTO integrations (name, url, email, token_enc, owner_user_id, priority, interval_seconds)
-			SELECT 'x', 'u', 'e', '\x01', id, 'remote', 60 FROM u RETURNING id)
-		INSERT INTO conflicts (integration_id, ticket_id, field, winner, decided_at)
-		SELECT id, 1, f, 'remote', now() - d::interval FROM i, (VALUES ('old', '40 days'), ('fresh', '1 day')) v(f, d)`)
-	require.NoError(t, err)
-
-	pctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	var logs bytes.Buffer
-	go func() {
-		defer close(done)
-		prune(pctx, st, store.PruneOptions{Retention: 30 * 24 * time.Hour}, slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil)))
-	}()
-	require.Eventually(t, func() bool {
-		var n int
-		require.NoError(t, st.DB.Get(&n, `SELECT count(*) FROM conflicts`))
-		return n == 1
-	}, time.Minute, 50*time.Millisecond, "the old conflict is pruned at start, the fresh one stays")
-	cancel()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the pruner did not stop with the worker")
-	}
-	assert.Contains(t, logs.String(), "pruned expired bookkeeping")
-	assert.Contains(t, logs.String(), "conflicts=1")
-	assert.NotContains(t, logs.String(), "level=ERROR", "stopping the pruner is not an error")
-}
-
-// syncWriter serialises writes from the pruner's goroutine.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }

@@ -241,18 +241,6 @@ var fixedAgents = []struct{ name, email string }{
 	{"Agent Three", "AGENT.THREE@EXAMPLE.COM"},
 }
 
-// AgentEmails returns the emails, exactly as stored, of the agents that every
-// dataset contains whatever its seed and size (user indices 1..3). The admin
-// the API authenticates as is Options.Email. Server.AgentEmails lists all.
-func AgentEmails(seed int64) []string {
-	_ = seed // the fixed agents do not depend on the seed, by design
-	out := make([]string, len(fixedAgents))
-	for i, a := range fixedAgents {
-		out[i] = a.email
-	}
-	return out
-}
-
 func isAgentIndex(i int) bool { return i <= 3 || i%20 == 0 }
 
 func (s *Server) genUsers() {

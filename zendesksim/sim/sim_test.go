@@ -546,7 +546,7 @@ func TestUsers(t *testing.T) {
 	raw, ok := e.s.UserJSON(sp.TabsNameUserID)
 	require.True(t, ok)
 	assert.Contains(t, string(raw), `Mr\tAlex\tM.\tSmith\tJr`)
-	assert.Contains(t, AgentEmails(1), "Agent.One@Example.com")
+	assert.Contains(t, e.s.AgentEmails(), "Agent.One@Example.com")
 	assert.Contains(t, e.s.AgentEmails(), "agent@example.com")
 	resp, _ = e.do("GET", "/api/v2/users/1.json", nil)
 	assert.Equal(t, 404, resp.StatusCode)

@@ -1,0 +1,245 @@
+// Package workerapp is the one way to run a zendesk-sync worker: the Temporal worker with the integration workflows
+// and their activities, the outbox relay, the pruner of expired bookkeeping and the metrics server, started
+// together and stopped gracefully together. The worker binary, the end-to-end tests and the benchmark all run it,
+// so what they test is what ships.
+package workerapp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/zendesk-sync/zendesk-sync/activities"
+	"github.com/zendesk-sync/zendesk-sync/config"
+	"github.com/zendesk-sync/zendesk-sync/relay"
+	"github.com/zendesk-sync/zendesk-sync/secrets"
+	"github.com/zendesk-sync/zendesk-sync/store"
+	"github.com/zendesk-sync/zendesk-sync/workflows"
+)
+
+// Config is what a worker runs with: the connection settings shared with the starter and the worker's own.
+type Config struct {
+	config.Config
+	// MetricsAddr is where /metrics is served (host:port); empty: not served.
+	MetricsAddr string
+	// PerPage is the Zendesk export page size (0: Zendesk's maximum).
+	PerPage int
+	// StopTimeout is how long running activities may take to finish once the worker stops.
+	StopTimeout time.Duration
+	// Retention is how long processed bookkeeping is kept before the pruner deletes it; 0 disables pruning.
+	Retention time.Duration
+	// RelayRescan is the relay's safety-net scan interval (0: the relay's default).
+	RelayRescan time.Duration
+}
+
+// Deps is what a worker is given rather than builds. Only Key is required.
+type Deps struct {
+	Key    *secrets.Key
+	Logger *slog.Logger // nil: slog.Default()
+	// Store, when nil, is opened from Config.DatabaseURL and closed when Run returns; a given store is left open.
+	Store *store.Store
+	// Temporal, when nil, is dialled from Config and closed when Run returns; a given client is left open.
+	Temporal client.Client
+	// Activities, when set, are registered instead of those built from Store, Key, PerPage and Logger (tests set
+	// hooks on them).
+	Activities *activities.Activities
+}
+
+// pruneEvery is how often the worker prunes expired bookkeeping. Several workers may prune; an advisory lock lets
+// one at a time do it.
+const pruneEvery = time.Hour
+
+// closeGrace bounds the wait, after the stop timeout has cancelled them, for activities to return before the
+// connections they use are closed.
+const closeGrace = 10 * time.Second
+
+// storeOpenTimeout is how long Run waits for PostgreSQL to accept connections (e.g. while it starts beside the
+// worker).
+const storeOpenTimeout = 30 * time.Second
+
+// Run runs the worker until ctx ends, then stops it gracefully: the Temporal worker stops polling and gives running
+// activities cfg.StopTimeout to finish, the relay, the pruner and the metrics server stop and are awaited, and only
+// then are the connections closed. A clean stop returns nil.
+func Run(ctx context.Context, cfg Config, deps Deps) error {
+	if deps.Key == nil {
+		return errors.New("run the worker: no secret key")
+	}
+	logger := deps.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	st := deps.Store
+	if st == nil {
+		var err error
+		if st, err = store.Open(ctx, cfg.DatabaseURL, storeOpenTimeout); err != nil {
+			return err
+		}
+		defer st.Close()
+	}
+	c := deps.Temporal
+	if c == nil {
+		var err error
+		c, err = client.DialContext(ctx, client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace,
+			Logger: tlog.NewStructuredLogger(logger)})
+		if err != nil {
+			return fmt.Errorf("connect to Temporal at %s: %w", cfg.TemporalAddress, err)
+		}
+		defer c.Close()
+	}
+	if err := EnsureSearchAttributes(ctx, c, cfg.TemporalNamespace); err != nil {
+		// A cluster that refuses (no permission) is reported, not fatal: an operator may add them.
+		logger.Warn("could not register search attributes; register them with `temporal operator search-attribute create`",
+			"error", err)
+	}
+
+	// Everything started beside the Temporal worker is stopped and awaited before the connections it uses are
+	// closed, also when the Temporal worker fails instead of being stopped.
+	var bg sync.WaitGroup
+	bgCtx, stopBg := context.WithCancel(ctx)
+	defer func() { stopBg(); bg.Wait() }()
+
+	// Wakes a two-way integration's workflow as soon as a case changes locally (outbox NOTIFY, with rescans).
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		r := &relay.Relay{DatabaseURL: cfg.DatabaseURL, DB: st.DB, Temporal: c, Logger: logger, Rescan: cfg.RelayRescan}
+		// Run returns ctx's error when the worker stops: that is the clean end, not a failure.
+		if err := r.Run(bgCtx); err != nil && bgCtx.Err() == nil {
+			logger.Error("outbox relay stopped", "error", err)
+		}
+	}()
+
+	if cfg.Retention > 0 {
+		bg.Add(1)
+		go func() {
+			defer bg.Done()
+			prune(bgCtx, st, store.PruneOptions{Retention: cfg.Retention}, logger)
+		}()
+	} else {
+		logger.Info("pruning disabled (retention 0)")
+	}
+
+	if cfg.MetricsAddr != "" {
+		stopMetrics := serveMetrics(cfg.MetricsAddr, logger)
+		defer stopMetrics()
+	}
+
+	inflight := &stoppingActivities{logger: logger}
+	w := worker.New(c, cfg.TaskQueue, worker.Options{
+		// Once the worker stops polling, running activities get this long to finish; then their contexts are
+		// cancelled, and what did not finish is retried by another worker (activities are idempotent).
+		WorkerStopTimeout: cfg.StopTimeout,
+		Interceptors:      []interceptor.WorkerInterceptor{inflight},
+	})
+	acts := deps.Activities
+	if acts == nil {
+		acts = &activities.Activities{Store: st, Key: deps.Key, PerPage: cfg.PerPage, Logger: logger}
+	}
+	workflows.Register(w, acts)
+	logger.Info("worker started", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace,
+		"task_queue", cfg.TaskQueue, "stop_timeout", cfg.StopTimeout, "retention", cfg.Retention)
+	// Run stops polling when ctx ends and waits for running activities up to the stop timeout.
+	interrupt := make(chan interface{})
+	go func() { <-ctx.Done(); close(interrupt) }()
+	if err := w.Run(interrupt); err != nil {
+		return fmt.Errorf("run the Temporal worker: %w", err)
+	}
+	// Activities cancelled at the stop timeout may still be returning: let them, briefly, before their store and
+	// client are closed under them.
+	if !inflight.wait(closeGrace) {
+		logger.Warn("activities still running after the stop timeout; closing their connections", "grace", closeGrace)
+	}
+	logger.Info("worker stopped")
+	return nil
+}
+
+// prune deletes expired bookkeeping now and then every pruneEvery, until ctx ends.
+func prune(ctx context.Context, st *store.Store, opts store.PruneOptions, logger *slog.Logger) {
+	t := time.NewTicker(pruneEvery)
+	defer t.Stop()
+	for {
+		res, err := st.Prune(ctx, opts)
+		switch {
+		case ctx.Err() != nil:
+			return // stopping: a prune cut short is finished by the next run
+		case err != nil:
+			logger.Error("prune of expired bookkeeping failed; retrying at the next run", "error", err, "next_in", pruneEvery)
+		case res.Skipped:
+			logger.Debug("prune skipped: another worker is pruning")
+		default:
+			var total int64
+			attrs := []any{}
+			for table, n := range res.Tables {
+				total += n.Rows
+				attrs = append(attrs, table, n.Rows)
+			}
+			if total > 0 {
+				logger.Info("pruned expired bookkeeping", append(attrs, "retention", opts.Retention)...)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// serveMetrics serves /metrics until the returned function shuts it down (waiting briefly for open scrapes). A
+// port that cannot be bound is reported, not fatal: the sync matters more than its metrics.
+func serveMetrics(addr string, logger *slog.Logger) (stop func()) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		logger.Error("metrics not served: cannot listen", "addr", addr, "error", err)
+		return func() {}
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("metrics server stopped", "addr", addr, "error", err)
+		}
+	}()
+	logger.Info("metrics served", "url", "http://"+ln.Addr().String()+"/metrics")
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			logger.Warn("metrics server did not shut down cleanly", "error", err)
+			_ = srv.Close()
+		}
+		<-done
+	}
+}
+
+// EnsureSearchAttributes registers in namespace ns the attributes the workflow upserts; without them every upsert
+// would fail the workflow task. Attributes already registered are no error.
+func EnsureSearchAttributes(ctx context.Context, c client.Client, ns string) error {
+	_, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace: ns,
+		SearchAttributes: map[string]enumspb.IndexedValueType{
+			workflows.IntegrationKey.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+			workflows.PhaseKey.GetName():       enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		},
+	})
+	if err != nil && !isAlreadyExists(err) {
+		return fmt.Errorf("register search attributes in namespace %s: %w", ns, err)
+	}
+	return nil
+}
