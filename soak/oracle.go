@@ -100,8 +100,9 @@ func Judge(fc FieldCase) Verdict {
 		}
 		for _, w := range fc.TicketPushes {
 			// Zendesk keeps audit times in whole seconds: a push in the CRM edit's second counts.
-			zSawL = zSawL || (w.Value == lastL.Value && !w.At.Before(lastL.At.Truncate(time.Second)) &&
-				!w.At.After(lastZ.At))
+			// Only an edit made after the CRM's can have seen it pushed.
+			zSawL = zSawL || (lastL.At.Before(lastZ.At) && w.Value == lastL.Value &&
+				!w.At.Before(lastL.At.Truncate(time.Second)) && !w.At.After(lastZ.At))
 			// A push that overwrote Zendesk's last value before the CRM's last edit reconciled Zendesk's edit,
 			// whatever it decided: the CRM's edit came after, over the synced state.
 			lSawZ = lSawZ || (w.At.After(lastZ.At) && w.At.Before(lastL.At))
@@ -112,7 +113,7 @@ func Judge(fc FieldCase) Verdict {
 			zSawL = zSawL || (w.At.After(lastL.At) && w.At.Before(lastZ.At))
 		}
 		// What each side started its unsynced run of edits from: the value the sync last left there.
-		baseL, baseZ := runStart(fc.Local), runStart(fc.Remote)
+		baseL, baseZ := runStart(fc.Local, fc.TicketPushes), runStart(fc.Remote, fc.CaseSyncs)
 		switch {
 		case !lSawZ && !zSawL && lastZ.Value == baseL && lastL.Value != baseZ:
 			// Zendesk's edits since the sync came back to what the CRM started from: only the CRM changed it.
@@ -173,10 +174,22 @@ func Judge(fc FieldCase) Verdict {
 
 // runStart is the value a side's last run of edits started from: walking back from its last edit while the
 // value overwritten was that side's own earlier edit, not something the sync wrote.
-func runStart(ws []Write) string {
+func runStart(ws []Write, synced []Write) string {
 	i := len(ws) - 1
-	for i > 0 && !ws[i].PrevBySync {
+	for i > 0 && !ws[i].PrevBySync && !syncedBetween(synced, ws[i-1].At, ws[i].At) {
 		i--
 	}
 	return ws[i].Prev
+}
+
+// syncedBetween says the sync carried this side's value over to the other side between two of its edits (a push
+// into the ticket, an import into the case): the merge base moved there, so a new run of edits starts. Zendesk
+// keeps whole seconds, so a write in the first edit's second counts.
+func syncedBetween(synced []Write, from, to time.Time) bool {
+	for _, w := range synced {
+		if !w.At.Before(from.Truncate(time.Second)) && w.At.Before(to) {
+			return true
+		}
+	}
+	return false
 }

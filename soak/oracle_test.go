@@ -143,3 +143,32 @@ func TestJudgeEditAfterAConflictWasReconciledIsInformed(t *testing.T) {
 	fc.CaseSyncs = nil
 	assert.Equal(t, "3", Judge(fc).Expected)
 }
+
+// A push of the CRM's edit moves the merge base: the CRM's next edits start a new run from the pushed value, so a
+// Zendesk edit back to the value the CRM started from before that push is a real change (found by a 10-minute soak).
+func TestJudgeRunRestartsAfterThePushOfTheCRMsEdit(t *testing.T) {
+	fc := FieldCase{Priority: "remote", Field: "status", Initial: "resolved",
+		Local: []Write{{Value: "open", At: at(1), Prev: "resolved"},
+			{Value: "in_progress", At: at(400), Prev: "open"}},
+		Remote:       []Write{{Value: "resolved", Raw: "solved", At: at(390), Prev: "open", PrevBySync: true, PrevAt: at(20)}},
+		TicketPushes: []Write{{Value: "open", At: at(20)}},
+		Conflicts:    []ConflictRow{{Local: "in_progress", Remote: "resolved", Winner: "remote"}},
+		FinalCase:    "resolved", FinalTicket: "resolved", FinalRaw: "solved"}
+	v := Judge(fc)
+	assert.Equal(t, "resolved", v.Expected, v.Rule)
+	assert.Empty(t, v.Problems)
+}
+
+// Zendesk's audit times are whole seconds: a push in the second of a Zendesk edit made just before the CRM's edit
+// cannot have been seen by that Zendesk edit (found by the short soak).
+func TestJudgeZendeskEditBeforeTheCRMsCannotHaveSeenItsPush(t *testing.T) {
+	fc := FieldCase{Priority: "local", Field: "priority", Initial: "high",
+		Local:        []Write{{Value: "low", At: at(10.882), Prev: "high"}},
+		Remote:       []Write{{Value: "normal", Raw: "normal", At: at(10.866), Prev: "high"}},
+		TicketPushes: []Write{{Value: "low", At: at(10)}},
+		Conflicts:    []ConflictRow{{Local: "low", Remote: "normal", Winner: "local"}},
+		FinalCase:    "low", FinalTicket: "low", FinalRaw: "low"}
+	v := Judge(fc)
+	assert.Equal(t, "low", v.Expected, v.Rule)
+	assert.Empty(t, v.Problems)
+}
