@@ -36,11 +36,8 @@ const (
 	errPermanent = contract.ErrPermanentFailure
 )
 
-// malformedAttempts is how many times a malformed page is fetched again before it is reported.
-const malformedAttempts = 3
-
-// permanentAttempts is how many attempts a deterministic failure gets before it fails its activity for good. More
-// than one, because a failure that looks deterministic may still be a race (a unique violation between two
+// permanentAttempts is how many attempts a deterministic failure (a malformed page included) gets before it fails
+// its activity for good. More than one, because a failure that looks deterministic may still be a race (a unique violation between two
 // writers) or a proxy's passing hiccup; few, because the same request or rows give the same answer again.
 const permanentAttempts = 3
 
@@ -179,8 +176,8 @@ func (a *Activities) classify(ctx context.Context, in *store.Integration, op str
 		return temporal.NewApplicationErrorWithOptions(fmt.Sprintf("%s: %s", op, rl.Error()), errRateLimited,
 			temporal.ApplicationErrorOptions{NextRetryDelay: rl.RetryAfter})
 	case errors.As(err, &mal):
-		if activity.GetInfo(ctx).Attempt >= malformedAttempts {
-			msg := fmt.Sprintf("%s: Zendesk sent a malformed page %d times: %v", op, malformedAttempts, mal)
+		if activity.GetInfo(ctx).Attempt >= permanentAttempts {
+			msg := fmt.Sprintf("%s: Zendesk sent a malformed page %d times: %v", op, permanentAttempts, mal)
 			_ = a.Store.RecordFailure(ctx, in.ID, store.Failure{Kind: "page", Reason: msg})
 			return temporal.NewNonRetryableApplicationError(msg, errMalformedPage, nil)
 		}
