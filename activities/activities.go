@@ -178,7 +178,10 @@ func (a *Activities) classify(ctx context.Context, in *store.Integration, op str
 	case errors.As(err, &mal):
 		if activity.GetInfo(ctx).Attempt >= permanentAttempts {
 			msg := fmt.Sprintf("%s: Zendesk sent a malformed page %d times: %v", op, permanentAttempts, mal)
-			_ = a.Store.RecordFailure(ctx, in.ID, store.Failure{Kind: "page", Reason: msg})
+			// The error below still reaches last_error and `sync --wait`; only the failures list would miss it.
+			if ferr := a.Store.RecordFailure(ctx, in.ID, store.Failure{Kind: "page", Reason: msg}); ferr != nil {
+				a.logger().Warn("could not record the malformed page as a failure", "integration", in.Name, "error", ferr)
+			}
 			return temporal.NewNonRetryableApplicationError(msg, errMalformedPage, nil)
 		}
 		return fmt.Errorf("%s: %w", op, err)
