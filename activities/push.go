@@ -97,12 +97,27 @@ func (a *Activities) PushLocalChanges(ctx context.Context, ref contract.Integrat
 			res.Skipped += len(its)
 			continue
 		}
-		n, err := a.pushCase(ctx, c, in, dir, t, now[*t.TicketID], its, comments)
-		res.Pushed += n.Pushed
-		res.Skipped += n.Skipped
-		res.Conflicts += n.Conflicts
-		if err != nil {
-			return res, err
+		remoteTicket := now[*t.TicketID]
+		for tries := 1; ; tries++ {
+			n, err := a.pushCase(ctx, c, in, dir, t, remoteTicket, its, comments)
+			res.Pushed += n.Pushed
+			res.Skipped += n.Skipped
+			res.Conflicts += n.Conflicts
+			var stale *staleTicketError
+			if !errors.As(err, &stale) {
+				if err != nil {
+					return res, err
+				}
+				break
+			}
+			// Zendesk's ticket changed between our read and our update (an agent's edit): read it again and merge
+			// afresh, so that edit is weighed like any other; a ticket edited that often is left to a retry.
+			if tries == staleRereads {
+				return res, a.classify(ctx, in, fmt.Sprintf("push case %d to ticket %d", caseID, stale.ticketID), stale.err)
+			}
+			if remoteTicket, err = a.reread(ctx, c, in, stale.ticketID); err != nil {
+				return res, err
+			}
 		}
 	}
 	pushes.WithLabelValues(in.Name).Add(float64(res.Pushed))
@@ -183,7 +198,7 @@ func (a *Activities) pushCase(ctx context.Context, c *zendesk.Client, in *store.
 	}
 	res.Conflicts = len(out.Conflicts)
 	if len(sends) > 0 {
-		n, stopped, err := a.sendFields(ctx, c, in, dir, t.CaseID, ticketID, sends, &newBase, &out)
+		n, stopped, err := a.sendFields(ctx, c, in, dir, t.CaseID, remoteTicket, sends, &newBase, &out)
 		res.Pushed += n
 		if err != nil {
 			return res, err
@@ -271,6 +286,34 @@ func (a *Activities) pushCase(ctx context.Context, c *zendesk.Client, in *store.
 	return res, nil
 }
 
+// staleRereads bounds how often one push reads a ticket again after Zendesk refused a safe update of it.
+const staleRereads = 3
+
+// staleTicketError: Zendesk refused a safe update because the ticket changed after the push read it.
+type staleTicketError struct {
+	ticketID int64
+	err      error
+}
+
+func (e *staleTicketError) Error() string {
+	return fmt.Sprintf("ticket %d changed in Zendesk since it was read: %v", e.ticketID, e.err)
+}
+
+func (e *staleTicketError) Unwrap() error { return e.err }
+
+// reread reads one ticket again; a ticket gone from Zendesk is nil, as show_many leaves it out.
+func (a *Activities) reread(ctx context.Context, c *zendesk.Client, in *store.Integration, ticketID int64) (*zendesk.Ticket, error) {
+	tk, err := c.ShowTicket(ctx, ticketID)
+	var nf *zendesk.NotFoundError
+	switch {
+	case errors.As(err, &nf):
+		return nil, nil
+	case err != nil:
+		return nil, a.classify(ctx, in, fmt.Sprintf("read ticket %d again before pushing", ticketID), err)
+	}
+	return tk, nil
+}
+
 // fieldUpdate is one field's part of a partial update.
 type fieldUpdate struct {
 	field mapping.Field
@@ -301,21 +344,31 @@ func merged(us []fieldUpdate) zendesk.TicketUpdate {
 // is required when solving"), each field is sent on its own, so one refused field never holds back the others:
 // a refused field is recorded as a failure with Zendesk's reason and keeps its old merge base. The merge base of
 // each accepted field takes the value Zendesk answered with. A closed ticket stops the case (stopped is true).
-// Other errors (409, 5xx, network) are returned for the activity to be retried.
+// Every update is a safe update against the ticket the merge was decided from: if Zendesk's ticket changed since,
+// Zendesk answers 409 and a *staleTicketError says to read it again and merge afresh. Other errors (5xx, network)
+// are returned for the activity to be retried.
 func (a *Activities) sendFields(ctx context.Context, c *zendesk.Client, in *store.Integration, dir *mapping.Directory,
-	caseID, ticketID int64, sends []fieldUpdate, newBase *mapping.CaseValues, out *store.Pushed) (int, bool, error) {
+	caseID int64, remoteTicket *zendesk.Ticket, sends []fieldUpdate, newBase *mapping.CaseValues, out *store.Pushed) (int, bool, error) {
+	ticketID, stamp := remoteTicket.ID, remoteTicket.UpdatedAt
 	pushed := 0
 	groups := [][]fieldUpdate{sends}
 	var refused []string
 	for len(groups) > 0 {
 		g := groups[0]
 		groups = groups[1:]
-		u, err := c.UpdateTicket(ctx, ticketID, merged(g))
+		upd := merged(g)
+		upd.SafeStamp = stamp
+		u, err := c.UpdateTicket(ctx, ticketID, upd)
 		var closed *zendesk.ClosedTicketError
 		var invalid *zendesk.InvalidRecordError
+		var conflict *zendesk.ConflictError
 		switch {
+		case errors.As(err, &conflict):
+			return pushed, false, &staleTicketError{ticketID: ticketID, err: err}
 		case err == nil:
 			pushed++
+			// The next field of a split update is checked against the ticket as this update left it.
+			stamp = u.Ticket.UpdatedAt
 			answer, err := a.derive(ctx, in, dir, &u.Ticket)
 			if err != nil {
 				return pushed, false, err

@@ -141,6 +141,52 @@ func TestCRMEditDuringAPushIsNeverReverted(t *testing.T) {
 	assert.Equal(t, p2, c.Priority)
 }
 
+// A push reads the ticket, merges, then updates it; an agent's edit landing in between must be merged like any
+// other Zendesk edit (a conflict decided by the priority setting), never overwritten unseen. Found by `make soak`.
+func TestZendeskEditDuringAPushIsNeverOverwrittenUnseen(t *testing.T) {
+	for i, prio := range []string{"remote", "local"} {
+		t.Run(prio, func(t *testing.T) {
+			e := newEnv(t)
+			s, _ := twoWay(t, e, "safe", prio, int64(23+i))
+			ticket := writable(t, s, 1)[0]
+			caseID := e.caseIDOf(ticket)
+			base := e.caseOf(caseID).Priority
+			local, _ := otherPriority(base)
+			var agent string // neither the merge base nor the CRM's value
+			for _, p := range []string{"low", "normal", "high"} {
+				if p != base && p != local {
+					agent = p
+				}
+			}
+			var once sync.Once
+			s.BeforeTicketUpdate(func(id int64) {
+				if id == ticket {
+					once.Do(func() { assert.NoError(t, s.ChangeTicket(ticket, sim.TicketChange{Priority: &agent})) })
+				}
+			})
+			_, err := e.ctl.UpdateCase(e.ctx, caseID, control.CaseUpdate{Priority: &local})
+			require.NoError(t, err)
+			e.outboxEmpty(time.Minute)
+			s.BeforeTicketUpdate(nil)
+
+			want := agent
+			if prio == "local" {
+				want = local
+			}
+			assert.Equal(t, want, *simTicketOf(t, s, ticket).Priority, "Zendesk holds the value the priority chose")
+			assert.Equal(t, want, e.caseOf(caseID).Priority, "the case holds the same value")
+			cs, err := e.ctl.Conflicts(e.ctx, "safe")
+			require.NoError(t, err)
+			require.Len(t, cs, 1, "the agent's edit made during the push is a conflict, recorded")
+			assert.Equal(t, "priority", cs[0].Field)
+			assert.Equal(t, ticket, cs[0].TicketID)
+			require.NotNil(t, cs[0].RemoteValue)
+			assert.Equal(t, agent, *cs[0].RemoteValue)
+			assert.Equal(t, prio, cs[0].Winner)
+		})
+	}
+}
+
 func TestCRMEditDuringAnImportIsNeverReverted(t *testing.T) {
 	e := newEnv(t, withoutWorker())
 	var armed atomic.Int64 // the case whose import the CRM edit races; 0: off

@@ -412,6 +412,13 @@ func TestUpdateTicketBody(t *testing.T) {
 	_, err = c.UpdateTicket(context.Background(), 5, TicketUpdate{})
 	assert.ErrorContains(t, err, "nothing to update")
 	assert.Len(t, f.requests(), 1)
+
+	// A safe update carries the updated_at it was decided from, in UTC to the second.
+	stamp := time.Date(2024, 5, 1, 12, 0, 7, 0, time.FixedZone("CEST", 2*3600))
+	_, err = c.UpdateTicket(context.Background(), 5, TicketUpdate{Subject: ptr("s"), SafeStamp: stamp})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"ticket":{"subject":"s","safe_update":true,"updated_stamp":"2024-05-01T10:00:07Z"}}`,
+		string(f.requests()[1].Body))
 }
 
 func TestErrorTypes(t *testing.T) {

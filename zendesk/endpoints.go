@@ -322,7 +322,7 @@ func (c *Client) CreateTicket(ctx context.Context, t NewTicket) (*CreatedTicket,
 
 // UpdateTicket sends a partial update: PUT /api/v2/tickets/{id}.json with only the non-nil fields, which must answer
 // 200. It is never retried automatically (a repeated comment would be posted twice). Updating a closed ticket gives
-// a *ClosedTicketError.
+// a *ClosedTicketError; a safe update (u.SafeStamp) of a ticket changed since gives a *ConflictError.
 func (c *Client) UpdateTicket(ctx context.Context, id int64, u TicketUpdate) (*UpdatedTicket, error) {
 	if id <= 0 {
 		return nil, fmt.Errorf("zendesk: update ticket: invalid id %d", id)
@@ -355,6 +355,10 @@ func (c *Client) UpdateTicket(ctx context.Context, id int64, u TicketUpdate) (*U
 	}
 	if len(body) == 0 {
 		return nil, errors.New("zendesk: update ticket: nothing to update")
+	}
+	if !u.SafeStamp.IsZero() {
+		body["safe_update"] = true
+		body["updated_stamp"] = u.SafeStamp.UTC().Format(time.RFC3339)
 	}
 	var res UpdatedTicket
 	err := c.do(ctx, &request{method: http.MethodPut, path: fmt.Sprintf("/api/v2/tickets/%d.json", id),

@@ -186,6 +186,10 @@ type TicketUpdate struct {
 	AssigneeID  *int64
 	RequesterID *int64
 	Comment     *NewComment
+	// SafeStamp, when set, is the updated_at of the ticket the update was decided from. It is sent as Zendesk's
+	// safe update (safe_update with updated_stamp): Zendesk refuses the update with a 409 (*ConflictError) when
+	// the ticket changed since, so an edit made in Zendesk after it was read is never overwritten unseen.
+	SafeStamp time.Time
 }
 
 // UpdatedTicket is the result of UpdateTicket. AddedComment is the audit's Comment event, if any.

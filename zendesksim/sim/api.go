@@ -608,6 +608,13 @@ func (s *Server) handleUpdateTicket(w http.ResponseWriter, r *http.Request, i in
 		writeErr(w, ErrClosed)
 		return
 	}
+	if stale, err := safeUpdateStale(in.Ticket, t.updated); err != nil {
+		writeErr(w, err)
+		return
+	} else if stale {
+		writeJSON(w, http.StatusConflict, bodySafeUpdateConflict)
+		return
+	}
 	if retry, ok := s.ticketUpdateAllowed(t); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(retry))
 		writeJSON(w, http.StatusTooManyRequests, []byte(`{"error":"APIRateLimitExceeded","description":"Number of allowed ticket updates per ticket per 10 minutes exceeded"}`))

@@ -826,3 +826,48 @@ func TestControlChangeAnswersItsAuditAndAuditsListEveryWrite(t *testing.T) {
 	r.Body.Close()
 	assert.Equal(t, 404, r.StatusCode)
 }
+
+func TestSafeUpdateRefusesAStaleStampWith409(t *testing.T) {
+	e := newEnv(t, Options{})
+	id := e.s.Special().Open
+	path := fmt.Sprintf("/api/v2/tickets/%d.json", id)
+	stampOf := func(b []byte) string {
+		var m struct {
+			Ticket struct {
+				UpdatedAt string `json:"updated_at"`
+			} `json:"ticket"`
+		}
+		require.NoError(t, json.Unmarshal(b, &m), string(b))
+		return m.Ticket.UpdatedAt
+	}
+	safe := func(subject, stamp string) map[string]any {
+		tk := map[string]any{"subject": subject, "safe_update": true}
+		if stamp != "" {
+			tk["updated_stamp"] = stamp
+		}
+		return map[string]any{"ticket": tk}
+	}
+	resp, b := e.do("GET", path, nil)
+	require.Equal(t, 200, resp.StatusCode, string(b))
+	read := stampOf(b)
+
+	resp, b = e.do("PUT", path, safe("first", read))
+	require.Equal(t, 200, resp.StatusCode, "the stamp matches the ticket: %s", b)
+	now := stampOf(b)
+	require.NotEqual(t, read, now, "the update moved updated_at")
+
+	resp, b = e.do("PUT", path, safe("second", read))
+	require.Equal(t, 409, resp.StatusCode, string(b))
+	assert.Contains(t, string(b), "UpdateConflict")
+	resp, b = e.do("GET", path, nil)
+	require.Equal(t, 200, resp.StatusCode)
+	assert.Contains(t, string(b), `"subject":"first"`, "a refused safe update changes nothing")
+
+	resp, b = e.do("PUT", path, safe("third", ""))
+	assert.Equal(t, 422, resp.StatusCode, "a safe update without its stamp is refused: %s", b)
+
+	resp, b = e.do("PUT", path, safe("fourth", now))
+	assert.Equal(t, 200, resp.StatusCode, string(b))
+	resp, b = e.do("PUT", path, map[string]any{"ticket": map[string]any{"subject": "fifth", "updated_stamp": read}})
+	assert.Equal(t, 200, resp.StatusCode, "without safe_update the stamp is ignored: %s", b)
+}

@@ -1,8 +1,10 @@
 package sim
 
 import (
+	"encoding/json"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // Two-way test switches: Zendesk answers a real integration sees now and then on ticket updates, and a hook to
@@ -17,6 +19,32 @@ type updateSwitches struct {
 }
 
 var bodyConflict = []byte(`{"error":"Conflict","description":"The ticket was updated by someone else at the same time; try again"}`)
+
+// bodySafeUpdateConflict is Zendesk's answer to a safe update of a ticket changed since the client read it.
+var bodySafeUpdateConflict = []byte(`{"error":"UpdateConflict","description":"Safe Update prevented the update due to outdated ticket data. Please fetch the latest ticket data and try again."}`)
+
+// safeUpdateStale reads Zendesk's safe update (ticket.safe_update with ticket.updated_stamp) and reports whether
+// the ticket, last updated at updated (unix seconds), changed after the stamp. Zendesk keeps updated_at to the
+// second, and so does the comparison.
+func safeUpdateStale(m map[string]json.RawMessage, updated int64) (bool, error) {
+	var safe bool
+	if raw, ok := m["safe_update"]; !ok || json.Unmarshal(raw, &safe) != nil || !safe {
+		return false, nil
+	}
+	raw, ok := m["updated_stamp"]
+	if !ok {
+		return false, &ValidationError{"updated_stamp", "Updated stamp: is required for a safe update", "BlankValue"}
+	}
+	v, null, err := rawString(raw)
+	if err != nil || null {
+		return false, &ValidationError{"updated_stamp", "Updated stamp: is invalid", "InvalidValue"}
+	}
+	stamp, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return false, &ValidationError{"updated_stamp", "Updated stamp: is invalid", "InvalidValue"}
+	}
+	return stamp.Unix() != updated, nil
+}
 
 // RequireTypeWhenSolving makes an update that solves a ticket without a type (and sets none) fail with Zendesk's
 // 422 for a required ticket field: {"details":{"base":[{"description":"Type: is required when solving a ticket"}]}}.
