@@ -332,6 +332,14 @@ func (a *Activities) applyTickets(ptx *store.PageTx, in *store.Integration, dir 
 			var changed []mapping.Field
 			if in.TwoWay {
 				var fcs []mapping.FieldConflict
+				var deferred []mapping.Field
+				next, deferred = mapping.DeferToPush(current, base, next, pendingFields(ex.PendingFields))
+				if len(deferred) > 0 {
+					// The merge base keeps the deferred fields' old values: the push merges them against it.
+					if row.Synced, err = json.Marshal(next); err != nil {
+						return out, err
+					}
+				}
 				merged, changed, fcs = mapping.MergeTwoWay(current, base, next, prio)
 				for _, fc := range fcs {
 					conflicts = append(conflicts, conflictRecord(ex.Case.ID, t.ID, fc))
@@ -542,4 +550,12 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+func pendingFields(names []string) []mapping.Field {
+	fs := make([]mapping.Field, len(names))
+	for i, n := range names {
+		fs[i] = mapping.Field(n)
+	}
+	return fs
 }
