@@ -43,7 +43,7 @@ func (c *Control) CreateCase(ctx context.Context, s CaseSpec) (json.RawMessage, 
 		return nil, err
 	}
 	if strings.TrimSpace(s.Subject) == "" {
-		return nil, errors.New("--subject is required")
+		return nil, invalidf("--subject is required")
 	}
 	lc := store.LocalCase{IntegrationID: in.ID, Subject: s.Subject, Description: s.Description, Status: mapping.DefaultCaseStatus,
 		Priority: mapping.DefaultCasePriority}
@@ -77,7 +77,7 @@ func (c *Control) CreateCase(ctx context.Context, s CaseSpec) (json.RawMessage, 
 	}
 	if s.ContactEmail != "" {
 		if mapping.NormalizeEmail(s.ContactEmail) == "" {
-			return nil, fmt.Errorf("--contact-email %q is not an email address", s.ContactEmail)
+			return nil, invalidf("--contact-email %q is not an email address", s.ContactEmail)
 		}
 		n := mapping.SplitName(s.ContactName)
 		id, err := c.Store.FindOrCreateContact(ctx, in.ID, store.NewContact{Email: strings.TrimSpace(s.ContactEmail),
@@ -129,7 +129,7 @@ func (c *Control) UpdateCase(ctx context.Context, id int64, u CaseUpdate) (json.
 // CommentCase adds a comment to a CRM case; the author must be a CRM user.
 func (c *Control) CommentCase(ctx context.Context, id int64, body string, public bool, author string) (json.RawMessage, error) {
 	if strings.TrimSpace(body) == "" {
-		return nil, errors.New("--body is required")
+		return nil, invalidf("--body is required")
 	}
 	var u *store.CRMUser
 	if author != "" {
@@ -147,7 +147,7 @@ func (c *Control) CommentCase(ctx context.Context, id int64, body string, public
 // AddUser adds a CRM user, so agents with that email are matched.
 func (c *Control) AddUser(ctx context.Context, email, name string) (*store.CRMUser, error) {
 	if mapping.NormalizeEmail(email) == "" {
-		return nil, fmt.Errorf("--email %q is not an email address", email)
+		return nil, invalidf("--email %q is not an email address", email)
 	}
 	id, err := c.Store.AddCRMUser(ctx, email, name)
 	if err != nil {
@@ -179,7 +179,7 @@ func oneOf(flag, v string, allowed []string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%s must be one of %s, not %q", flag, strings.Join(allowed, ", "), v)
+	return invalidf("%s must be one of %s, not %q", flag, strings.Join(allowed, ", "), v)
 }
 
 func orNil(s string) *string {

@@ -89,7 +89,7 @@ func (c *Control) CreateIntegration(ctx context.Context, s IntegrationSpec) (*st
 		edit.Interval = &s.Interval
 	}
 	if s.Token == "" {
-		return nil, errors.New("--token is required")
+		return nil, invalidf("--token is required")
 	}
 	if err := c.apply(ctx, in, edit); err != nil {
 		return nil, err
@@ -127,20 +127,20 @@ func (c *Control) apply(ctx context.Context, in *store.Integration, e Integratio
 	if e.Name != nil {
 		n := strings.TrimSpace(*e.Name)
 		if n == "" {
-			return errors.New("--name must not be empty")
+			return invalidf("--name must not be empty")
 		}
 		in.Name = n
 	}
 	if e.URL != nil {
 		u, err := zendesk.NormalizeURL(*e.URL)
 		if err != nil {
-			return fmt.Errorf("--url: %w", err)
+			return InvalidError{fmt.Errorf("--url: %w", err)}
 		}
 		in.URL = u
 	}
 	if e.Email != nil {
 		if mapping.NormalizeEmail(*e.Email) == "" {
-			return fmt.Errorf("--email %q is not an email address", *e.Email)
+			return invalidf("--email %q is not an email address", *e.Email)
 		}
 		in.Email = strings.TrimSpace(*e.Email)
 	}
@@ -158,13 +158,13 @@ func (c *Control) apply(ctx context.Context, in *store.Integration, e Integratio
 	if e.DefaultUserEmail != nil {
 		d := strings.TrimSpace(*e.DefaultUserEmail)
 		if d != "" && mapping.NormalizeEmail(d) == "" {
-			return fmt.Errorf("--default-user-email %q is not an email address", d)
+			return invalidf("--default-user-email %q is not an email address", d)
 		}
 		in.DefaultUserEmail = d
 	}
 	if e.Owner != nil {
 		if strings.TrimSpace(*e.Owner) == "" {
-			return errors.New("--owner is required: the email of an existing CRM user (add one with `starter user add`)")
+			return invalidf("--owner is required: the email of an existing CRM user (add one with `starter user add`)")
 		}
 		u, err := c.Store.CRMUserByEmail(ctx, *e.Owner)
 		if errors.Is(err, store.ErrNotFound) {
@@ -177,7 +177,7 @@ func (c *Control) apply(ctx context.Context, in *store.Integration, e Integratio
 	}
 	if e.Priority != nil {
 		if *e.Priority != string(mapping.Remote) && *e.Priority != string(mapping.Local) {
-			return fmt.Errorf("--priority must be remote or local, not %q", *e.Priority)
+			return invalidf("--priority must be remote or local, not %q", *e.Priority)
 		}
 		in.Priority = *e.Priority
 	}
@@ -185,12 +185,15 @@ func (c *Control) apply(ctx context.Context, in *store.Integration, e Integratio
 		in.TwoWay = *e.TwoWay
 	}
 	if e.Interval != nil {
-		if *e.Interval < time.Second {
-			return fmt.Errorf("--interval %s is too short (at least 1s)", *e.Interval)
+		if err := ValidateInterval(*e.Interval); err != nil {
+			return err
 		}
 		in.IntervalSeconds = int(e.Interval.Round(time.Second) / time.Second)
 	}
 	if e.SyncFrom != nil {
+		if err := ValidateSyncFrom(*e.SyncFrom, time.Now()); err != nil {
+			return err
+		}
 		in.SyncFrom = sql.NullTime{Time: *e.SyncFrom, Valid: true}
 	}
 	return nil

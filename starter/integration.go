@@ -41,8 +41,9 @@ func (f *integrationFlags) bind(cmd *cobra.Command) {
 	fs.StringVar(&f.owner, "owner", "", "email of the CRM user owning the integration's cases and contacts")
 	fs.BoolVar(&f.twoWay, "two-way", false, "push CRM-side case changes back to Zendesk")
 	fs.StringVar(&f.priority, "priority", "remote", "which side wins a field changed on both: remote or local")
-	fs.DurationVar(&f.interval, "interval", 5*time.Minute, "time between incremental syncs")
-	fs.StringVar(&f.syncFrom, "sync-from", "", "first sync starts at this date (2006-01-02 or RFC 3339)")
+	fs.DurationVar(&f.interval, "interval", 5*time.Minute, "time between incremental syncs, at least 1s "+
+		"(create and edit check it alike: 0 is refused, leave the flag out for the default)")
+	fs.StringVar(&f.syncFrom, "sync-from", "", "first sync starts at this date (2006-01-02 or RFC 3339; not in the future)")
 }
 
 // parseDate takes a day or a full RFC 3339 timestamp; a day means its midnight UTC.
@@ -65,6 +66,10 @@ func (a *app) integrationCreateCmd() *cobra.Command {
 			"      --token \"$ZENDESK_TOKEN\" --owner admin@example.com --two-way --interval 10m --sync-from 2024-01-01",
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Checked here too: control reads a zero interval as "not given", but a typed 0 is refused as on edit.
+			if err := control.ValidateInterval(f.interval); err != nil {
+				return err
+			}
 			spec := control.IntegrationSpec{Name: f.name, URL: f.url, Email: f.email, Token: f.token,
 				DefaultUserEmail: f.defaultUser, Owner: f.owner, TwoWay: f.twoWay, Priority: f.priority,
 				Interval: f.interval}

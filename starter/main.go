@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -52,8 +53,9 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) int {
 	fmt.Fprintf(errOut, "starter: %v\n", err)
 	var ue usageError
 	// Cobra parses flags and validates arguments before it calls PersistentPreRunE, so an error that arrives
-	// before our hook ran is a malformed command line, whatever cobra's own error type.
-	if errors.As(err, &ue) || !a.started {
+	// before our hook ran is a malformed command line, whatever cobra's own error type. A flag value control
+	// finds malformed is one too.
+	if errors.As(err, &ue) || !a.started || control.IsInvalid(err) {
 		if cmd == nil {
 			cmd = root
 		}
@@ -118,19 +120,33 @@ func newRoot(out, errOut io.Writer) (*cobra.Command, *app) {
 	root.SetErr(errOut)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	// Every command's help names the secret-key variables (subcommands inherit the template).
-	root.SetHelpTemplate(root.HelpTemplate() + "\n" + config.SecretKeyHelp + "\n")
+	root.SetHelpTemplate(root.HelpTemplate() + "\n" + config.SecretKeyHelp + "\n\n" + exitCodesHelp + "\n")
 
 	root.AddCommand(a.integrationCmd(), a.syncCmd(), a.resetCmd(), a.progressCmd(), a.caseCmd(), a.failuresCmd(),
 		a.userCmd(), a.conflictsCmd())
 	return root, a
 }
 
-// noArgs rejects stray arguments of group commands as an unknown subcommand.
+// exitCodesHelp is in every command's help (the template adds it), as DESIGN.md's contract says.
+const exitCodesHelp = `Exit codes:
+  0  success
+  1  the command failed (e.g. an integration, case or user that does not exist, Zendesk, PostgreSQL or
+     Temporal unreachable, a sync that failed)
+  2  the command line is wrong: an unknown command or flag, a missing argument or flag, a malformed value`
+
+// noArgs rejects stray arguments of group commands as an unknown subcommand, suggesting the nearest ones.
 func noArgs(cmd *cobra.Command, args []string) error {
-	if len(args) > 0 {
-		return usagef("unknown command %q for %q", args[0], cmd.CommandPath())
+	if len(args) == 0 {
+		return nil
 	}
-	return nil
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2 // cobra's own default, which it only sets on its own lookup path
+	}
+	if sugg := cmd.SuggestionsFor(args[0]); len(sugg) > 0 {
+		msg += "\n\nDid you mean this?\n\t" + strings.Join(sugg, "\n\t")
+	}
+	return usageError{errors.New(msg)}
 }
 
 // groupRun makes a group command without a subcommand a usage error, showing what it offers.

@@ -125,8 +125,10 @@ func TestIntegrationCommands(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(c.ok("integration", "show", "beta", "-o", "json")), &view))
 	assert.Equal(t, false, view["two_way"])
 	assert.Equal(t, "1m0s", view["interval"])
-	c.fails(1, `--priority must be remote or local`, "integration", "edit", "beta", "--priority", "both")
+	c.fails(2, `--priority must be remote or local`, "integration", "edit", "beta", "--priority", "both")
 	c.fails(1, `integration "nope"`, "integration", "edit", "nope", "--priority", "local")
+	c.fails(2, "--interval 0s is too short", "integration", "edit", "beta", "--interval", "0")
+	c.fails(2, "is in the future", "integration", "edit", "beta", "--sync-from", "2999-01-01")
 
 	// Failures of a fresh integration: an empty array, not null.
 	assert.JSONEq(t, "[]", c.ok("failures", "acme", "-o", "json"))
@@ -153,14 +155,18 @@ func TestIntegrationCreateErrors(t *testing.T) {
 		return out
 	}
 	c.fails(1, "--owner nobody@example.com is not a CRM user", create("--owner", "nobody@example.com")...)
-	c.fails(1, `--url: zendesk: invalid URL "ftp://x"`, create("--url", "ftp://x")...)
-	c.fails(1, "plain http is only allowed for loopback hosts", create("--url", "http://acme.zendesk.com")...)
-	c.fails(1, "--priority must be remote or local", create("--priority", "sometimes")...)
-	c.fails(1, "is not an email address", create("--email", "not-an-email")...)
+	c.fails(2, `--url: zendesk: invalid URL "ftp://x"`, create("--url", "ftp://x")...)
+	c.fails(2, "plain http is only allowed for loopback hosts", create("--url", "http://acme.zendesk.com")...)
+	c.fails(2, "--priority must be remote or local", create("--priority", "sometimes")...)
+	c.fails(2, "is not an email address", create("--email", "not-an-email")...)
 	c.fails(2, `--sync-from "yesterday" is not a date`, create("--sync-from", "yesterday")...)
 	c.fails(2, `required flag(s) "owner" not set`, "integration", "create", "--name", "x", "--url", "https://x.zendesk.com",
 		"--email", "a@x.com", "--token", "t")
 	c.fails(2, `-o/--output must be text or json`, "integration", "list", "-o", "yaml")
+	// An interval is checked alike on create and edit: 0 is refused by both (exit 2), never taken as the default.
+	c.fails(2, "--interval 0s is too short", create("--interval", "0")...)
+	c.fails(2, "--interval 500ms is too short", create("--interval", "500ms")...)
+	c.fails(2, "--sync-from 2999-01-01T00:00:00Z is in the future", create("--sync-from", "2999-01-01")...)
 
 	t.Setenv(secrets.EnvKey, "")
 	c.fails(1, secrets.ErrNoKey.Error(), create()...)
@@ -213,7 +219,7 @@ func TestCaseCommands(t *testing.T) {
 	assert.Equal(t, "Printer on fire", updated["subject"])
 	assert.Equal(t, "high", updated["priority"])
 	assert.Equal(t, "agent@example.com", updated["assigned_to"])
-	c.fails(1, "--status must be one of", "case", "update", id, "--status", "done")
+	c.fails(2, "--status must be one of", "case", "update", id, "--status", "done")
 	c.fails(1, "--assigned-to ghost@example.com is not a CRM user", "case", "update", id, "--assigned-to", "ghost@example.com")
 	c.fails(2, "nothing to update", "case", "update", id)
 	c.fails(2, "case ID must be a positive number", "case", "update", "abc", "--status", "open")
