@@ -179,6 +179,7 @@ func TestIntegrationCreateErrors(t *testing.T) {
 	c.ok(create()...)
 	r := c.run(create()...)
 	assert.Equal(t, 1, r.code, r.errOut)
+	c.fails(1, `integration "ACME": already exists`, create("--name", "ACME")...) // names are unique ignoring case
 	for _, o := range c.outputs {
 		assert.NotContains(t, o, testToken)
 	}
