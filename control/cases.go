@@ -15,15 +15,23 @@ import (
 
 // Cases lists cases as JSON, of one integration when name is not empty.
 func (c *Control) Cases(ctx context.Context, integration string) (json.RawMessage, error) {
-	var id int64
-	if integration != "" {
-		in, err := c.Store.IntegrationByName(ctx, integration)
-		if err != nil {
-			return nil, err
-		}
-		id = in.ID
+	id, err := c.integrationID(ctx, integration)
+	if err != nil {
+		return nil, err
 	}
 	return c.Store.CasesJSON(ctx, id)
+}
+
+// integrationID is the id of the named integration, 0 for no name (every integration).
+func (c *Control) integrationID(ctx context.Context, name string) (int64, error) {
+	if name == "" {
+		return 0, nil
+	}
+	in, err := c.Store.IntegrationByName(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	return in.ID, nil
 }
 
 // Case shows one case as JSON.
@@ -197,4 +205,14 @@ func (c *Control) RetryFailures(ctx context.Context, integration string) (contra
 		return res, err
 	}
 	return res, c.update(ctx, in.ID, workflows.UpdateRetryFailures, &res)
+}
+
+// CasePage lists up to limit cases with an id above after, by id, each as a JSON object (of one integration when
+// the name is not empty).
+func (c *Control) CasePage(ctx context.Context, integration string, after int64, limit int) ([]json.RawMessage, error) {
+	id, err := c.integrationID(ctx, integration)
+	if err != nil {
+		return nil, err
+	}
+	return c.Store.CasePage(ctx, id, after, limit)
 }

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -248,12 +249,14 @@ func (a *app) printJSON(v interface{}) error {
 	return enc.Encode(v)
 }
 
-// printRaw writes JSON that PostgreSQL already rendered, as is.
+// printRaw writes JSON that PostgreSQL already rendered, indented like printJSON: one style for all output.
 func (a *app) printRaw(raw json.RawMessage) error {
-	if _, err := a.out.Write(raw); err != nil {
-		return err
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, raw, "", "  "); err != nil {
+		return fmt.Errorf("render JSON: %w", err)
 	}
-	_, err := fmt.Fprintln(a.out)
+	buf.WriteByte('\n')
+	_, err := a.out.Write(buf.Bytes())
 	return err
 }
 
