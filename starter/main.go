@@ -222,7 +222,7 @@ func (a *app) prepare(cmd *cobra.Command, _ []string) error {
 		if err != nil {
 			return fmt.Errorf("temporal client for %s: %w", a.cfg.TemporalAddress, err)
 		}
-		a.temporal = c
+		a.temporal = &reachableClient{Client: c, addr: a.cfg.TemporalAddress}
 	}
 	return nil
 }

@@ -220,6 +220,10 @@ func (a *app) printProgress(p control.ProgressView) error {
 	if r := retryingText(p); r != "" {
 		kv = append(kv, "retrying", r)
 	}
+	if p.Source == "database" {
+		// Said in words: figures from the database may be a page behind, or from before the worker stopped.
+		kv = append(kv, "source", "database: "+p.SourceNote)
+	}
 	return a.fields(kv...)
 }
 
