@@ -288,15 +288,7 @@ func (c *Control) Check(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	k, err := c.key()
-	if err != nil {
-		return err
-	}
-	token, err := k.Open(in.TokenEnc)
-	if err != nil {
-		return err
-	}
-	zc, err := zendesk.New(zendesk.Config{URL: in.URL, Email: in.Email, Token: token})
+	zc, err := c.zendesk(in)
 	if err != nil {
 		return err
 	}
@@ -304,6 +296,37 @@ func (c *Control) Check(ctx context.Context, name string) error {
 		return fmt.Errorf("check %q: %w", name, err)
 	}
 	return nil
+}
+
+// TicketTotal asks Zendesk how many tickets the integration's account has (one request): the total of a first
+// sync, approximately (Zendesk refreshes the count of a large account daily, and a --sync-from date imports fewer).
+func (c *Control) TicketTotal(ctx context.Context, name string) (int64, error) {
+	in, err := c.Store.IntegrationByName(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	zc, err := c.zendesk(in)
+	if err != nil {
+		return 0, err
+	}
+	tc, err := zc.CountTickets(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("%q: %w", name, err)
+	}
+	return tc.Value, nil
+}
+
+// zendesk is a client with the integration's credentials, unsealed with the deployment's key.
+func (c *Control) zendesk(in *store.Integration) (*zendesk.Client, error) {
+	k, err := c.key()
+	if err != nil {
+		return nil, err
+	}
+	token, err := k.Open(in.TokenEnc)
+	if err != nil {
+		return nil, err
+	}
+	return zendesk.New(zendesk.Config{URL: in.URL, Email: in.Email, Token: token})
 }
 
 // SyncNow asks for an incremental sync; with wait it returns what that sync did, and an error if it failed.

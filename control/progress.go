@@ -45,6 +45,23 @@ type ProgressView struct {
 	Retrying *string `json:"retrying"`
 	// NextAttemptAt is when the retrying step runs again, when it is waiting to (null otherwise).
 	NextAttemptAt *time.Time `json:"next_attempt_at"`
+	// Step is what a pass is doing right now, from the workflow's running activity: "tickets" (the ticket
+	// export), "comments" (the comment events that follow it), "push" (local changes to Zendesk); "" between
+	// steps or when the figures come from the database.
+	Step string `json:"step"`
+}
+
+// Steps of a pass, by the activities that do them.
+const (
+	StepTickets  = "tickets"
+	StepComments = "comments"
+	StepPush     = "push"
+)
+
+var stepOf = map[string]string{
+	contract.ActivityFetchTicketPage: StepTickets, contract.ActivityApplyTicketPage: StepTickets,
+	contract.ActivityFetchCommentPage: StepComments, contract.ActivityApplyCommentPage: StepComments,
+	contract.ActivityPushLocalChanges: StepPush,
 }
 
 // Progress reads the live state from the workflow's progress query; when the integration is inactive, or no
@@ -119,6 +136,9 @@ func (c *Control) retrying(ctx context.Context, v *ProgressView) {
 	}
 	var worst *workflowpb.PendingActivityInfo
 	for _, pa := range resp.GetPendingActivities() {
+		if step := stepOf[pa.GetActivityType().GetName()]; step != "" {
+			v.Step = step
+		}
 		if pa.GetAttempt() > 1 && pa.GetLastFailure() != nil && (worst == nil || pa.GetAttempt() > worst.GetAttempt()) {
 			worst = pa
 		}
