@@ -62,6 +62,8 @@ func stepOf(p control.ProgressView) string {
 		return p.Step
 	case p.Phase == workflows.PhaseFirstSync || p.Phase == workflows.PhaseIncremental:
 		return control.StepTickets
+	case p.Phase == workflows.PhaseWaiting:
+		return "done" // the pass ended: the workflow waits for the next one
 	}
 	return p.Phase
 }

@@ -92,7 +92,7 @@ func TestStarterRefusesABadKeyFileEvenWithTheVariableSet(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "no-such-key")
 	t.Setenv(secrets.EnvKeyFile, missing)
 	r := c.run("integration", "create", "--name", "acme", "--url", "https://acme.zendesk.com", "--email", "api@acme.com",
-		"--token", testToken, "--owner", "admin@example.com")
+		"--token", testToken, "--owner", "admin@example.com", "--no-check")
 	assert.Equal(t, 1, r.code, "stderr %s", r.errOut)
 	assert.Contains(t, r.errOut, secrets.EnvKeyFile)
 	assert.Contains(t, r.errOut, missing)

@@ -72,7 +72,7 @@ func (c *cli) setup() {
 	c.ok("user", "add", "--email", "admin@example.com", "--name", "Admin")
 	c.ok("user", "add", "--email", "agent@example.com", "--name", "Ann Agent")
 	c.ok("integration", "create", "--name", "acme", "--url", "https://acme.zendesk.com", "--email", "api@acme.com",
-		"--token", testToken, "--owner", "admin@example.com", "--default-user-email", "bot@acme.com")
+		"--token", testToken, "--owner", "admin@example.com", "--default-user-email", "bot@acme.com", "--no-check")
 }
 
 func keys(m map[string]interface{}) []string {
@@ -105,7 +105,7 @@ func TestIntegrationCommands(t *testing.T) {
 
 	c.ok("integration", "create", "--name", "beta", "--url", "http://127.0.0.1:8090", "--email", "api@beta.com",
 		"--token", testToken, "--owner", "agent@example.com", "--two-way", "--priority", "local", "--interval", "30s",
-		"--sync-from", "2024-01-02")
+		"--sync-from", "2024-01-02", "--no-check")
 	list := c.ok("integration", "list")
 	assert.Regexp(t, `NAME\s+URL\s+ACTIVE\s+TWO-WAY\s+PRIORITY\s+INTERVAL`, list)
 	assert.Regexp(t, `acme\s+https://acme.zendesk.com\s+no\s+no\s+remote\s+5m0s`, list)
@@ -148,7 +148,7 @@ func TestIntegrationCreateErrors(t *testing.T) {
 		for i := 0; i+1 < len(extra); i += 2 {
 			args[extra[i]] = extra[i+1]
 		}
-		out := []string{"integration", "create"}
+		out := []string{"integration", "create", "--no-check"}
 		for k, v := range args {
 			out = append(out, k+"="+v)
 		}
