@@ -81,6 +81,18 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if logger == nil {
 		logger = slog.Default()
 	}
+	// The metrics address is bound first: a port already taken is a setting to fix, reported before anything
+	// connects, rather than a worker that runs unobserved.
+	var metricsLn net.Listener
+	if cfg.MetricsAddr != "" {
+		ln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("serve metrics on %s (METRICS_ADDR or -metrics-addr; empty disables them): %w",
+				cfg.MetricsAddr, err)
+		}
+		metricsLn = ln
+		defer ln.Close() // closed by the server once it serves; this covers a return before
+	}
 	st := deps.Store
 	if st == nil {
 		var err error
@@ -132,8 +144,8 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		logger.Info("pruning disabled (retention 0)")
 	}
 
-	if cfg.MetricsAddr != "" {
-		stopMetrics := serveMetrics(cfg.MetricsAddr, logger)
+	if metricsLn != nil {
+		stopMetrics := serveMetrics(metricsLn, logger)
 		defer stopMetrics()
 	}
 
@@ -198,14 +210,9 @@ func prune(ctx context.Context, st *store.Store, opts store.PruneOptions, logger
 	}
 }
 
-// serveMetrics serves /metrics until the returned function shuts it down (waiting briefly for open scrapes). A
-// port that cannot be bound is reported, not fatal: the sync matters more than its metrics.
-func serveMetrics(addr string, logger *slog.Logger) (stop func()) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		logger.Error("metrics not served: cannot listen", "addr", addr, "error", err)
-		return func() {}
-	}
+// serveMetrics serves /metrics on ln until the returned function shuts it down (waiting briefly for open scrapes).
+func serveMetrics(ln net.Listener, logger *slog.Logger) (stop func()) {
+	addr := ln.Addr().String()
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.Handler())
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}

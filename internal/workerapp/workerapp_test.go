@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -12,7 +13,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/zendesk-sync/zendesk-sync/config"
 	"github.com/zendesk-sync/zendesk-sync/internal/testdb"
+	"github.com/zendesk-sync/zendesk-sync/secrets"
 	"github.com/zendesk-sync/zendesk-sync/store"
 )
 
@@ -62,4 +65,18 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+// A metrics address already taken stops the worker with an error naming it, before it connects anywhere.
+func TestWorkerRefusesATakenMetricsAddress(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	key, err := secrets.ParseKey("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")
+	require.NoError(t, err)
+	err = Run(context.Background(), Config{Config: config.Config{DatabaseURL: "postgres://127.0.0.1:1/none"},
+		MetricsAddr: ln.Addr().String()}, Deps{Key: key, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "serve metrics on "+ln.Addr().String())
+	assert.Contains(t, err.Error(), "address already in use")
 }
