@@ -3,10 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
 	"log/slog"
 	"net/http/httptest"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,6 +37,25 @@ type stack struct {
 	workerDone       chan error
 	dbURL, temporal  string
 	namespace, queue string
+	workerLog        *lockedBuffer
+}
+
+// lockedBuffer keeps the worker's log lines, written from its goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func newStack(t *testing.T, slow time.Duration) *stack {
@@ -56,7 +75,8 @@ func newStack(t *testing.T, slow time.Duration) *stack {
 	ctx, cancel := context.WithCancel(context.Background())
 	require.NoError(t, workerapp.EnsureSearchAttributes(ctx, ts.GetDefaultClient(), ts.GetDefaultNamespace()))
 	st := &stack{t: t, simURL: srv.URL, simTicketsLive: live, dbURL: testdb.New(t), temporal: ts.GetFrontendHostPort(),
-		namespace: ts.GetDefaultNamespace(), queue: "cli-follow-test", workerDone: make(chan error, 1), stopWorker: cancel}
+		namespace: ts.GetDefaultNamespace(), queue: "cli-follow-test", workerDone: make(chan error, 1), stopWorker: cancel,
+		workerLog: &lockedBuffer{}}
 	st.args = []string{"--database-url", st.dbURL, "--temporal-address", st.temporal, "--namespace", st.namespace,
 		"--task-queue", st.queue}
 	key, err := secrets.ParseKey(testKey)
@@ -64,7 +84,7 @@ func newStack(t *testing.T, slow time.Duration) *stack {
 	go func() {
 		st.workerDone <- workerapp.Run(ctx, workerapp.Config{Config: config.Config{DatabaseURL: st.dbURL,
 			TemporalAddress: st.temporal, TemporalNamespace: st.namespace, TaskQueue: st.queue}, PerPage: 20},
-			workerapp.Deps{Key: key, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			workerapp.Deps{Key: key, Logger: slog.New(slog.NewTextHandler(st.workerLog, nil))})
 	}()
 	t.Cleanup(func() { cancel(); <-st.workerDone })
 	return st
@@ -112,6 +132,9 @@ func TestFollowAFirstSync(t *testing.T) {
 	assert.NotContains(t, r.errOut, "\r")
 	assert.Regexp(t, `first sync done:\s+yes`, r.out)
 	assert.Regexp(t, `tickets synced:\s+\d+`, r.out)
+	// The worker logs the pass: its counts, its Zendesk requests and its duration.
+	assert.Regexp(t, `level=INFO msg="sync pass ended" workflow_id=zendesk-integration/\d+ tickets=600 cases_created=\d+ `+
+		`cases_updated=0 comments=\d+ failures=0 pushed=0 pages=\d+ requests=[1-9]\d* duration=\d`, st.workerLog.String())
 
 	// Idle now: the state at once.
 	start := time.Now()

@@ -150,15 +150,19 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}
 
 	inflight := &stoppingActivities{logger: logger}
+	passes := newPassLog(logger)
 	w := worker.New(c, cfg.TaskQueue, worker.Options{
 		// Once the worker stops polling, running activities get this long to finish; then their contexts are
 		// cancelled, and what did not finish is retried by another worker (activities are idempotent).
 		WorkerStopTimeout: cfg.StopTimeout,
-		Interceptors:      []interceptor.WorkerInterceptor{inflight},
+		Interceptors:      []interceptor.WorkerInterceptor{inflight, passes},
 	})
 	acts := deps.Activities
 	if acts == nil {
 		acts = &activities.Activities{Store: st, Key: deps.Key, PerPage: cfg.PerPage, Logger: logger}
+	}
+	if acts.HTTPClient == nil {
+		acts.HTTPClient = &http.Client{Transport: passes.transport(http.DefaultTransport)}
 	}
 	workflows.Register(w, acts)
 	logger.Info("worker started", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace,
