@@ -119,10 +119,36 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 
 	// Everything started beside the Temporal worker is stopped and awaited before the connections it uses are
 	// closed, also when the Temporal worker fails instead of being stopped.
+	defer startBackground(ctx, cfg, st, c, logger)()
+
+	if metricsLn != nil {
+		stopMetrics := serveMetrics(metricsLn, logger)
+		defer stopMetrics()
+	}
+
+	w, inflight := newWorker(c, cfg, deps, st, logger)
+	logger.Info("worker started", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace,
+		"task_queue", cfg.TaskQueue, "stop_timeout", cfg.StopTimeout, "retention", cfg.Retention)
+	// Run stops polling when ctx ends and waits for running activities up to the stop timeout.
+	interrupt := make(chan interface{})
+	go func() { <-ctx.Done(); close(interrupt) }()
+	if err := w.Run(interrupt); err != nil {
+		return fmt.Errorf("run the Temporal worker: %w", err)
+	}
+	// Activities cancelled at the stop timeout may still be returning: let them, briefly, before their store and
+	// client are closed under them.
+	if !inflight.wait(closeGrace) {
+		logger.Warn("activities still running after the stop timeout; closing their connections", "grace", closeGrace)
+	}
+	logger.Info("worker stopped")
+	return nil
+}
+
+// startBackground starts what runs beside the Temporal worker: the outbox relay and the pruner. The returned
+// function stops them and waits for them.
+func startBackground(ctx context.Context, cfg Config, st *store.Store, c client.Client, logger *slog.Logger) (stop func()) {
 	var bg sync.WaitGroup
 	bgCtx, stopBg := context.WithCancel(ctx)
-	defer func() { stopBg(); bg.Wait() }()
-
 	// Wakes a two-way integration's workflow as soon as a case changes locally (outbox NOTIFY, with rescans).
 	bg.Add(1)
 	go func() {
@@ -133,7 +159,6 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 			logger.Error("outbox relay stopped", "error", err)
 		}
 	}()
-
 	if cfg.Retention > 0 {
 		bg.Add(1)
 		go func() {
@@ -143,12 +168,12 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	} else {
 		logger.Info("pruning disabled (retention 0)")
 	}
+	return func() { stopBg(); bg.Wait() }
+}
 
-	if metricsLn != nil {
-		stopMetrics := serveMetrics(metricsLn, logger)
-		defer stopMetrics()
-	}
-
+// newWorker is the Temporal worker with the workflows and activities registered, its interceptors (the graceful
+// stop's count of running activities, returned, and the per-pass log) and the activities' request counting.
+func newWorker(c client.Client, cfg Config, deps Deps, st *store.Store, logger *slog.Logger) (worker.Worker, *stoppingActivities) {
 	inflight := &stoppingActivities{logger: logger}
 	passes := newPassLog(logger)
 	w := worker.New(c, cfg.TaskQueue, worker.Options{
@@ -165,21 +190,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		acts.HTTPClient = &http.Client{Transport: passes.transport(http.DefaultTransport)}
 	}
 	workflows.Register(w, acts)
-	logger.Info("worker started", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace,
-		"task_queue", cfg.TaskQueue, "stop_timeout", cfg.StopTimeout, "retention", cfg.Retention)
-	// Run stops polling when ctx ends and waits for running activities up to the stop timeout.
-	interrupt := make(chan interface{})
-	go func() { <-ctx.Done(); close(interrupt) }()
-	if err := w.Run(interrupt); err != nil {
-		return fmt.Errorf("run the Temporal worker: %w", err)
-	}
-	// Activities cancelled at the stop timeout may still be returning: let them, briefly, before their store and
-	// client are closed under them.
-	if !inflight.wait(closeGrace) {
-		logger.Warn("activities still running after the stop timeout; closing their connections", "grace", closeGrace)
-	}
-	logger.Info("worker stopped")
-	return nil
+	return w, inflight
 }
 
 // prune deletes expired bookkeeping now and then every pruneEvery, until ctx ends.
