@@ -35,7 +35,10 @@ type caseRow struct {
 	Status      string  `json:"status"`
 	Priority    string  `json:"priority"`
 	Ticket      *struct {
-		ID int64 `json:"id"`
+		ID       int64   `json:"id"`
+		URL      *string `json:"url"`
+		Status   *string `json:"status"`
+		Priority *string `json:"priority"`
 	} `json:"ticket"`
 }
 

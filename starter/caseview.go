@@ -7,38 +7,41 @@ import (
 	"time"
 )
 
-// caseView is the case JSON (rendered by the store, DESIGN.md's shape) as the text form reads it.
+// caseView is the case JSON (rendered by the store, DESIGN.md's shape) as the text form of `case show` reads it:
+// the row of `case list` and the rest.
 type caseView struct {
-	ID          int64   `json:"id"`
-	Integration *string `json:"integration"`
-	Subject     string  `json:"subject"`
-	Description string  `json:"description"`
-	Status      string  `json:"status"`
-	Priority    string  `json:"priority"`
-	AssignedTo  *string `json:"assigned_to"`
-	Owner       *string `json:"owner"`
-	Contact     *struct {
-		Email      *string `json:"email"`
-		NamePrefix *string `json:"name_prefix"`
-		FirstName  *string `json:"first_name"`
-		MiddleName *string `json:"middle_name"`
-		LastName   *string `json:"last_name"`
-		NameSuffix *string `json:"name_suffix"`
-	} `json:"contact"`
-	Comments []struct {
-		Body        string    `json:"body"`
-		Public      bool      `json:"public"`
-		AuthorEmail *string   `json:"author_email"`
-		CreatedAt   time.Time `json:"created_at"`
-	} `json:"comments"`
-	Ticket *struct {
-		ID       int64   `json:"id"`
-		URL      *string `json:"url"`
-		Status   *string `json:"status"`
-		Priority *string `json:"priority"`
-	} `json:"ticket"`
-	SyncNote  *string   `json:"sync_note"`
-	UpdatedAt time.Time `json:"updated_at"`
+	caseRow
+	Description string    `json:"description"`
+	AssignedTo  *string   `json:"assigned_to"`
+	Owner       *string   `json:"owner"`
+	Contact     *contact  `json:"contact"`
+	Comments    []comment `json:"comments"`
+	SyncNote    *string   `json:"sync_note"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// contact is a case's contact; every part of the name may be missing.
+type contact struct {
+	Email                                                   *string
+	NamePrefix, FirstName, MiddleName, LastName, NameSuffix *string
+}
+
+// UnmarshalJSON reads the contact's snake_case fields.
+func (c *contact) UnmarshalJSON(b []byte) error {
+	var m map[string]*string
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	c.Email, c.NamePrefix, c.FirstName = m["email"], m["name_prefix"], m["first_name"]
+	c.MiddleName, c.LastName, c.NameSuffix = m["middle_name"], m["last_name"], m["name_suffix"]
+	return nil
+}
+
+type comment struct {
+	Body        string    `json:"body"`
+	Public      bool      `json:"public"`
+	AuthorEmail *string   `json:"author_email"`
+	CreatedAt   time.Time `json:"created_at"`
 }
 
 // printCase prints one case: the store's JSON with -o json, else its fields as text, comments oldest first.
