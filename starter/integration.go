@@ -65,7 +65,7 @@ func (a *app) integrationCreateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create --name N --url URL --email E --token T --owner E [flags]",
 		Short: "Connect a Zendesk account (created inactive; activate it to start syncing)",
-		Long: "Connect a Zendesk account. The integration is created inactive; activate it to start syncing.\n\n" +
+		Long: "Connect a Zendesk account (created inactive; activate it to start syncing).\n\n" +
 			"Once stored, its credentials are tried against Zendesk with one request (up to " + createCheckTimeout.String() + "):\n" +
 			"a rejected token is a warning on stderr (the integration is kept: fix it with `integration edit`),\n" +
 			"an unreachable Zendesk says to run `starter integration check NAME` later. --no-check skips the try.",
@@ -104,7 +104,7 @@ func (a *app) integrationCreateCmd() *cobra.Command {
 	}
 	f.bind(cmd)
 	cmd.Flags().BoolVar(&noCheck, "no-check", false, "do not try the credentials against Zendesk now "+
-		"(run `starter integration check NAME` later)")
+		"(run \"starter integration check NAME\" later)")
 	for _, name := range []string{"name", "url", "email", "token", "owner"} {
 		_ = cmd.MarkFlagRequired(name)
 	}
