@@ -14,15 +14,23 @@ import (
 
 // Cases lists cases as JSON, of one integration when name is not empty.
 func (c *Control) Cases(ctx context.Context, integration string) (json.RawMessage, error) {
-	var id int64
-	if integration != "" {
-		in, err := c.Store.IntegrationByName(ctx, integration)
-		if err != nil {
-			return nil, err
-		}
-		id = in.ID
+	id, err := c.integrationID(ctx, integration)
+	if err != nil {
+		return nil, err
 	}
 	return c.Store.CasesJSON(ctx, id)
+}
+
+// integrationID is the id of the named integration, 0 for no name (every integration).
+func (c *Control) integrationID(ctx context.Context, name string) (int64, error) {
+	if name == "" {
+		return 0, nil
+	}
+	in, err := c.Store.IntegrationByName(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	return in.ID, nil
 }
 
 // Case shows one case as JSON.
@@ -42,7 +50,7 @@ func (c *Control) CreateCase(ctx context.Context, s CaseSpec) (json.RawMessage, 
 		return nil, err
 	}
 	if strings.TrimSpace(s.Subject) == "" {
-		return nil, errors.New("--subject is required")
+		return nil, invalidf("--subject is required")
 	}
 	lc := store.LocalCase{IntegrationID: in.ID, Subject: s.Subject, Description: s.Description, Status: mapping.DefaultCaseStatus,
 		Priority: mapping.DefaultCasePriority}
@@ -76,7 +84,7 @@ func (c *Control) CreateCase(ctx context.Context, s CaseSpec) (json.RawMessage, 
 	}
 	if s.ContactEmail != "" {
 		if mapping.NormalizeEmail(s.ContactEmail) == "" {
-			return nil, fmt.Errorf("--contact-email %q is not an email address", s.ContactEmail)
+			return nil, invalidf("--contact-email %q is not an email address", s.ContactEmail)
 		}
 		n := mapping.SplitName(s.ContactName)
 		id, err := c.Store.FindOrCreateContact(ctx, in.ID, store.NewContact{Email: strings.TrimSpace(s.ContactEmail),
@@ -128,7 +136,7 @@ func (c *Control) UpdateCase(ctx context.Context, id int64, u CaseUpdate) (json.
 // CommentCase adds a comment to a CRM case; the author must be a CRM user.
 func (c *Control) CommentCase(ctx context.Context, id int64, body string, public bool, author string) (json.RawMessage, error) {
 	if strings.TrimSpace(body) == "" {
-		return nil, errors.New("--body is required")
+		return nil, invalidf("--body is required")
 	}
 	var u *store.CRMUser
 	if author != "" {
@@ -146,7 +154,7 @@ func (c *Control) CommentCase(ctx context.Context, id int64, body string, public
 // AddUser adds a CRM user, so agents with that email are matched.
 func (c *Control) AddUser(ctx context.Context, email, name string) (*store.CRMUser, error) {
 	if mapping.NormalizeEmail(email) == "" {
-		return nil, fmt.Errorf("--email %q is not an email address", email)
+		return nil, invalidf("--email %q is not an email address", email)
 	}
 	id, err := c.Store.AddCRMUser(ctx, email, name)
 	if err != nil {
@@ -178,7 +186,7 @@ func oneOf(flag, v string, allowed []string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%s must be one of %s, not %q", flag, strings.Join(allowed, ", "), v)
+	return invalidf("%s must be one of %s, not %q", flag, strings.Join(allowed, ", "), v)
 }
 
 func orNil(s string) *string {
@@ -196,4 +204,14 @@ func (c *Control) RetryFailures(ctx context.Context, integration string) (contra
 		return res, err
 	}
 	return res, c.update(ctx, in.ID, contract.UpdateRetryFailures, &res)
+}
+
+// CasePage lists up to limit cases with an id above after, by id, each as a JSON object (of one integration when
+// the name is not empty).
+func (c *Control) CasePage(ctx context.Context, integration string, after int64, limit int) ([]json.RawMessage, error) {
+	id, err := c.integrationID(ctx, integration)
+	if err != nil {
+		return nil, err
+	}
+	return c.Store.CasePage(ctx, id, after, limit)
 }

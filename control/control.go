@@ -90,7 +90,7 @@ func (c *Control) CreateIntegration(ctx context.Context, s IntegrationSpec) (*st
 		edit.Interval = &s.Interval
 	}
 	if s.Token == "" {
-		return nil, errors.New("--token is required")
+		return nil, invalidf("--token is required")
 	}
 	if err := c.apply(ctx, in, edit); err != nil {
 		return nil, err
@@ -128,20 +128,20 @@ func (c *Control) apply(ctx context.Context, in *store.Integration, e Integratio
 	if e.Name != nil {
 		n := strings.TrimSpace(*e.Name)
 		if n == "" {
-			return errors.New("--name must not be empty")
+			return invalidf("--name must not be empty")
 		}
 		in.Name = n
 	}
 	if e.URL != nil {
 		u, err := zendesk.NormalizeURL(*e.URL)
 		if err != nil {
-			return fmt.Errorf("--url: %w", err)
+			return InvalidError{fmt.Errorf("--url: %w", err)}
 		}
 		in.URL = u
 	}
 	if e.Email != nil {
 		if mapping.NormalizeEmail(*e.Email) == "" {
-			return fmt.Errorf("--email %q is not an email address", *e.Email)
+			return invalidf("--email %q is not an email address", *e.Email)
 		}
 		in.Email = strings.TrimSpace(*e.Email)
 	}
@@ -159,13 +159,13 @@ func (c *Control) apply(ctx context.Context, in *store.Integration, e Integratio
 	if e.DefaultUserEmail != nil {
 		d := strings.TrimSpace(*e.DefaultUserEmail)
 		if d != "" && mapping.NormalizeEmail(d) == "" {
-			return fmt.Errorf("--default-user-email %q is not an email address", d)
+			return invalidf("--default-user-email %q is not an email address", d)
 		}
 		in.DefaultUserEmail = d
 	}
 	if e.Owner != nil {
 		if strings.TrimSpace(*e.Owner) == "" {
-			return errors.New("--owner is required: the email of an existing CRM user (add one with `starter user add`)")
+			return invalidf("--owner is required: the email of an existing CRM user (add one with `starter user add`)")
 		}
 		u, err := c.Store.CRMUserByEmail(ctx, *e.Owner)
 		if errors.Is(err, store.ErrNotFound) {
@@ -178,7 +178,7 @@ func (c *Control) apply(ctx context.Context, in *store.Integration, e Integratio
 	}
 	if e.Priority != nil {
 		if *e.Priority != string(mapping.Remote) && *e.Priority != string(mapping.Local) {
-			return fmt.Errorf("--priority must be remote or local, not %q", *e.Priority)
+			return invalidf("--priority must be remote or local, not %q", *e.Priority)
 		}
 		in.Priority = *e.Priority
 	}
@@ -186,12 +186,15 @@ func (c *Control) apply(ctx context.Context, in *store.Integration, e Integratio
 		in.TwoWay = *e.TwoWay
 	}
 	if e.Interval != nil {
-		if *e.Interval < time.Second {
-			return fmt.Errorf("--interval %s is too short (at least 1s)", *e.Interval)
+		if err := ValidateInterval(*e.Interval); err != nil {
+			return err
 		}
 		in.IntervalSeconds = int(e.Interval.Round(time.Second) / time.Second)
 	}
 	if e.SyncFrom != nil {
+		if err := ValidateSyncFrom(*e.SyncFrom, time.Now()); err != nil {
+			return err
+		}
 		in.SyncFrom = sql.NullTime{Time: *e.SyncFrom, Valid: true}
 	}
 	return nil
@@ -286,15 +289,7 @@ func (c *Control) Check(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	k, err := c.key()
-	if err != nil {
-		return err
-	}
-	token, err := k.Open(in.TokenEnc)
-	if err != nil {
-		return err
-	}
-	zc, err := zendesk.New(zendesk.Config{URL: in.URL, Email: in.Email, Token: token})
+	zc, err := c.zendesk(in)
 	if err != nil {
 		return err
 	}
@@ -302,6 +297,37 @@ func (c *Control) Check(ctx context.Context, name string) error {
 		return fmt.Errorf("check %q: %w", name, err)
 	}
 	return nil
+}
+
+// TicketTotal asks Zendesk how many tickets the integration's account has (one request): the total of a first
+// sync, approximately (Zendesk refreshes the count of a large account daily, and a --sync-from date imports fewer).
+func (c *Control) TicketTotal(ctx context.Context, name string) (int64, error) {
+	in, err := c.Store.IntegrationByName(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	zc, err := c.zendesk(in)
+	if err != nil {
+		return 0, err
+	}
+	tc, err := zc.CountTickets(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("%q: %w", name, err)
+	}
+	return tc.Value, nil
+}
+
+// zendesk is a client with the integration's credentials, unsealed with the deployment's key.
+func (c *Control) zendesk(in *store.Integration) (*zendesk.Client, error) {
+	k, err := c.key()
+	if err != nil {
+		return nil, err
+	}
+	token, err := k.Open(in.TokenEnc)
+	if err != nil {
+		return nil, err
+	}
+	return zendesk.New(zendesk.Config{URL: in.URL, Email: in.Email, Token: token})
 }
 
 // SyncNow asks for an incremental sync; with wait it returns what that sync did, and an error if it failed.

@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -32,6 +33,9 @@ type ProgressView struct {
 	SyncsCompleted int        `json:"syncs_completed"`
 	// Source says where the figures came from: the live workflow, or the database when no workflow answers.
 	Source string `json:"source"`
+	// SourceNote says why the figures come from the database (inactive, Temporal unreachable, no worker answered);
+	// empty when the workflow answered.
+	SourceNote string `json:"source_note,omitempty"`
 	// Attempts is the attempt number of a sync step that is failing and being retried right now (a transient
 	// failure: Zendesk unreachable or answering 5xx/429, PostgreSQL down); 0 when no step is retrying. While it is
 	// set, LastError is that step's latest failure.
@@ -40,6 +44,23 @@ type ProgressView struct {
 	Retrying *string `json:"retrying"`
 	// NextAttemptAt is when the retrying step runs again, when it is waiting to (null otherwise).
 	NextAttemptAt *time.Time `json:"next_attempt_at"`
+	// Step is what a pass is doing right now, from the workflow's running activity: "tickets" (the ticket
+	// export), "comments" (the comment events that follow it), "push" (local changes to Zendesk); "" between
+	// steps or when the figures come from the database.
+	Step string `json:"step"`
+}
+
+// Steps of a pass, by the activities that do them.
+const (
+	StepTickets  = "tickets"
+	StepComments = "comments"
+	StepPush     = "push"
+)
+
+var stepOf = map[string]string{
+	contract.ActivityFetchTicketPage: StepTickets, contract.ActivityApplyTicketPage: StepTickets,
+	contract.ActivityFetchCommentPage: StepComments, contract.ActivityApplyCommentPage: StepComments,
+	contract.ActivityPushLocalChanges: StepPush,
 }
 
 // Progress reads the live state from the workflow's progress query; when the integration is inactive, or no
@@ -50,29 +71,13 @@ func (c *Control) Progress(ctx context.Context, name string) (ProgressView, erro
 		return ProgressView{}, err
 	}
 	v := ProgressView{Integration: in.Name, Active: in.Active, WorkflowID: contract.IntegrationWorkflowID(in.ID)}
+	v.SourceNote = "the integration is inactive: no workflow runs"
 	if in.Active {
-		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		resp, err := c.Temporal.QueryWorkflow(qctx, v.WorkflowID, "", contract.QueryProgress)
-		if err == nil {
-			var p contract.Progress
-			if err := resp.Get(&p); err == nil {
-				v.Phase, v.FirstSyncDone = p.Phase, p.FirstSyncDone
-				v.setCounters(p.Counters)
-				v.LastSyncAt, v.SyncsCompleted = p.LastSyncAt, p.SyncsCompleted
-				if p.LastError != "" {
-					msg := p.LastError
-					v.LastError = &msg
-				}
-				v.Source = "workflow"
-				c.retrying(qctx, &v)
-				return v, nil
-			}
-		}
-		var nf *serviceerror.NotFound
-		if err != nil && !errors.As(err, &nf) && ctx.Err() != nil {
+		ok, err := c.queryProgress(ctx, &v)
+		if ok || ctx.Err() != nil {
 			return v, ctx.Err()
 		}
+		v.SourceNote = "the workflow did not answer (" + err.Error() + "); figures as last recorded"
 	}
 	st, err := c.Store.SyncState(ctx, in.ID)
 	if err != nil {
@@ -86,6 +91,39 @@ func (c *Control) Progress(ctx context.Context, name string) (ProgressView, erro
 	return v, nil
 }
 
+// queryProgressTimeout bounds the wait for the workflow's answer; no worker polling means no answer at all.
+const queryProgressTimeout = 5 * time.Second
+
+// queryProgress fills v from the workflow's progress query; false with the reason when it got no answer.
+func (c *Control) queryProgress(ctx context.Context, v *ProgressView) (bool, error) {
+	qctx, cancel := context.WithTimeout(ctx, queryProgressTimeout)
+	defer cancel()
+	resp, err := c.Temporal.QueryWorkflow(qctx, v.WorkflowID, "", contract.QueryProgress)
+	var nf *serviceerror.NotFound
+	switch {
+	case errors.As(err, &nf):
+		return false, errors.New("it is not running; `starter integration activate` starts it again")
+	case errors.Is(err, context.DeadlineExceeded) && qctx.Err() != nil:
+		return false, fmt.Errorf("no answer within %s: is a worker running?", queryProgressTimeout)
+	case err != nil:
+		return false, err
+	}
+	var p contract.Progress
+	if err := resp.Get(&p); err != nil {
+		return false, fmt.Errorf("decode its progress: %w", err)
+	}
+	v.Phase, v.FirstSyncDone = p.Phase, p.FirstSyncDone
+	v.setCounters(p.Counters)
+	v.LastSyncAt, v.SyncsCompleted = p.LastSyncAt, p.SyncsCompleted
+	if p.LastError != "" {
+		msg := p.LastError
+		v.LastError = &msg
+	}
+	v.Source, v.SourceNote = "workflow", ""
+	c.retrying(qctx, v)
+	return true, nil
+}
+
 // retrying shows a sync step that is failing right now: the workflow only records an error once a step gives up,
 // and a transient failure (Zendesk unreachable, 5xx, PostgreSQL down) never does, so without this it would show
 // in the worker's log only. Temporal keeps each pending activity's attempt number and last failure; the one
@@ -97,6 +135,9 @@ func (c *Control) retrying(ctx context.Context, v *ProgressView) {
 	}
 	var worst *workflowpb.PendingActivityInfo
 	for _, pa := range resp.GetPendingActivities() {
+		if step := stepOf[pa.GetActivityType().GetName()]; step != "" {
+			v.Step = step
+		}
 		if pa.GetAttempt() > 1 && pa.GetLastFailure() != nil && (worst == nil || pa.GetAttempt() > worst.GetAttempt()) {
 			worst = pa
 		}

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
@@ -33,7 +35,10 @@ type caseRow struct {
 	Status      string  `json:"status"`
 	Priority    string  `json:"priority"`
 	Ticket      *struct {
-		ID int64 `json:"id"`
+		ID       int64   `json:"id"`
+		URL      *string `json:"url"`
+		Status   *string `json:"status"`
+		Priority *string `json:"priority"`
 	} `json:"ticket"`
 }
 
@@ -57,40 +62,140 @@ func truncate(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
+// casePageSize is how many cases one query reads: the listing streams, so its memory does not grow with the CRM.
+const casePageSize = 500
+
 func (a *app) caseListCmd() *cobra.Command {
 	var integration string
+	var limit int
+	var after int64
 	cmd := &cobra.Command{
-		Use:     "list [--integration N]",
-		Short:   "List cases, of every integration or of one",
-		Example: "  starter case list\n  starter case list --integration acme -o json | jq '.[].subject'",
-		Args:    exactArgs(),
+		Use:   "list [--integration N] [--limit N] [--after ID]",
+		Short: "List cases, of every integration or of one, by id, page by page",
+		Example: "  starter case list\n  starter case list --integration acme -o json | jq '.[].subject'\n" +
+			"  starter case list --limit 50               # the first 50\n" +
+			"  starter case list --limit 50 --after 4711  # the next 50: the cases after id 4711",
+		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			raw, err := a.control().Cases(cmd.Context(), integration)
+			if limit < 0 || after < 0 {
+				return usagef("--limit and --after must not be negative")
+			}
+			var w listWriter
+			if a.json() {
+				w = a.jsonArray()
+			} else {
+				w = a.caseTable()
+			}
+			last, more, err := a.eachCase(cmd.Context(), integration, after, limit, w.item)
 			if err != nil {
 				return err
 			}
-			if a.json() {
-				return a.printRaw(raw)
+			if err := w.end(); err != nil {
+				return err
 			}
-			var rows []caseRow
-			if err := json.Unmarshal(raw, &rows); err != nil {
-				return fmt.Errorf("decode cases: %w", err)
+			if more {
+				fmt.Fprintf(a.errOut, "more cases follow: add --after %d for the next page\n", last)
 			}
-			tw := a.table()
-			fmt.Fprintln(tw, "ID\tINTEGRATION\tSTATUS\tPRIORITY\tTICKET\tSUBJECT")
-			for _, r := range rows {
-				ticket := "-"
-				if r.Ticket != nil {
-					ticket = strconv.FormatInt(r.Ticket.ID, 10)
-				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.ID, deref(r.Integration, "-"), r.Status, r.Priority, ticket,
-					truncate(oneLine(r.Subject), 50))
-			}
-			return tw.Flush()
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&integration, "integration", "", "only the cases of this integration")
+	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many cases (0: all of them)")
+	cmd.Flags().Int64Var(&after, "after", 0, "only the cases with an id above this one (the last id of the previous page)")
 	return needs(cmd, needStore)
+}
+
+// eachCase calls fn for the cases after the given id, by id, up to limit (0: all), reading a page at a time. It
+// returns the last id given to fn and whether more cases follow it.
+func (a *app) eachCase(ctx context.Context, integration string, after int64, limit int,
+	fn func(json.RawMessage) error) (last int64, more bool, err error) {
+	last = after
+	for n := 0; limit == 0 || n < limit; {
+		size := casePageSize
+		if limit > 0 && limit-n < size {
+			size = limit - n
+		}
+		page, err := a.control().CasePage(ctx, integration, last, size)
+		if err != nil {
+			return last, false, err
+		}
+		for _, raw := range page {
+			var row struct {
+				ID int64 `json:"id"`
+			}
+			if err := json.Unmarshal(raw, &row); err != nil {
+				return last, false, fmt.Errorf("decode case: %w", err)
+			}
+			if err := fn(raw); err != nil {
+				return last, false, err
+			}
+			last = row.ID
+		}
+		n += len(page)
+		if len(page) < size {
+			return last, false, nil
+		}
+	}
+	next, err := a.control().CasePage(ctx, integration, last, 1)
+	return last, len(next) > 0, err
+}
+
+// listWriter prints a listing one item at a time.
+type listWriter struct {
+	item func(json.RawMessage) error
+	end  func() error
+}
+
+// jsonArray writes one JSON array, item by item, in the style of printJSON (two-space indent), so a streamed
+// listing reads like any other JSON the starter prints.
+func (a *app) jsonArray() listWriter {
+	n := 0
+	return listWriter{
+		item: func(raw json.RawMessage) error {
+			var buf bytes.Buffer
+			sep := ",\n  "
+			if n == 0 {
+				sep = "[\n  "
+			}
+			buf.WriteString(sep)
+			if err := json.Indent(&buf, raw, "  ", "  "); err != nil {
+				return fmt.Errorf("render case: %w", err)
+			}
+			n++
+			_, err := a.out.Write(buf.Bytes())
+			return err
+		},
+		end: func() error {
+			end := "\n]\n"
+			if n == 0 {
+				end = "[]\n"
+			}
+			_, err := io.WriteString(a.out, end)
+			return err
+		},
+	}
+}
+
+// caseTable prints cases as a table.
+func (a *app) caseTable() listWriter {
+	tw := a.table()
+	fmt.Fprintln(tw, "ID\tINTEGRATION\tSTATUS\tPRIORITY\tTICKET\tSUBJECT")
+	return listWriter{
+		item: func(raw json.RawMessage) error {
+			var r caseRow
+			if err := json.Unmarshal(raw, &r); err != nil {
+				return fmt.Errorf("decode case: %w", err)
+			}
+			ticket := "-"
+			if r.Ticket != nil {
+				ticket = strconv.FormatInt(r.Ticket.ID, 10)
+			}
+			_, err := fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.ID, deref(r.Integration, "-"), r.Status, r.Priority,
+				ticket, truncate(oneLine(r.Subject), 50))
+			return err
+		},
+		end: tw.Flush,
+	}
 }
 
 func parseCaseID(s string) (int64, error) {
@@ -120,20 +225,6 @@ func (a *app) caseShowCmd() *cobra.Command {
 		},
 	}
 	return needs(cmd, needStore)
-}
-
-// printCase prints the object as is with -o json, and indented in text: every field of a case matters to a reader.
-func (a *app) printCase(raw json.RawMessage) error {
-	if a.json() {
-		return a.printRaw(raw)
-	}
-	var buf bytes.Buffer
-	if err := json.Indent(&buf, raw, "", "  "); err != nil {
-		return a.printRaw(raw)
-	}
-	buf.WriteByte('\n')
-	_, err := a.out.Write(buf.Bytes())
-	return err
 }
 
 func (a *app) caseCreateCmd() *cobra.Command {

@@ -92,10 +92,26 @@ func TestStarterRefusesABadKeyFileEvenWithTheVariableSet(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "no-such-key")
 	t.Setenv(secrets.EnvKeyFile, missing)
 	r := c.run("integration", "create", "--name", "acme", "--url", "https://acme.zendesk.com", "--email", "api@acme.com",
-		"--token", testToken, "--owner", "admin@example.com")
+		"--token", testToken, "--owner", "admin@example.com", "--no-check")
 	assert.Equal(t, 1, r.code, "stderr %s", r.errOut)
 	assert.Contains(t, r.errOut, secrets.EnvKeyFile)
 	assert.Contains(t, r.errOut, missing)
 	assert.NotContains(t, r.errOut+r.out, testKey)
 	assert.JSONEq(t, "[]", c.ok("integration", "list", "-o", "json"), "nothing was created")
+}
+
+// A mistyped command gets the nearest commands as suggestions, with the usage exit code; every help names the
+// exit codes.
+func TestUnknownCommandSuggestsAndHelpNamesExitCodes(t *testing.T) {
+	for args, want := range map[string]string{"intgration": "integration", "integration lst": "list",
+		"case shwo": "show", "progres": "progress"} {
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), strings.Fields(args), &out, &errOut)
+		assert.Equalf(t, 2, code, "%s", args)
+		assert.Containsf(t, errOut.String(), "Did you mean this?\n\t"+want, "%s", args)
+	}
+	var out, errOut bytes.Buffer
+	require.Equal(t, 0, run(context.Background(), []string{"case", "list", "--help"}, &out, &errOut))
+	assert.Contains(t, out.String(), "Exit codes:")
+	assert.Regexp(t, `2\s+the command line is wrong`, out.String())
 }

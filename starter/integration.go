@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/zendesk-sync/zendesk-sync/control"
 	"github.com/zendesk-sync/zendesk-sync/store"
+	"github.com/zendesk-sync/zendesk-sync/zendesk"
 )
 
 func (a *app) integrationCmd() *cobra.Command {
@@ -41,8 +43,9 @@ func (f *integrationFlags) bind(cmd *cobra.Command) {
 	fs.StringVar(&f.owner, "owner", "", "email of the CRM user owning the integration's cases and contacts")
 	fs.BoolVar(&f.twoWay, "two-way", false, "push CRM-side case changes back to Zendesk")
 	fs.StringVar(&f.priority, "priority", "remote", "which side wins a field changed on both: remote or local")
-	fs.DurationVar(&f.interval, "interval", 5*time.Minute, "time between incremental syncs")
-	fs.StringVar(&f.syncFrom, "sync-from", "", "first sync starts at this date (2006-01-02 or RFC 3339)")
+	fs.DurationVar(&f.interval, "interval", 5*time.Minute, "time between incremental syncs, at least 1s "+
+		"(create and edit check it alike: 0 is refused, leave the flag out for the default)")
+	fs.StringVar(&f.syncFrom, "sync-from", "", "first sync starts at this date (2006-01-02 or RFC 3339; not in the future)")
 }
 
 // parseDate takes a day or a full RFC 3339 timestamp; a day means its midnight UTC.
@@ -58,13 +61,22 @@ func parseDate(s string) (time.Time, error) {
 
 func (a *app) integrationCreateCmd() *cobra.Command {
 	var f integrationFlags
+	var noCheck bool
 	cmd := &cobra.Command{
 		Use:   "create --name N --url URL --email E --token T --owner E [flags]",
 		Short: "Connect a Zendesk account (created inactive; activate it to start syncing)",
+		Long: "Connect a Zendesk account (created inactive; activate it to start syncing).\n\n" +
+			"Once stored, its credentials are tried against Zendesk with one request (up to " + createCheckTimeout.String() + "):\n" +
+			"a rejected token is a warning on stderr (the integration is kept: fix it with `integration edit`),\n" +
+			"an unreachable Zendesk says to run `starter integration check NAME` later. --no-check skips the try.",
 		Example: "  starter integration create --name acme --url https://acme.zendesk.com --email agent@acme.com \\\n" +
 			"      --token \"$ZENDESK_TOKEN\" --owner admin@example.com --two-way --interval 10m --sync-from 2024-01-01",
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Checked here too: control reads a zero interval as "not given", but a typed 0 is refused as on edit.
+			if err := control.ValidateInterval(f.interval); err != nil {
+				return err
+			}
 			spec := control.IntegrationSpec{Name: f.name, URL: f.url, Email: f.email, Token: f.token,
 				DefaultUserEmail: f.defaultUser, Owner: f.owner, TwoWay: f.twoWay, Priority: f.priority,
 				Interval: f.interval}
@@ -79,14 +91,47 @@ func (a *app) integrationCreateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.printIntegration(in)
+			if err := a.printIntegration(in); err != nil {
+				return err
+			}
+			if noCheck {
+				fmt.Fprintf(a.errOut, "connection not checked: run `starter integration check %s` before activating it\n", in.Name)
+				return nil
+			}
+			a.checkCreated(cmd.Context(), in.Name)
+			return nil
 		},
 	}
 	f.bind(cmd)
+	cmd.Flags().BoolVar(&noCheck, "no-check", false, "do not try the credentials against Zendesk now "+
+		"(run \"starter integration check NAME\" later)")
 	for _, name := range []string{"name", "url", "email", "token", "owner"} {
 		_ = cmd.MarkFlagRequired(name)
 	}
 	return needs(cmd, needStore, needKey)
+}
+
+// createCheckTimeout bounds the credentials check after create: a slow or unreachable Zendesk must not hold the
+// command, whose work (storing the integration) is done.
+const createCheckTimeout = 10 * time.Second
+
+// checkCreated tries a new integration's credentials and says on stderr what it found; the integration is kept
+// whatever the answer, so the command still succeeds.
+func (a *app) checkCreated(ctx context.Context, name string) {
+	cctx, cancel := context.WithTimeout(ctx, createCheckTimeout)
+	defer cancel()
+	err := a.control().Check(cctx, name)
+	var ce *zendesk.CredentialsError
+	switch {
+	case err == nil:
+		fmt.Fprintf(a.errOut, "connection checked: Zendesk accepted the credentials of %s\n", name)
+	case errors.As(err, &ce):
+		fmt.Fprintf(a.errOut, "warning: Zendesk rejected the credentials of %s (%v)\n"+
+			"fix them with `starter integration edit %s --email ... --token ...` before activating it\n", name, err, name)
+	default:
+		fmt.Fprintf(a.errOut, "warning: could not check the connection to Zendesk (%v)\n"+
+			"run `starter integration check %s` once Zendesk is reachable\n", err, name)
+	}
 }
 
 func (a *app) integrationListCmd() *cobra.Command {

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -52,8 +54,9 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) int {
 	fmt.Fprintf(errOut, "starter: %v\n", err)
 	var ue usageError
 	// Cobra parses flags and validates arguments before it calls PersistentPreRunE, so an error that arrives
-	// before our hook ran is a malformed command line, whatever cobra's own error type.
-	if errors.As(err, &ue) || !a.started {
+	// before our hook ran is a malformed command line, whatever cobra's own error type. A flag value control
+	// finds malformed is one too.
+	if errors.As(err, &ue) || !a.started || control.IsInvalid(err) {
 		if cmd == nil {
 			cmd = root
 		}
@@ -118,19 +121,33 @@ func newRoot(out, errOut io.Writer) (*cobra.Command, *app) {
 	root.SetErr(errOut)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	// Every command's help names the secret-key variables (subcommands inherit the template).
-	root.SetHelpTemplate(root.HelpTemplate() + "\n" + config.SecretKeyHelp + "\n")
+	root.SetHelpTemplate(root.HelpTemplate() + "\n" + config.SecretKeyHelp + "\n\n" + exitCodesHelp + "\n")
 
 	root.AddCommand(a.integrationCmd(), a.syncCmd(), a.resetCmd(), a.progressCmd(), a.caseCmd(), a.failuresCmd(),
 		a.userCmd(), a.conflictsCmd())
 	return root, a
 }
 
-// noArgs rejects stray arguments of group commands as an unknown subcommand.
+// exitCodesHelp is in every command's help (the template adds it), as DESIGN.md's contract says.
+const exitCodesHelp = `Exit codes:
+  0  success
+  1  the command failed (e.g. an integration, case or user that does not exist, Zendesk, PostgreSQL or
+     Temporal unreachable, a sync that failed)
+  2  the command line is wrong: an unknown command or flag, a missing argument or flag, a malformed value`
+
+// noArgs rejects stray arguments of group commands as an unknown subcommand, suggesting the nearest ones.
 func noArgs(cmd *cobra.Command, args []string) error {
-	if len(args) > 0 {
-		return usagef("unknown command %q for %q", args[0], cmd.CommandPath())
+	if len(args) == 0 {
+		return nil
 	}
-	return nil
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2 // cobra's own default, which it only sets on its own lookup path
+	}
+	if sugg := cmd.SuggestionsFor(args[0]); len(sugg) > 0 {
+		msg += "\n\nDid you mean this?\n\t" + strings.Join(sugg, "\n\t")
+	}
+	return usageError{errors.New(msg)}
 }
 
 // groupRun makes a group command without a subcommand a usage error, showing what it offers.
@@ -205,7 +222,7 @@ func (a *app) prepare(cmd *cobra.Command, _ []string) error {
 		if err != nil {
 			return fmt.Errorf("temporal client for %s: %w", a.cfg.TemporalAddress, err)
 		}
-		a.temporal = c
+		a.temporal = &reachableClient{Client: c, addr: a.cfg.TemporalAddress}
 	}
 	return nil
 }
@@ -232,12 +249,14 @@ func (a *app) printJSON(v interface{}) error {
 	return enc.Encode(v)
 }
 
-// printRaw writes JSON that PostgreSQL already rendered, as is.
+// printRaw writes JSON that PostgreSQL already rendered, indented like printJSON: one style for all output.
 func (a *app) printRaw(raw json.RawMessage) error {
-	if _, err := a.out.Write(raw); err != nil {
-		return err
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, raw, "", "  "); err != nil {
+		return fmt.Errorf("render JSON: %w", err)
 	}
-	_, err := fmt.Fprintln(a.out)
+	buf.WriteByte('\n')
+	_, err := a.out.Write(buf.Bytes())
 	return err
 }
 

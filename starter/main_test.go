@@ -72,7 +72,7 @@ func (c *cli) setup() {
 	c.ok("user", "add", "--email", "admin@example.com", "--name", "Admin")
 	c.ok("user", "add", "--email", "agent@example.com", "--name", "Ann Agent")
 	c.ok("integration", "create", "--name", "acme", "--url", "https://acme.zendesk.com", "--email", "api@acme.com",
-		"--token", testToken, "--owner", "admin@example.com", "--default-user-email", "bot@acme.com")
+		"--token", testToken, "--owner", "admin@example.com", "--default-user-email", "bot@acme.com", "--no-check")
 }
 
 func keys(m map[string]interface{}) []string {
@@ -105,7 +105,7 @@ func TestIntegrationCommands(t *testing.T) {
 
 	c.ok("integration", "create", "--name", "beta", "--url", "http://127.0.0.1:8090", "--email", "api@beta.com",
 		"--token", testToken, "--owner", "agent@example.com", "--two-way", "--priority", "local", "--interval", "30s",
-		"--sync-from", "2024-01-02")
+		"--sync-from", "2024-01-02", "--no-check")
 	list := c.ok("integration", "list")
 	assert.Regexp(t, `NAME\s+URL\s+ACTIVE\s+TWO-WAY\s+PRIORITY\s+INTERVAL`, list)
 	assert.Regexp(t, `acme\s+https://acme.zendesk.com\s+no\s+no\s+remote\s+5m0s`, list)
@@ -125,8 +125,10 @@ func TestIntegrationCommands(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(c.ok("integration", "show", "beta", "-o", "json")), &view))
 	assert.Equal(t, false, view["two_way"])
 	assert.Equal(t, "1m0s", view["interval"])
-	c.fails(1, `--priority must be remote or local`, "integration", "edit", "beta", "--priority", "both")
+	c.fails(2, `--priority must be remote or local`, "integration", "edit", "beta", "--priority", "both")
 	c.fails(1, `integration "nope"`, "integration", "edit", "nope", "--priority", "local")
+	c.fails(2, "--interval 0s is too short", "integration", "edit", "beta", "--interval", "0")
+	c.fails(2, "is in the future", "integration", "edit", "beta", "--sync-from", "2999-01-01")
 
 	// Failures of a fresh integration: an empty array, not null.
 	assert.JSONEq(t, "[]", c.ok("failures", "acme", "-o", "json"))
@@ -146,21 +148,25 @@ func TestIntegrationCreateErrors(t *testing.T) {
 		for i := 0; i+1 < len(extra); i += 2 {
 			args[extra[i]] = extra[i+1]
 		}
-		out := []string{"integration", "create"}
+		out := []string{"integration", "create", "--no-check"}
 		for k, v := range args {
 			out = append(out, k+"="+v)
 		}
 		return out
 	}
 	c.fails(1, "--owner nobody@example.com is not a CRM user", create("--owner", "nobody@example.com")...)
-	c.fails(1, `--url: zendesk: invalid URL "ftp://x"`, create("--url", "ftp://x")...)
-	c.fails(1, "plain http is only allowed for loopback hosts", create("--url", "http://acme.zendesk.com")...)
-	c.fails(1, "--priority must be remote or local", create("--priority", "sometimes")...)
-	c.fails(1, "is not an email address", create("--email", "not-an-email")...)
+	c.fails(2, `--url: zendesk: invalid URL "ftp://x"`, create("--url", "ftp://x")...)
+	c.fails(2, "plain http is only allowed for loopback hosts", create("--url", "http://acme.zendesk.com")...)
+	c.fails(2, "--priority must be remote or local", create("--priority", "sometimes")...)
+	c.fails(2, "is not an email address", create("--email", "not-an-email")...)
 	c.fails(2, `--sync-from "yesterday" is not a date`, create("--sync-from", "yesterday")...)
 	c.fails(2, `required flag(s) "owner" not set`, "integration", "create", "--name", "x", "--url", "https://x.zendesk.com",
 		"--email", "a@x.com", "--token", "t")
 	c.fails(2, `-o/--output must be text or json`, "integration", "list", "-o", "yaml")
+	// An interval is checked alike on create and edit: 0 is refused by both (exit 2), never taken as the default.
+	c.fails(2, "--interval 0s is too short", create("--interval", "0")...)
+	c.fails(2, "--interval 500ms is too short", create("--interval", "500ms")...)
+	c.fails(2, "--sync-from 2999-01-01T00:00:00Z is in the future", create("--sync-from", "2999-01-01")...)
 
 	t.Setenv(secrets.EnvKey, "")
 	c.fails(1, secrets.ErrNoKey.Error(), create()...)
@@ -173,6 +179,7 @@ func TestIntegrationCreateErrors(t *testing.T) {
 	c.ok(create()...)
 	r := c.run(create()...)
 	assert.Equal(t, 1, r.code, r.errOut)
+	c.fails(1, `integration "ACME": already exists`, create("--name", "ACME")...) // names are unique ignoring case
 	for _, o := range c.outputs {
 		assert.NotContains(t, o, testToken)
 	}
@@ -213,7 +220,7 @@ func TestCaseCommands(t *testing.T) {
 	assert.Equal(t, "Printer on fire", updated["subject"])
 	assert.Equal(t, "high", updated["priority"])
 	assert.Equal(t, "agent@example.com", updated["assigned_to"])
-	c.fails(1, "--status must be one of", "case", "update", id, "--status", "done")
+	c.fails(2, "--status must be one of", "case", "update", id, "--status", "done")
 	c.fails(1, "--assigned-to ghost@example.com is not a CRM user", "case", "update", id, "--assigned-to", "ghost@example.com")
 	c.fails(2, "nothing to update", "case", "update", id)
 	c.fails(2, "case ID must be a positive number", "case", "update", "abc", "--status", "open")
@@ -255,7 +262,13 @@ func TestCaseCommands(t *testing.T) {
 	var shown map[string]interface{}
 	require.NoError(t, json.Unmarshal([]byte(c.ok("case", "show", id, "-o", "json")), &shown))
 	assert.Equal(t, "Printer on fire", shown["subject"])
-	assert.Contains(t, c.ok("case", "show", id), `"subject": "Printer on fire"`)
+	text := c.ok("case", "show", id)
+	assert.NotContains(t, text, `"subject"`, "text unless -o json")
+	assert.Regexp(t, `subject:\s+Printer on fire`, text)
+	assert.Regexp(t, `contact:\s+Jane Doe <jane@example.org>`, text)
+	assert.Regexp(t, `assigned to:\s+agent@example.com`, text)
+	assert.Regexp(t, `zendesk ticket:\s+- \(not in Zendesk\)`, text)
+	assert.Regexp(t, `comments \(2\):\n.*agent@example.com  \(public\)\n    Replaced the toner\n.*unknown author  \(private\)`, text)
 	c.fails(1, "not found", "case", "show", "999999")
 }
 

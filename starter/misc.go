@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -60,7 +61,7 @@ func (a *app) userCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "user",
 		Short:   "Manage CRM users (agents are matched to them by email)",
-		Example: "  starter user add --email agent@example.com --name \"Ann Agent\"",
+		Example: "  starter user add --email agent@example.com --name \"Ann Agent\"\n  starter user list",
 		Args:    noArgs,
 		RunE:    groupRun,
 	}
@@ -90,8 +91,45 @@ func (a *app) userCmd() *cobra.Command {
 	add.Flags().StringVar(&name, "name", "", "the user's full name")
 	_ = add.MarkFlagRequired("email")
 	_ = add.MarkFlagRequired("name")
-	cmd.AddCommand(needs(add, needStore))
+	cmd.AddCommand(needs(add, needStore), a.userListCmd())
 	return cmd
+}
+
+// userView is one line of `user list -o json`.
+type userView struct {
+	ID              int64    `json:"id"`
+	Email           string   `json:"email"`
+	Name            string   `json:"name"`
+	SecondaryEmails []string `json:"secondary_emails"`
+}
+
+func (a *app) userListCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "list",
+		Short:   "List the CRM users (the emails Zendesk agents are matched with)",
+		Example: "  starter user list\n  starter user list -o json",
+		Args:    exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			us, err := a.store.CRMUsers(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if a.json() {
+				views := make([]userView, 0, len(us)) // [] rather than null when there are none
+				for _, u := range us {
+					views = append(views, userView{u.ID, u.Email, u.Name, append([]string{}, u.Secondary...)})
+				}
+				return a.printJSON(views)
+			}
+			tw := a.table()
+			fmt.Fprintln(tw, "ID\tEMAIL\tNAME\tOTHER EMAILS")
+			for _, u := range us {
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", u.ID, u.Email, oneLine(u.Name), strings.Join(u.Secondary, ", "))
+			}
+			return tw.Flush()
+		},
+	}
+	return needs(cmd, needStore)
 }
 
 func (a *app) conflictsCmd() *cobra.Command {

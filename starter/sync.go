@@ -1,11 +1,9 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/zendesk-sync/zendesk-sync/contract"
@@ -80,127 +78,6 @@ func (a *app) resetCmd() *cobra.Command {
 	return needs(cmd, needStore, needTemporal)
 }
 
-// pollEvery is how often `progress --follow` asks the workflow.
-const pollEvery = 500 * time.Millisecond
-
-func (a *app) progressCmd() *cobra.Command {
-	var follow bool
-	cmd := &cobra.Command{
-		Use:   "progress NAME [--follow]",
-		Short: "Check progress: the live state of an integration's sync",
-		Example: "  starter progress acme\n  starter progress acme -o json\n" +
-			"  starter progress acme --follow   # a progress bar until the first sync (or the next sync) ends",
-		Args: exactArgs("NAME"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c := a.control()
-			if !follow {
-				p, err := c.Progress(cmd.Context(), args[0])
-				if err != nil {
-					return err
-				}
-				return a.printProgress(p)
-			}
-			p, ferr := a.follow(cmd.Context(), c, args[0])
-			if p.Integration != "" {
-				if err := a.printProgress(p); err != nil && ferr == nil {
-					ferr = err
-				}
-			}
-			return ferr
-		},
-	}
-	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "poll and draw a progress bar until the sync ends")
-	return needs(cmd, needStore, needTemporal)
-}
-
-// follow polls progress until the first sync is done (when it was not at the start), else until the next sync
-// ends. Transient errors are shown and followed through; only states that cannot end by themselves stop it.
-func (a *app) follow(ctx context.Context, c *control.Control, name string) (control.ProgressView, error) {
-	p, err := c.Progress(ctx, name)
-	if err != nil {
-		return p, err
-	}
-	if err := stuck(p); err != nil {
-		return p, err
-	}
-	firstSync := !p.FirstSyncDone
-	startSyncs, startLast := p.SyncsCompleted, p.LastSyncAt
-	done := func(p control.ProgressView) bool {
-		if firstSync {
-			return p.FirstSyncDone
-		}
-		// SyncsCompleted comes from the workflow; last_sync_at also moves when the figures come from the database.
-		return p.SyncsCompleted > startSyncs || (p.LastSyncAt != nil && (startLast == nil || p.LastSyncAt.After(*startLast)))
-	}
-
-	// The total is unknown (Zendesk's incremental export does not say), so the bar is a spinner counting tickets.
-	bar := progressbar.NewOptions64(-1,
-		progressbar.OptionSetWriter(a.errOut),
-		progressbar.OptionSetDescription(p.Phase),
-		progressbar.OptionSpinnerType(14),
-		progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("tickets"),
-		progressbar.OptionSetElapsedTime(true),
-		progressbar.OptionThrottle(100*time.Millisecond),
-		progressbar.OptionSetRenderBlankState(true),
-	)
-	defer func() {
-		_ = bar.Finish()
-		fmt.Fprintln(a.errOut) // the bar leaves the cursor on its line
-	}()
-
-	ticker := time.NewTicker(pollEvery)
-	defer ticker.Stop()
-	var lastErr string
-	for {
-		bar.Describe(p.Phase)
-		_ = bar.Set64(p.TicketsSynced)
-		if p.LastError != nil && *p.LastError != lastErr {
-			lastErr = *p.LastError
-			// Under the bar, once per new message: a transient error the workflow retries by itself.
-			_ = bar.Clear()
-			if r := retryingText(p); r != "" {
-				fmt.Fprintf(a.errOut, "last error: %s (retrying: %s)\n", lastErr, r)
-			} else {
-				fmt.Fprintf(a.errOut, "last error: %s\n", lastErr)
-			}
-		}
-		if err := stuck(p); err != nil {
-			return p, err
-		}
-		if done(p) {
-			return p, nil
-		}
-		select {
-		case <-ctx.Done():
-			return p, ctx.Err()
-		case <-ticker.C:
-		}
-		next, err := c.Progress(ctx, name)
-		if err != nil {
-			return p, err
-		}
-		p = next
-	}
-}
-
-// stuck reports the states a sync does not leave without the user: following them would never end.
-func stuck(p control.ProgressView) error {
-	switch {
-	case !p.Active || p.Phase == contract.PhaseInactive:
-		return fmt.Errorf("integration %q is not active (run `starter integration activate %s`)", p.Integration, p.Integration)
-	case p.Phase == contract.PhaseCredentialsRejected:
-		msg := "credentials rejected"
-		if p.LastError != nil {
-			msg += ": " + *p.LastError
-		}
-		return fmt.Errorf("integration %q: %s (fix them with `starter integration edit %s --email ... --token ...`)",
-			p.Integration, msg, p.Integration)
-	}
-	return nil
-}
-
 func (a *app) printProgress(p control.ProgressView) error {
 	if a.json() {
 		return a.printJSON(p)
@@ -219,6 +96,10 @@ func (a *app) printProgress(p control.ProgressView) error {
 		"last sync at", lastSync, "last error", lastErr}
 	if r := retryingText(p); r != "" {
 		kv = append(kv, "retrying", r)
+	}
+	if p.Source == "database" {
+		// Said in words: figures from the database may be a page behind, or from before the worker stopped.
+		kv = append(kv, "source", "database: "+p.SourceNote)
 	}
 	return a.fields(kv...)
 }

@@ -9,7 +9,10 @@ import (
 )
 
 // caseJSON renders cases in the shape of `starter case list -o json` (DESIGN.md), in one query.
-const caseJSON = `SELECT COALESCE(json_agg(x ORDER BY x.id), '[]') FROM (
+const caseJSON = `SELECT COALESCE(json_agg(x ORDER BY x.id), '[]') FROM (` + caseRows + `) x`
+
+// caseRows selects the columns of that shape; %s is the WHERE condition (and whatever follows it).
+const caseRows = `
 	SELECT c.id, i.name AS integration, c.subject, c.description, c.status, c.priority,
 		au.email AS assigned_to, ou.email AS owner,
 		CASE WHEN ct.id IS NULL THEN NULL ELSE json_build_object('email', ct.email, 'first_name', ct.first_name,
@@ -33,7 +36,7 @@ const caseJSON = `SELECT COALESCE(json_agg(x ORDER BY x.id), '[]') FROM (
 	LEFT JOIN crm_users ou ON ou.id = c.owner_user_id
 	LEFT JOIN contacts ct ON ct.id = c.contact_id
 	LEFT JOIN zd_tickets t ON t.case_id = c.id
-	WHERE %s) x`
+	WHERE %s`
 
 // CasesJSON returns the cases (of one integration when integrationID > 0) as a JSON array.
 func (s *Store) CasesJSON(ctx context.Context, integrationID int64) (json.RawMessage, error) {

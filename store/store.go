@@ -45,6 +45,10 @@ func Open(ctx context.Context, databaseURL string, wait time.Duration) (*Store, 
 		if err == nil {
 			break
 		}
+		if ferr := openFailure(err, databaseURL); ferr != nil {
+			db.Close()
+			return nil, ferr
+		}
 		if time.Now().After(deadline) {
 			db.Close()
 			return nil, fmt.Errorf("connect to PostgreSQL (%s): %w", redactURL(databaseURL), err)

@@ -81,6 +81,18 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if logger == nil {
 		logger = slog.Default()
 	}
+	// The metrics address is bound first: a port already taken is a setting to fix, reported before anything
+	// connects, rather than a worker that runs unobserved.
+	var metricsLn net.Listener
+	if cfg.MetricsAddr != "" {
+		ln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("serve metrics on %s (METRICS_ADDR or -metrics-addr; empty disables them): %w",
+				cfg.MetricsAddr, err)
+		}
+		metricsLn = ln
+		defer ln.Close() // closed by the server once it serves; this covers a return before
+	}
 	st := deps.Store
 	if st == nil {
 		var err error
@@ -107,48 +119,14 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 
 	// Everything started beside the Temporal worker is stopped and awaited before the connections it uses are
 	// closed, also when the Temporal worker fails instead of being stopped.
-	var bg sync.WaitGroup
-	bgCtx, stopBg := context.WithCancel(ctx)
-	defer func() { stopBg(); bg.Wait() }()
+	defer startBackground(ctx, cfg, st, c, logger)()
 
-	// Wakes a two-way integration's workflow as soon as a case changes locally (outbox NOTIFY, with rescans).
-	bg.Add(1)
-	go func() {
-		defer bg.Done()
-		r := &relay.Relay{DatabaseURL: cfg.DatabaseURL, DB: st.DB, Temporal: c, Logger: logger, Rescan: cfg.RelayRescan}
-		// Run returns ctx's error when the worker stops: that is the clean end, not a failure.
-		if err := r.Run(bgCtx); err != nil && bgCtx.Err() == nil {
-			logger.Error("outbox relay stopped", "error", err)
-		}
-	}()
-
-	if cfg.Retention > 0 {
-		bg.Add(1)
-		go func() {
-			defer bg.Done()
-			prune(bgCtx, st, store.PruneOptions{Retention: cfg.Retention}, logger)
-		}()
-	} else {
-		logger.Info("pruning disabled (retention 0)")
-	}
-
-	if cfg.MetricsAddr != "" {
-		stopMetrics := serveMetrics(cfg.MetricsAddr, logger)
+	if metricsLn != nil {
+		stopMetrics := serveMetrics(metricsLn, logger)
 		defer stopMetrics()
 	}
 
-	inflight := &stoppingActivities{logger: logger}
-	w := worker.New(c, cfg.TaskQueue, worker.Options{
-		// Once the worker stops polling, running activities get this long to finish; then their contexts are
-		// cancelled, and what did not finish is retried by another worker (activities are idempotent).
-		WorkerStopTimeout: cfg.StopTimeout,
-		Interceptors:      []interceptor.WorkerInterceptor{inflight},
-	})
-	acts := deps.Activities
-	if acts == nil {
-		acts = &activities.Activities{Store: st, Key: deps.Key, PerPage: cfg.PerPage, Logger: logger}
-	}
-	workflows.Register(w, activityFuncs(acts))
+	w, inflight := newWorker(c, cfg, deps, st, logger)
 	logger.Info("worker started", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace,
 		"task_queue", cfg.TaskQueue, "stop_timeout", cfg.StopTimeout, "retention", cfg.Retention)
 	// Run stops polling when ctx ends and waits for running activities up to the stop timeout.
@@ -164,6 +142,55 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}
 	logger.Info("worker stopped")
 	return nil
+}
+
+// startBackground starts what runs beside the Temporal worker: the outbox relay and the pruner. The returned
+// function stops them and waits for them.
+func startBackground(ctx context.Context, cfg Config, st *store.Store, c client.Client, logger *slog.Logger) (stop func()) {
+	var bg sync.WaitGroup
+	bgCtx, stopBg := context.WithCancel(ctx)
+	// Wakes a two-way integration's workflow as soon as a case changes locally (outbox NOTIFY, with rescans).
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		r := &relay.Relay{DatabaseURL: cfg.DatabaseURL, DB: st.DB, Temporal: c, Logger: logger, Rescan: cfg.RelayRescan}
+		// Run returns ctx's error when the worker stops: that is the clean end, not a failure.
+		if err := r.Run(bgCtx); err != nil && bgCtx.Err() == nil {
+			logger.Error("outbox relay stopped", "error", err)
+		}
+	}()
+	if cfg.Retention > 0 {
+		bg.Add(1)
+		go func() {
+			defer bg.Done()
+			prune(bgCtx, st, store.PruneOptions{Retention: cfg.Retention}, logger)
+		}()
+	} else {
+		logger.Info("pruning disabled (retention 0)")
+	}
+	return func() { stopBg(); bg.Wait() }
+}
+
+// newWorker is the Temporal worker with the workflows and activities registered, its interceptors (the graceful
+// stop's count of running activities, returned, and the per-pass log) and the activities' request counting.
+func newWorker(c client.Client, cfg Config, deps Deps, st *store.Store, logger *slog.Logger) (worker.Worker, *stoppingActivities) {
+	inflight := &stoppingActivities{logger: logger}
+	passes := newPassLog(logger)
+	w := worker.New(c, cfg.TaskQueue, worker.Options{
+		// Once the worker stops polling, running activities get this long to finish; then their contexts are
+		// cancelled, and what did not finish is retried by another worker (activities are idempotent).
+		WorkerStopTimeout: cfg.StopTimeout,
+		Interceptors:      []interceptor.WorkerInterceptor{inflight, passes},
+	})
+	acts := deps.Activities
+	if acts == nil {
+		acts = &activities.Activities{Store: st, Key: deps.Key, PerPage: cfg.PerPage, Logger: logger}
+	}
+	if acts.HTTPClient == nil {
+		acts.HTTPClient = &http.Client{Transport: passes.transport(http.DefaultTransport)}
+	}
+	workflows.Register(w, activityFuncs(acts))
+	return w, inflight
 }
 
 // prune deletes expired bookkeeping now and then every pruneEvery, until ctx ends.
@@ -198,14 +225,9 @@ func prune(ctx context.Context, st *store.Store, opts store.PruneOptions, logger
 	}
 }
 
-// serveMetrics serves /metrics until the returned function shuts it down (waiting briefly for open scrapes). A
-// port that cannot be bound is reported, not fatal: the sync matters more than its metrics.
-func serveMetrics(addr string, logger *slog.Logger) (stop func()) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		logger.Error("metrics not served: cannot listen", "addr", addr, "error", err)
-		return func() {}
-	}
+// serveMetrics serves /metrics on ln until the returned function shuts it down (waiting briefly for open scrapes).
+func serveMetrics(ln net.Listener, logger *slog.Logger) (stop func()) {
+	addr := ln.Addr().String()
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.Handler())
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,7 +14,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/zendesk-sync/zendesk-sync/config"
 	"github.com/zendesk-sync/zendesk-sync/internal/testdb"
+	"github.com/zendesk-sync/zendesk-sync/secrets"
 	"github.com/zendesk-sync/zendesk-sync/store"
 )
 
@@ -32,14 +36,16 @@ func TestWorkerPrunesAtStartAndStopsWithTheWorker(t *testing.T) {
 	pctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	var logs bytes.Buffer
+	w := &syncWriter{w: &logs}
 	go func() {
 		defer close(done)
-		prune(pctx, st, store.PruneOptions{Retention: 30 * 24 * time.Hour}, slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil)))
+		prune(pctx, st, store.PruneOptions{Retention: 30 * 24 * time.Hour}, slog.New(slog.NewTextHandler(w, nil)))
 	}()
 	require.Eventually(t, func() bool {
 		var n int
 		require.NoError(t, st.DB.Get(&n, `SELECT count(*) FROM conflicts`))
-		return n == 1
+		// The log line follows the commit: stopping between the two would lose it, not the prune.
+		return n == 1 && w.contains("pruned expired bookkeeping")
 	}, time.Minute, 50*time.Millisecond, "the old conflict is pruned at start, the fresh one stays")
 	cancel()
 	select {
@@ -58,8 +64,29 @@ type syncWriter struct {
 	w  io.Writer
 }
 
+func (s *syncWriter) contains(sub string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.w.(*bytes.Buffer)
+	return ok && strings.Contains(b.String(), sub)
+}
+
 func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+// A metrics address already taken stops the worker with an error naming it, before it connects anywhere.
+func TestWorkerRefusesATakenMetricsAddress(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	key, err := secrets.ParseKey("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")
+	require.NoError(t, err)
+	err = Run(context.Background(), Config{Config: config.Config{DatabaseURL: "postgres://127.0.0.1:1/none"},
+		MetricsAddr: ln.Addr().String()}, Deps{Key: key, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "serve metrics on "+ln.Addr().String())
+	assert.Contains(t, err.Error(), "address already in use")
 }

@@ -80,6 +80,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte) {
 		}
 	case post && p == "tickets":
 		s.handleCreateTicket(w, r, body)
+	case get && p == "tickets/count":
+		s.handleTicketCount(w)
 	case get && p == "tickets/show_many":
 		s.handleShowMany(w, q, "tickets")
 	case get && len(segs) == 2 && segs[0] == "tickets":
