@@ -144,14 +144,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}
 
 	inflight := &stoppingActivities{logger: logger}
-	opsmetrics.ActivitySlots.Set(activitySlots)
-	w := worker.New(c, cfg.TaskQueue, worker.Options{
-		MaxConcurrentActivityExecutionSize: activitySlots,
-		// Once the worker stops polling, running activities get this long to finish; then their contexts are
-		// cancelled, and what did not finish is retried by another worker (activities are idempotent).
-		WorkerStopTimeout: cfg.StopTimeout,
-		Interceptors:      []interceptor.WorkerInterceptor{inflight},
-	})
+	w := newTemporalWorker(c, cfg, inflight)
 	acts := deps.Activities
 	if acts == nil {
 		acts = &activities.Activities{Store: st, Key: deps.Key, PerPage: cfg.PerPage, Logger: logger}
@@ -172,6 +165,18 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}
 	logger.Info("worker stopped")
 	return nil
+}
+
+// newTemporalWorker makes the Temporal worker of the task queue, with its slot limit and the stop interceptor.
+func newTemporalWorker(c client.Client, cfg Config, inflight *stoppingActivities) worker.Worker {
+	opsmetrics.ActivitySlots.Set(activitySlots)
+	return worker.New(c, cfg.TaskQueue, worker.Options{
+		MaxConcurrentActivityExecutionSize: activitySlots,
+		// Once the worker stops polling, running activities get this long to finish; then their contexts are
+		// cancelled, and what did not finish is retried by another worker (activities are idempotent).
+		WorkerStopTimeout: cfg.StopTimeout,
+		Interceptors:      []interceptor.WorkerInterceptor{inflight},
+	})
 }
 
 // prune deletes expired bookkeeping now and then every pruneEvery, until ctx ends.
