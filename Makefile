@@ -8,6 +8,7 @@ export PATH := $(PATH):/usr/local/go/bin
 
 GO       ?= go
 BIN_DIR  ?= bin
+WORKERS  ?= 1
 CMDS     := ./worker ./starter ./zendesksim
 
 # Simulator settings for `make sim` (override: make sim SIM_TICKETS=500).
@@ -28,8 +29,8 @@ build: ## build worker, starter and zendesksim into bin/
 test: ## every test: gofmt, go vet, go test ./... against local PostgreSQL (what .ci/run runs)
 	./scripts/test.sh
 
-demo: ## set up and start the whole stack locally, run the first sync, print the URLs
-	./scripts/demo.sh
+demo: ## set up and start the whole stack locally, run the first sync, print the URLs (WORKERS=3: three workers)
+	WORKERS="$(WORKERS)" ./scripts/demo.sh
 
 demo-stop: ## stop what `make demo` started (PostgreSQL is left running)
 	./scripts/demo-stop.sh

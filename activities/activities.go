@@ -24,6 +24,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/zendesk-sync/zendesk-sync/contract"
+	"github.com/zendesk-sync/zendesk-sync/internal/opsmetrics"
 	"github.com/zendesk-sync/zendesk-sync/secrets"
 	"github.com/zendesk-sync/zendesk-sync/store"
 	"github.com/zendesk-sync/zendesk-sync/zendesk"
@@ -97,8 +98,10 @@ func (a *Activities) Client(in *store.Integration) (*zendesk.Client, error) {
 		return nil, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("integration %q: %v", in.Name, err), errCredentialsRejected, nil)
 	}
+	// The account's rate-limit budget is shared with the other workers through PostgreSQL.
 	c, err := zendesk.New(zendesk.Config{URL: in.URL, Email: in.Email, Token: token, HTTPClient: a.HTTPClient,
-		Logger: a.Log().With("integration", in.Name)})
+		Logger: a.Log().With("integration", in.Name), Limiter: a.Store.RateLimits(),
+		Hooks: opsmetrics.ZendeskHooks(in.Name)})
 	if err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("integration %q: %v", in.Name, err),
 			errCredentialsRejected, nil)

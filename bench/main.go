@@ -76,6 +76,7 @@ type results struct {
 	RateLimited      *rateLimitedResult `json:"ratelimited,omitempty"`
 	Targets          map[string]*bool   `json:"targets_met"`
 	Errors           []string           `json:"errors,omitempty"`
+	scaleOutKeys                        // bench/scaleout.go
 }
 
 func main() {
@@ -302,6 +303,7 @@ func run() error {
 	if e.historyErr != nil {
 		fail("history length", e.historyErr)
 	}
+	runScaleOut(ctx, dbs, res, logf, fail)
 	res.TotalSeconds = round(time.Since(began).Seconds(), 1)
 	judge(res)
 	printTable(os.Stdout, res)

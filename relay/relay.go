@@ -71,10 +71,14 @@ type Relay struct {
 	// Debounce (default 50ms) is how long a notification waits for the rest of its burst, so a burst costs
 	// one signal per integration.
 	Debounce time.Duration
+	// LeaderPoll (default 2s) is how often a standing-by relay tries to take over, and how often the relaying
+	// one checks that it still holds the lock: the longest a dead leader leaves changes without a relay.
+	LeaderPoll time.Duration
 }
 
-// Run listens and signals until ctx ends, then returns ctx.Err(). Database and Temporal errors are logged and
-// retried; only a Relay missing a required field makes it return early.
+// Run relays until ctx ends, then returns ctx.Err(): it waits for the leader lock (one worker relays at a time),
+// then listens and signals until ctx ends or the lock is lost, and then waits for the lock again. Database and
+// Temporal errors are logged and retried; only a Relay missing a required field makes it return early.
 func (r *Relay) Run(ctx context.Context) error {
 	if r.DatabaseURL == "" || r.DB == nil || r.Temporal == nil {
 		return errors.New("relay: DatabaseURL, DB and Temporal are required")
@@ -84,6 +88,43 @@ func (r *Relay) Run(ctx context.Context) error {
 		log = slog.Default()
 	}
 	log = log.With("component", "outbox-relay")
+	poll := r.LeaderPoll
+	if poll <= 0 {
+		poll = defaultLeaderPoll
+	}
+	for {
+		lead, err := r.acquire(ctx, log, poll)
+		if err != nil {
+			return err
+		}
+		log.Info("this worker now relays local changes")
+		leaderGauge.Set(1)
+		leadCtx, stop := context.WithCancel(ctx)
+		go lead.check(leadCtx, poll)
+		go func() {
+			select {
+			case <-lead.lost:
+				log.Warn("lost the relay lock's connection; stopping relaying (another worker may take over)")
+				stop()
+			case <-leadCtx.Done():
+			}
+		}()
+		// A leader starts with a full scan of the outbox, so what changed while nobody relayed is signalled.
+		err = r.listen(leadCtx, log)
+		stop()
+		lead.release()
+		leaderGauge.Set(0)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+	}
+}
+
+// listen listens and signals until ctx ends, then returns ctx.Err().
+func (r *Relay) listen(ctx context.Context, log *slog.Logger) error {
 	rescan, debounce := r.Rescan, r.Debounce
 	if rescan <= 0 {
 		rescan = defaultRescan
@@ -94,20 +135,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	rn := &runner{r: r, log: log, rescan: rescan, debounce: debounce,
 		ids: map[int64]struct{}{}, kick: make(chan struct{}, 1), scanReq: make(chan struct{}, 1)}
 
-	// The callback runs on the listener's own goroutine, which also delivers notifications: it must not
-	// block, so it only logs and asks the scanner for a scan.
-	l := pq.NewListener(r.DatabaseURL, minReconnect, maxReconnect, func(ev pq.ListenerEventType, err error) {
-		switch ev {
-		case pq.ListenerEventConnected, pq.ListenerEventReconnected:
-			// Notifications sent while we were disconnected are gone; the outbox still has their rows.
-			log.Info("listening for local changes", "event", ev.String())
-			rn.requestScan()
-		case pq.ListenerEventDisconnected:
-			log.Warn("lost the LISTEN connection; reconnecting", "error", err)
-		case pq.ListenerEventConnectionAttemptFailed:
-			log.Warn("could not connect to PostgreSQL for LISTEN; retrying", "error", err)
-		}
-	})
+	l := r.newListener(rn, log)
 	// Close also unblocks a Listen still waiting for the first connection. Run does not wait for it: Close can
 	// block behind a Ping stuck on a dead connection.
 	go func() {
@@ -168,6 +196,24 @@ func (r *Relay) Run(ctx context.Context) error {
 			rn.add(id)
 		}
 	}
+}
+
+// newListener makes the LISTEN connection's listener; a (re)connect asks for a scan.
+func (r *Relay) newListener(rn *runner, log *slog.Logger) *pq.Listener {
+	// The callback runs on the listener's own goroutine, which also delivers notifications: it must not
+	// block, so it only logs and asks the scanner for a scan.
+	return pq.NewListener(r.DatabaseURL, minReconnect, maxReconnect, func(ev pq.ListenerEventType, err error) {
+		switch ev {
+		case pq.ListenerEventConnected, pq.ListenerEventReconnected:
+			// Notifications sent while we were disconnected are gone; the outbox still has their rows.
+			log.Info("listening for local changes", "event", ev.String())
+			rn.requestScan()
+		case pq.ListenerEventDisconnected:
+			log.Warn("lost the LISTEN connection; reconnecting", "error", err)
+		case pq.ListenerEventConnectionAttemptFailed:
+			log.Warn("could not connect to PostgreSQL for LISTEN; retrying", "error", err)
+		}
+	})
 }
 
 // runner is the state of one Run.
@@ -271,6 +317,7 @@ func (rn *runner) signal(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
+	signalsSent.Inc()
 	rn.log.Debug("signalled local change", "integration_id", id, "workflow_id", wid)
 	return nil
 }

@@ -36,6 +36,12 @@ stop() {
 
 log "stopping the demo"
 stop worker 30
+# make demo WORKERS=N started worker-2 ... worker-N too.
+for pidfile in "$STATE_DIR"/worker-*.pid; do
+	[ -e "$pidfile" ] || continue
+	name="${pidfile##*/}"
+	stop "${name%.pid}" 30
+done
 stop zendesksim 10
 stop temporal 30
 if [ "${#stopped[@]}" -eq 0 ]; then

@@ -13,7 +13,8 @@
 #
 # Settings (environment): DEMO_TICKETS (3000), DEMO_SYNC_TIMEOUT (seconds, 1800),
 # DEMO_DATABASE_URL (postgres://postgres@127.0.0.1:5432/zendesk_sync?sslmode=disable),
-# DEMO_SKIP_BUILD=1 (use the binaries already in .demo/bin; for testing this script).
+# DEMO_SKIP_BUILD=1 (use the binaries already in .demo/bin; for testing this script),
+# WORKERS (1): how many worker processes (make demo WORKERS=3), metrics on 9464, 9465, ...
 set -Eeuo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -32,6 +33,7 @@ TEMPORAL_PORT=7233
 TEMPORAL_UI_PORT=8233
 UI_URL="http://$TEMPORAL_HOST:$TEMPORAL_UI_PORT/namespaces/default/workflows"
 SYNC_TIMEOUT="${DEMO_SYNC_TIMEOUT:-1800}"
+WORKERS="${WORKERS:-1}"
 
 # The environment every binary of the demo shares (see DESIGN.md, "User-facing contract").
 export DATABASE_URL="${DEMO_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/$DB_NAME?sslmode=disable}"
@@ -227,27 +229,50 @@ else
 	ok "started (pid $(cat "$STATE_DIR/zendesksim.pid")), $SIM_TICKETS tickets"
 fi
 
-# ---------------------------------------------------------------- 6. worker
-step "worker (task queue $TASK_QUEUE)" "$STATE_DIR/worker.log"
+# ---------------------------------------------------------------- 6. workers
+# WORKERS (make demo WORKERS=3) worker processes on one task queue: Temporal hands each task to one of them,
+# they share each account's rate-limit budget through PostgreSQL, and one at a time relays the outbox. Worker 1
+# keeps the names it always had (worker.pid, worker.log, metrics on $METRICS_ADDR); worker N uses worker-N.* and
+# the metrics port + N-1.
+[[ "$WORKERS" =~ ^[1-9][0-9]?$ ]] || die "WORKERS must be a number from 1 to 99 (got '$WORKERS')"
 worker_sum="$(sha256sum "$BIN/worker" | cut -d' ' -f1)"
-if pid_alive "$STATE_DIR/worker.pid"; then
-	if [ "$(cat "$STATE_DIR/worker.sum" 2>/dev/null)" = "$worker_sum" ]; then
-		ok "already running (pid $(cat "$STATE_DIR/worker.pid"))"
-	else
+metrics_host="${METRICS_ADDR%:*}"
+metrics_port="${METRICS_ADDR##*:}"
+# start_worker N: starts worker N unless it already runs this binary (a changed one is restarted gracefully).
+start_worker() {
+	local n="$1" name=worker port
+	[ "$n" = 1 ] || name="worker-$n"
+	port=$((metrics_port + n - 1))
+	step "$name (task queue $TASK_QUEUE)" "$STATE_DIR/$name.log"
+	if pid_alive "$STATE_DIR/$name.pid"; then
+		if [ "$(cat "$STATE_DIR/$name.sum" 2>/dev/null)" = "$worker_sum" ]; then
+			ok "already running (pid $(cat "$STATE_DIR/$name.pid"))"
+			return 0
+		fi
 		# The code changed since it started: a worker is stateless, so restart it gracefully.
-		log "the worker binary changed; restarting the worker"
-		stop_pid "$(cat "$STATE_DIR/worker.pid")" 30 || true
-		rm -f "$STATE_DIR/worker.pid"
+		log "the worker binary changed; restarting $name"
+		stop_pid "$(cat "$STATE_DIR/$name.pid")" 30 || true
+		rm -f "$STATE_DIR/$name.pid"
 	fi
-fi
-if ! pid_alive "$STATE_DIR/worker.pid"; then
-	start_bg worker "$STATE_DIR/worker.log" "$BIN/worker"
-	echo "$worker_sum" >"$STATE_DIR/worker.sum"
-	metrics_host="${METRICS_ADDR%:*}"
-	metrics_port="${METRICS_ADDR##*:}"
-	wait_ready worker "${metrics_host:-127.0.0.1}" "$metrics_port" 60 "$STATE_DIR/worker.log"
-	ok "started (pid $(cat "$STATE_DIR/worker.pid")), metrics on http://$METRICS_ADDR/metrics"
-fi
+	METRICS_ADDR="${metrics_host}:$port" start_bg "$name" "$STATE_DIR/$name.log" "$BIN/worker"
+	echo "$worker_sum" >"$STATE_DIR/$name.sum"
+	wait_ready "$name" "${metrics_host:-127.0.0.1}" "$port" 60 "$STATE_DIR/$name.log"
+	ok "started (pid $(cat "$STATE_DIR/$name.pid")), metrics on http://${metrics_host}:$port/metrics"
+}
+for ((w = 1; w <= WORKERS; w++)); do
+	start_worker "$w"
+done
+# Workers beyond WORKERS left by an earlier, larger demo are stopped.
+for pidfile in "$STATE_DIR"/worker-*.pid; do
+	[ -e "$pidfile" ] || continue
+	n="${pidfile##*/worker-}"
+	n="${n%.pid}"
+	if [ "$n" -gt "$WORKERS" ]; then
+		stop_pid "$(cat "$pidfile")" 30 || true
+		rm -f "$pidfile"
+		ok "stopped worker-$n (WORKERS=$WORKERS)"
+	fi
+done
 # The worker applies the migrations; wait until the starter can read the schema.
 step "database schema (applied by the worker)" "$STATE_DIR/worker.log"
 for ((i = 0; ; i++)); do
@@ -379,8 +404,8 @@ ${_c_bold}The demo is up.${_c_off}
   cases of integration '$INTEGRATION':  $cases
   Temporal Web UI:   $UI_URL
   Zendesk simulator: $SIM_URL
-  worker metrics:    http://$METRICS_ADDR/metrics
-  logs:              $STATE_DIR/{worker,temporal,zendesksim}.log
+  worker metrics:    http://$METRICS_ADDR/metrics (worker N: port $metrics_port + N-1; $WORKERS worker(s))
+  logs:              $STATE_DIR/{worker,temporal,zendesksim}.log (worker N: worker-N.log)
 
 Next:
   source .demo/env                  # puts starter on PATH with the demo's settings

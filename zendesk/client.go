@@ -43,6 +43,10 @@ type Config struct {
 	// RetryBackoff is the first delay of the exponential backoff between read retries (doubled each attempt,
 	// capped at 30s, with jitter). Default 500ms.
 	RetryBackoff time.Duration
+	// Limiter, when set, shares the account's rate-limit budget with the other processes (see SharedLimiter).
+	Limiter SharedLimiter
+	// Hooks report what the client does, for metrics.
+	Hooks Hooks
 }
 
 // Client is a Zendesk Support API client. It is safe for concurrent use; goroutines sharing a Client share its
@@ -57,6 +61,8 @@ type Client struct {
 	backoff    time.Duration
 	log        *slog.Logger
 	pace       *pacer
+	limiter    SharedLimiter
+	hooks      Hooks
 }
 
 // New returns a Client for cfg. It fails on an unusable URL or missing credentials; it makes no request.
@@ -73,6 +79,8 @@ func New(cfg Config) (*Client, error) {
 		backoff:    cfg.RetryBackoff,
 		log:        cfg.Logger,
 		pace:       newPacer(),
+		limiter:    cfg.Limiter,
+		hooks:      cfg.Hooks,
 	}
 	switch {
 	case cfg.OAuthToken != "":
@@ -205,6 +213,9 @@ func (c *Client) do(ctx context.Context, r *request, decode func(io.Reader) erro
 		if err := c.pace.wait(ctx); err != nil {
 			return err
 		}
+		if err := c.reserveShared(ctx, r); err != nil {
+			return err
+		}
 		err := c.once(ctx, r, body, decode)
 		if err == nil {
 			return nil
@@ -276,14 +287,17 @@ func (c *Client) once(ctx context.Context, r *request, body []byte, decode func(
 	start := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
+		c.hooks.response(r, 0)
 		return &NetworkError{Method: r.method, Path: r.endpoint(), Err: err}
 	}
+	c.hooks.response(r, resp.StatusCode)
 	defer func() {
 		// Draining lets the connection be reused; the cap keeps a huge unwanted body from being read.
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
 		_ = resp.Body.Close()
 	}()
 	c.pace.observe(ctx, c.log, resp.Header)
+	c.observeShared(ctx, r, resp.Header)
 	c.log.DebugContext(ctx, "zendesk: response", "method", r.method, "endpoint", r.endpoint(),
 		"status", resp.StatusCode, "duration", time.Since(start))
 
@@ -340,6 +354,7 @@ func (c *Client) statusError(ctx context.Context, r *request, resp *http.Respons
 			d = 60 * time.Second // Zendesk's limits are per minute; a full window is the safe guess
 		}
 		c.pace.block(now.Add(d))
+		c.blockShared(ctx, r, resp.Header, d)
 		c.log.WarnContext(ctx, "zendesk: rate limited", "method", r.method, "endpoint", r.endpoint(), "retry_after", d)
 		return &RateLimitError{RetryAfter: d, Message: p.message()}
 	case code >= 500:

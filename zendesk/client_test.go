@@ -675,8 +675,9 @@ func TestRateLimitHeaderParsing(t *testing.T) {
 	p.observe(context.Background(), discard(), h)
 	assert.InDelta(t, 60, time.Until(p.until()).Seconds(), 1, "exhausted without a reset: one minute")
 
-	rem, reset, known, ok := parseZendeskRateLimit("total=100; remaining=0; resets=41")
+	total, rem, reset, known, ok := parseZendeskRateLimit("total=100; remaining=0; resets=41")
 	assert.True(t, ok)
+	assert.Equal(t, 100, total)
 	assert.True(t, known)
 	assert.Equal(t, 0, rem)
 	assert.Equal(t, 41*time.Second, reset)

@@ -84,7 +84,7 @@ func (p *pacer) observe(ctx context.Context, log *slog.Logger, h http.Header) {
 		if !strings.HasPrefix(strings.ToLower(k), "zendesk-ratelimit-") || len(vs) == 0 {
 			continue
 		}
-		remaining, r, known, ok := parseZendeskRateLimit(vs[0])
+		_, remaining, r, known, ok := parseZendeskRateLimit(vs[0])
 		if ok {
 			note(remaining, r, known)
 		}
@@ -99,21 +99,23 @@ func (p *pacer) observe(ctx context.Context, log *slog.Logger, h http.Header) {
 	p.block(time.Now().Add(reset))
 }
 
-// parseZendeskRateLimit reads "total=100; remaining=99; resets=41".
-func parseZendeskRateLimit(v string) (remaining int, reset time.Duration, resetKnown, ok bool) {
+// parseZendeskRateLimit reads "total=100; remaining=99; resets=41" (total is 0 when absent).
+func parseZendeskRateLimit(v string) (total, remaining int, reset time.Duration, resetKnown, ok bool) {
 	for part := range strings.SplitSeq(v, ";") {
 		k, val, found := strings.Cut(strings.TrimSpace(part), "=")
 		if !found {
 			continue
 		}
 		switch strings.ToLower(strings.TrimSpace(k)) {
+		case "total":
+			total, _ = parseInt(val)
 		case "remaining":
 			remaining, ok = parseInt(val)
 		case "resets":
 			reset, resetKnown = parseSeconds(val)
 		}
 	}
-	return remaining, reset, resetKnown, ok
+	return total, remaining, reset, resetKnown, ok
 }
 
 func parseInt(s string) (int, bool) {

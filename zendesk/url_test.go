@@ -65,3 +65,16 @@ func TestNewValidates(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 0, c.maxRetries)
 }
+
+func TestEndpointTemplate(t *testing.T) {
+	for in, want := range map[string]string{
+		"/api/v2/tickets/123.json":                                        "/api/v2/tickets/:id.json",
+		"/api/v2/tickets/123/comments.json":                               "/api/v2/tickets/:id/comments.json",
+		"/api/v2/users/show_many.json":                                    "/api/v2/users/show_many.json",
+		"https://acme.zendesk.com/api/v2/incremental/tickets/cursor.json": "/api/v2/incremental/tickets/cursor.json",
+	} {
+		if got := EndpointTemplate(in); got != want {
+			t.Errorf("EndpointTemplate(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
+
+	"github.com/zendesk-sync/zendesk-sync/internal/opsmetrics"
 )
 
 // stoppingActivities is the worker interceptor for a graceful stop. It counts the activities running in this
@@ -50,6 +52,9 @@ type stoppingActivity struct {
 func (a *stoppingActivity) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (interface{}, error) {
 	a.s.running.Add(1)
 	defer a.s.running.Add(-1)
+	slot := opsmetrics.ActivitiesRunning.WithLabelValues(activity.GetInfo(ctx).ActivityType.Name)
+	slot.Inc()
+	defer slot.Dec()
 	out, err := a.Next.ExecuteActivity(ctx, in)
 	if err != nil && errors.Is(context.Cause(ctx), worker.ErrWorkerShutdown) {
 		info := activity.GetInfo(ctx)

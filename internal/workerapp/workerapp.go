@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/zendesk-sync/zendesk-sync/activities"
 	"github.com/zendesk-sync/zendesk-sync/config"
+	"github.com/zendesk-sync/zendesk-sync/internal/opsmetrics"
 	"github.com/zendesk-sync/zendesk-sync/relay"
 	"github.com/zendesk-sync/zendesk-sync/secrets"
 	"github.com/zendesk-sync/zendesk-sync/store"
@@ -61,6 +63,10 @@ type Deps struct {
 // pruneEvery is how often the worker prunes expired bookkeeping. Several workers may prune; an advisory lock lets
 // one at a time do it.
 const pruneEvery = time.Hour
+
+// activitySlots is the most activities one worker runs at once: the SDK's default, stated so that the metrics can
+// show it (zendesk_sync_activity_slots) and an operator can tell a full worker from an idle one.
+const activitySlots = 1000
 
 // closeGrace bounds the wait, after the stop timeout has cancelled them, for activities to return before the
 // connections they use are closed.
@@ -122,7 +128,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	defer startBackground(ctx, cfg, st, c, logger)()
 
 	if metricsLn != nil {
-		stopMetrics := serveMetrics(metricsLn, logger)
+		stopMetrics := serveMetrics(metricsLn, st, logger)
 		defer stopMetrics()
 	}
 
@@ -176,7 +182,9 @@ func startBackground(ctx context.Context, cfg Config, st *store.Store, c client.
 func newWorker(c client.Client, cfg Config, deps Deps, st *store.Store, logger *slog.Logger) (worker.Worker, *stoppingActivities) {
 	inflight := &stoppingActivities{logger: logger}
 	passes := newPassLog(logger)
+	opsmetrics.ActivitySlots.Set(activitySlots)
 	w := worker.New(c, cfg.TaskQueue, worker.Options{
+		MaxConcurrentActivityExecutionSize: activitySlots,
 		// Once the worker stops polling, running activities get this long to finish; then their contexts are
 		// cancelled, and what did not finish is retried by another worker (activities are idempotent).
 		WorkerStopTimeout: cfg.StopTimeout,
@@ -226,10 +234,14 @@ func prune(ctx context.Context, st *store.Store, opts store.PruneOptions, logger
 }
 
 // serveMetrics serves /metrics on ln until the returned function shuts it down (waiting briefly for open scrapes).
-func serveMetrics(ln net.Listener, logger *slog.Logger) (stop func()) {
+func serveMetrics(ln net.Listener, st *store.Store, logger *slog.Logger) (stop func()) {
 	addr := ln.Addr().String()
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.Handler())
+	// The per-integration state read from PostgreSQL at each scrape is on a registry of this Run's own (its
+	// collector holds this Run's store); the process-wide metrics are on the default one.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(opsmetrics.NewState(st.DB))
+	mux.Handle("/metrics", promhttp.HandlerFor(prometheus.Gatherers{prometheus.DefaultGatherer, reg}, promhttp.HandlerOpts{}))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan struct{})
 	go func() {
