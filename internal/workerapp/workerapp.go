@@ -111,26 +111,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	bgCtx, stopBg := context.WithCancel(ctx)
 	defer func() { stopBg(); bg.Wait() }()
 
-	// Wakes a two-way integration's workflow as soon as a case changes locally (outbox NOTIFY, with rescans).
-	bg.Add(1)
-	go func() {
-		defer bg.Done()
-		r := &relay.Relay{DatabaseURL: cfg.DatabaseURL, DB: st.DB, Temporal: c, Logger: logger, Rescan: cfg.RelayRescan}
-		// Run returns ctx's error when the worker stops: that is the clean end, not a failure.
-		if err := r.Run(bgCtx); err != nil && bgCtx.Err() == nil {
-			logger.Error("outbox relay stopped", "error", err)
-		}
-	}()
-
-	if cfg.Retention > 0 {
-		bg.Add(1)
-		go func() {
-			defer bg.Done()
-			prune(bgCtx, st, store.PruneOptions{Retention: cfg.Retention}, logger)
-		}()
-	} else {
-		logger.Info("pruning disabled (retention 0)")
-	}
+	startBackground(bgCtx, &bg, cfg, st, c, logger)
 
 	if cfg.MetricsAddr != "" {
 		stopMetrics := serveMetrics(cfg.MetricsAddr, logger)
@@ -242,4 +223,28 @@ func EnsureSearchAttributes(ctx context.Context, c client.Client, ns string) err
 		return fmt.Errorf("register search attributes in namespace %s: %w", ns, err)
 	}
 	return nil
+}
+
+// startBackground starts, in bg, what runs beside the Temporal worker until ctx ends: the outbox relay, which wakes
+// a two-way integration's workflow as soon as a case changes locally (outbox NOTIFY, with rescans), and the pruner.
+func startBackground(ctx context.Context, bg *sync.WaitGroup, cfg Config, st *store.Store, c client.Client,
+	logger *slog.Logger) {
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		r := &relay.Relay{DatabaseURL: cfg.DatabaseURL, DB: st.DB, Temporal: c, Logger: logger, Rescan: cfg.RelayRescan}
+		// Run returns ctx's error when the worker stops: that is the clean end, not a failure.
+		if err := r.Run(ctx); err != nil && ctx.Err() == nil {
+			logger.Error("outbox relay stopped", "error", err)
+		}
+	}()
+	if cfg.Retention <= 0 {
+		logger.Info("pruning disabled (retention 0)")
+		return
+	}
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		prune(ctx, st, store.PruneOptions{Retention: cfg.Retention}, logger)
+	}()
 }
