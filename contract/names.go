@@ -38,9 +38,10 @@ const (
 	SignalLocalChange = "local-change"
 )
 
-// Activity types. They are the method names of activities.Activities (registered as a struct), so they equal the
-// names recorded in existing histories; the workflow schedules activities by these names and so does not import
-// the activities package.
+// Activity types. They equal the names recorded in existing histories (the method names, from when the activities
+// were registered as one struct); the worker registers each activity of the rooms under its name
+// (internal/workerapp/activities.go), and the workflow schedules activities by these names and so does not import
+// the activities packages.
 const (
 	ActivityLoadSettings     = "LoadSettings"
 	ActivitySyncPosition     = "SyncPosition"

@@ -135,7 +135,7 @@ func (r *Relay) listen(ctx context.Context, log *slog.Logger) error {
 	rn := &runner{r: r, log: log, rescan: rescan, debounce: debounce,
 		ids: map[int64]struct{}{}, kick: make(chan struct{}, 1), scanReq: make(chan struct{}, 1)}
 
-	l := r.newListener(rn, log)
+	l := rn.newListener()
 	// Close also unblocks a Listen still waiting for the first connection. Run does not wait for it: Close can
 	// block behind a Ping stuck on a dead connection.
 	go func() {
@@ -149,25 +149,54 @@ func (r *Relay) listen(ctx context.Context, log *slog.Logger) error {
 	go func() { defer wg.Done(); rn.signalLoop(ctx) }()
 	go func() { defer wg.Done(); rn.scanLoop(ctx, l) }()
 
-	// Listen returns once the LISTEN is in place (it waits for a connection when there is none). Only a
-	// server-side error makes it fail; pq then forgets the channel, so trying again is safe.
-	for backoff := minRetry; ; backoff = min(backoff*2, rescan) {
-		err := l.Listen(Channel)
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		log.Warn("LISTEN failed; retrying", "error", err, "retry_in", backoff)
-		if !sleep(ctx, backoff) {
-			return ctx.Err()
-		}
+	if err := rn.listen(ctx, l); err != nil {
+		return err
 	}
 	// The Connected event may have come before the LISTEN did (pq connects as soon as the listener exists), so
 	// its scan could have missed a change made in between: scan again now that nothing can slip through.
 	rn.requestScan()
+	return rn.receive(ctx, l)
+}
 
+// newListener is the LISTEN connection. Its callback runs on the listener's own goroutine, which also delivers
+// notifications: it must not block, so it only logs and asks the scanner for a scan.
+func (rn *runner) newListener() *pq.Listener {
+	log := rn.log
+	return pq.NewListener(rn.r.DatabaseURL, minReconnect, maxReconnect, func(ev pq.ListenerEventType, err error) {
+		switch ev {
+		case pq.ListenerEventConnected, pq.ListenerEventReconnected:
+			// Notifications sent while we were disconnected are gone; the outbox still has their rows.
+			log.Info("listening for local changes", "event", ev.String())
+			rn.requestScan()
+		case pq.ListenerEventDisconnected:
+			log.Warn("lost the LISTEN connection; reconnecting", "error", err)
+		case pq.ListenerEventConnectionAttemptFailed:
+			log.Warn("could not connect to PostgreSQL for LISTEN; retrying", "error", err)
+		}
+	})
+}
+
+// listen puts the LISTEN in place. Listen returns once it is (it waits for a connection when there is none). Only
+// a server-side error makes it fail; pq then forgets the channel, so trying again is safe.
+func (rn *runner) listen(ctx context.Context, l *pq.Listener) error {
+	for backoff := minRetry; ; backoff = min(backoff*2, rn.rescan) {
+		err := l.Listen(Channel)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		rn.log.Warn("LISTEN failed; retrying", "error", err, "retry_in", backoff)
+		if !sleep(ctx, backoff) {
+			return ctx.Err()
+		}
+	}
+}
+
+// receive hands each notified outbox id to the signal loop until ctx ends.
+func (rn *runner) receive(ctx context.Context, l *pq.Listener) error {
+	log := rn.log
 	for {
 		select {
 		case <-ctx.Done():
@@ -196,24 +225,6 @@ func (r *Relay) listen(ctx context.Context, log *slog.Logger) error {
 			rn.add(id)
 		}
 	}
-}
-
-// newListener makes the LISTEN connection's listener; a (re)connect asks for a scan.
-func (r *Relay) newListener(rn *runner, log *slog.Logger) *pq.Listener {
-	// The callback runs on the listener's own goroutine, which also delivers notifications: it must not
-	// block, so it only logs and asks the scanner for a scan.
-	return pq.NewListener(r.DatabaseURL, minReconnect, maxReconnect, func(ev pq.ListenerEventType, err error) {
-		switch ev {
-		case pq.ListenerEventConnected, pq.ListenerEventReconnected:
-			// Notifications sent while we were disconnected are gone; the outbox still has their rows.
-			log.Info("listening for local changes", "event", ev.String())
-			rn.requestScan()
-		case pq.ListenerEventDisconnected:
-			log.Warn("lost the LISTEN connection; reconnecting", "error", err)
-		case pq.ListenerEventConnectionAttemptFailed:
-			log.Warn("could not connect to PostgreSQL for LISTEN; retrying", "error", err)
-		}
-	})
 }
 
 // runner is the state of one Run.

@@ -92,67 +92,7 @@ func Judge(fc FieldCase) Verdict {
 	case lastL.Value == lastZ.Value:
 		v.Expected, v.Rule = lastL.Value, "both sides wrote the same"
 	default:
-		// The CRM's last edit saw Zendesk's when the sync had brought Zendesk's value into the case between the
-		// two; Zendesk's saw the CRM's when a push had put the CRM's value on the ticket between the two.
-		lSawZ, zSawL := false, false
-		for _, w := range fc.CaseSyncs {
-			lSawZ = lSawZ || (w.Value == lastZ.Value && w.At.After(lastZ.At) && w.At.Before(lastL.At))
-		}
-		for _, w := range fc.TicketPushes {
-			// Zendesk keeps audit times in whole seconds: a push in the CRM edit's second counts.
-			// Only an edit made after the CRM's can have seen it pushed.
-			zSawL = zSawL || (lastL.At.Before(lastZ.At) && w.Value == lastL.Value &&
-				!w.At.Before(lastL.At.Truncate(time.Second)) && !w.At.After(lastZ.At))
-			// A push that overwrote Zendesk's last value before the CRM's last edit reconciled Zendesk's edit,
-			// whatever it decided: the CRM's edit came after, over the synced state.
-			lSawZ = lSawZ || (w.At.After(lastZ.At) && w.At.Before(lastL.At))
-		}
-		for _, w := range fc.CaseSyncs {
-			// Likewise a sync write into the case between the CRM's last edit and Zendesk's (an import, or a
-			// conflict Zendesk won) reconciled the CRM's edit: Zendesk's later edit is informed.
-			zSawL = zSawL || (w.At.After(lastL.At) && w.At.Before(lastZ.At))
-		}
-		// What each side started its unsynced run of edits from: the value the sync last left there.
-		baseL, baseZ := runStart(fc.Local, fc.TicketPushes), runStart(fc.Remote, fc.CaseSyncs)
-		switch {
-		case !lSawZ && !zSawL && lastZ.Value == baseL && lastL.Value != baseZ:
-			// Zendesk's edits since the sync came back to what the CRM started from: only the CRM changed it.
-			v.Expected, v.Rule = lastL.Value, "Zendesk's concurrent edits undid themselves: the CRM's stands"
-		case !lSawZ && !zSawL && lastL.Value == baseZ && lastZ.Value != baseL:
-			v.Expected, v.Rule = lastZ.Value, "the CRM's concurrent edits undid themselves: Zendesk's stands"
-			rawMustStay = lastZ.Raw
-		case lSawZ && !zSawL:
-			v.Expected, v.Rule = lastL.Value, "CRM edit made after Zendesk's was synced"
-		case zSawL && !lSawZ:
-			v.Expected, v.Rule = lastZ.Value, "Zendesk edit made after the CRM's was pushed"
-			rawMustStay = lastZ.Raw
-		case lSawZ && zSawL:
-			// Cannot happen with distinct values in time order; say so rather than guess.
-			bad("journal contradiction: each side's last edit saw the other's (CRM %q at %s, Zendesk %q at %s)",
-				lastL.Value, lastL.At.Format(time.RFC3339Nano), lastZ.Value, lastZ.At.Format(time.RFC3339Nano))
-			v.Expected, v.Rule = fc.FinalCase, "contradiction"
-		default:
-			v.Rule = "concurrent edits: " + fc.Priority + " priority wins"
-			found := false
-			if fc.Priority == "local" {
-				v.Expected = lastL.Value
-				for _, c := range fc.Conflicts {
-					found = found || (c.Remote == lastZ.Value && c.Winner == "local")
-				}
-				if !found {
-					bad("no conflict recorded for Zendesk's %q losing to the CRM's %q", lastZ.Value, lastL.Value)
-				}
-			} else {
-				v.Expected = lastZ.Value
-				rawMustStay = lastZ.Raw
-				for _, c := range fc.Conflicts {
-					found = found || (c.Local == lastL.Value && c.Winner == "remote")
-				}
-				if !found {
-					bad("no conflict recorded for the CRM's %q losing to Zendesk's %q", lastL.Value, lastZ.Value)
-				}
-			}
-		}
+		rawMustStay = concurrent(fc, lastL, lastZ, &v, bad)
 	}
 	if fc.FinalCase != v.Expected {
 		bad("case holds %q, the rules give %q (%s)", fc.FinalCase, v.Expected, v.Rule)
@@ -192,4 +132,82 @@ func syncedBetween(synced []Write, from, to time.Time) bool {
 		}
 	}
 	return false
+}
+
+// concurrent judges a field both sides last wrote different values to, and returns the raw ticket value that must
+// stay ("" when any may).
+func concurrent(fc FieldCase, lastL, lastZ *Write, v *Verdict, bad func(format string, args ...any)) string {
+	lSawZ, zSawL := sawEachOther(fc, lastL, lastZ)
+	// What each side started its unsynced run of edits from: the value the sync last left there.
+	baseL, baseZ := runStart(fc.Local, fc.TicketPushes), runStart(fc.Remote, fc.CaseSyncs)
+	switch {
+	case !lSawZ && !zSawL && lastZ.Value == baseL && lastL.Value != baseZ:
+		// Zendesk's edits since the sync came back to what the CRM started from: only the CRM changed it.
+		v.Expected, v.Rule = lastL.Value, "Zendesk's concurrent edits undid themselves: the CRM's stands"
+	case !lSawZ && !zSawL && lastL.Value == baseZ && lastZ.Value != baseL:
+		v.Expected, v.Rule = lastZ.Value, "the CRM's concurrent edits undid themselves: Zendesk's stands"
+		return lastZ.Raw
+	case lSawZ && !zSawL:
+		v.Expected, v.Rule = lastL.Value, "CRM edit made after Zendesk's was synced"
+	case zSawL && !lSawZ:
+		v.Expected, v.Rule = lastZ.Value, "Zendesk edit made after the CRM's was pushed"
+		return lastZ.Raw
+	case lSawZ && zSawL:
+		// Cannot happen with distinct values in time order; say so rather than guess.
+		bad("journal contradiction: each side's last edit saw the other's (CRM %q at %s, Zendesk %q at %s)",
+			lastL.Value, lastL.At.Format(time.RFC3339Nano), lastZ.Value, lastZ.At.Format(time.RFC3339Nano))
+		v.Expected, v.Rule = fc.FinalCase, "contradiction"
+	default:
+		return byPriority(fc, lastL, lastZ, v, bad)
+	}
+	return ""
+}
+
+// sawEachOther says whether each side's last edit was made knowing the other's. The CRM's last edit saw Zendesk's
+// when the sync had brought Zendesk's value into the case between the two; Zendesk's saw the CRM's when a push had
+// put the CRM's value on the ticket between the two.
+func sawEachOther(fc FieldCase, lastL, lastZ *Write) (lSawZ, zSawL bool) {
+	for _, w := range fc.CaseSyncs {
+		lSawZ = lSawZ || (w.Value == lastZ.Value && w.At.After(lastZ.At) && w.At.Before(lastL.At))
+	}
+	for _, w := range fc.TicketPushes {
+		// Zendesk keeps audit times in whole seconds: a push in the CRM edit's second counts.
+		// Only an edit made after the CRM's can have seen it pushed.
+		zSawL = zSawL || (lastL.At.Before(lastZ.At) && w.Value == lastL.Value &&
+			!w.At.Before(lastL.At.Truncate(time.Second)) && !w.At.After(lastZ.At))
+		// A push that overwrote Zendesk's last value before the CRM's last edit reconciled Zendesk's edit,
+		// whatever it decided: the CRM's edit came after, over the synced state.
+		lSawZ = lSawZ || (w.At.After(lastZ.At) && w.At.Before(lastL.At))
+	}
+	for _, w := range fc.CaseSyncs {
+		// Likewise a sync write into the case between the CRM's last edit and Zendesk's (an import, or a
+		// conflict Zendesk won) reconciled the CRM's edit: Zendesk's later edit is informed.
+		zSawL = zSawL || (w.At.After(lastL.At) && w.At.Before(lastZ.At))
+	}
+	return lSawZ, zSawL
+}
+
+// byPriority judges truly concurrent edits: the priority's side wins, with a conflict recorded. It returns the raw
+// ticket value that must stay.
+func byPriority(fc FieldCase, lastL, lastZ *Write, v *Verdict, bad func(format string, args ...any)) string {
+	v.Rule = "concurrent edits: " + fc.Priority + " priority wins"
+	found := false
+	if fc.Priority == "local" {
+		v.Expected = lastL.Value
+		for _, c := range fc.Conflicts {
+			found = found || (c.Remote == lastZ.Value && c.Winner == "local")
+		}
+		if !found {
+			bad("no conflict recorded for Zendesk's %q losing to the CRM's %q", lastZ.Value, lastL.Value)
+		}
+		return ""
+	}
+	v.Expected = lastZ.Value
+	for _, c := range fc.Conflicts {
+		found = found || (c.Local == lastL.Value && c.Winner == "remote")
+	}
+	if !found {
+		bad("no conflict recorded for the CRM's %q losing to Zendesk's %q", lastL.Value, lastZ.Value)
+	}
+	return lastZ.Raw
 }

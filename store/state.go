@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -164,22 +165,46 @@ func (s *Store) Failures(ctx context.Context, integrationID int64) ([]Failure, e
 	return out, err
 }
 
-// recordFailures upserts open failures: the same record failing again updates its reason instead of piling up.
+// recordFailures upserts open failures in one statement: the same record failing again updates its reason instead
+// of piling up. Records without a Zendesk id (a page, say) are always new rows.
 func recordFailures(ctx context.Context, tx *sqlxTx, integrationID int64, fs []Failure) error {
+	if len(fs) == 0 {
+		return nil
+	}
+	type row struct {
+		Kind      string `json:"kind"`
+		ZendeskID *int64 `json:"zendesk_id"`
+		Reason    string `json:"reason"`
+		Payload   string `json:"payload"`
+	}
+	// One statement cannot update the same row twice: of a record failing twice in one batch, the last reason wins,
+	// as it did when they were written one by one.
+	rows := make([]row, 0, len(fs))
+	last := map[[2]any]int{}
 	for _, f := range fs {
-		if f.ZendeskID == nil {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO sync_failures (integration_id, kind, reason, payload)
-				VALUES ($1,$2,$3,$4)`, integrationID, f.Kind, f.Reason, f.Payload); err != nil {
-				return fmt.Errorf("record failure: %w", err)
+		r := row{Kind: f.Kind, ZendeskID: f.ZendeskID, Reason: f.Reason, Payload: f.Payload}
+		if f.ZendeskID != nil {
+			k := [2]any{f.Kind, *f.ZendeskID}
+			if i, ok := last[k]; ok {
+				rows[i] = r
+				continue
 			}
-			continue
+			last[k] = len(rows)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO sync_failures (integration_id, kind, zendesk_id, reason, payload)
-			VALUES ($1,$2,$3,$4,$5) ON CONFLICT (integration_id, kind, zendesk_id) WHERE resolved_at IS NULL
-			DO UPDATE SET reason=EXCLUDED.reason, payload=EXCLUDED.payload, created_at=now()`,
-			integrationID, f.Kind, *f.ZendeskID, f.Reason, f.Payload); err != nil {
-			return fmt.Errorf("record failure: %w", err)
-		}
+		rows = append(rows, r)
+	}
+	doc, err := json.Marshal(rows)
+	if err != nil {
+		return fmt.Errorf("encode failures: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO sync_failures (integration_id, kind, zendesk_id, reason, payload)
+		SELECT $1, x.kind, x.zendesk_id, x.reason, x.payload
+		FROM ROWS FROM (jsonb_to_recordset($2::jsonb) AS (kind text, zendesk_id bigint, reason text, payload text))
+			WITH ORDINALITY AS x(kind, zendesk_id, reason, payload, n)
+		ORDER BY x.n
+		ON CONFLICT (integration_id, kind, zendesk_id) WHERE resolved_at IS NULL
+		DO UPDATE SET reason=EXCLUDED.reason, payload=EXCLUDED.payload, created_at=now()`, integrationID, doc); err != nil {
+		return fmt.Errorf("record %d failures: %w", len(rows), err)
 	}
 	return nil
 }

@@ -292,18 +292,40 @@ func (s *Store) ResumeOutbox(ctx context.Context, integrationID int64) error {
 	return nil
 }
 
-// RecordConflicts keeps the conflict decisions of one case.
+// RecordConflicts keeps the conflict decisions of one case, in one statement.
 func (p *PageTx) RecordConflicts(caseID int64, cs []Conflict) error {
-	for _, c := range cs {
-		var cid *int64
-		if caseID > 0 {
-			cid = &caseID
-		}
-		if _, err := p.tx.ExecContext(p.ctx, `INSERT INTO conflicts (integration_id, case_id, ticket_id, field, base_value,
-			local_value, remote_value, winner) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`, p.IntegrationID, cid, c.TicketID, c.Field,
-			c.BaseValue, c.LocalValue, c.RemoteValue, c.Winner); err != nil {
-			return fmt.Errorf("record conflict: %w", err)
-		}
+	if len(cs) == 0 {
+		return nil
+	}
+	type row struct {
+		TicketID    int64   `json:"ticket_id"`
+		Field       string  `json:"field"`
+		BaseValue   *string `json:"base_value"`
+		LocalValue  *string `json:"local_value"`
+		RemoteValue *string `json:"remote_value"`
+		Winner      string  `json:"winner"`
+	}
+	rows := make([]row, len(cs))
+	for i, c := range cs {
+		rows[i] = row{TicketID: c.TicketID, Field: c.Field, BaseValue: c.BaseValue, LocalValue: c.LocalValue,
+			RemoteValue: c.RemoteValue, Winner: c.Winner}
+	}
+	doc, err := json.Marshal(rows)
+	if err != nil {
+		return fmt.Errorf("encode conflicts: %w", err)
+	}
+	var cid *int64
+	if caseID > 0 {
+		cid = &caseID
+	}
+	if _, err := p.tx.ExecContext(p.ctx, `INSERT INTO conflicts (integration_id, case_id, ticket_id, field, base_value,
+		local_value, remote_value, winner)
+		SELECT $1, $2, x.ticket_id, x.field, x.base_value, x.local_value, x.remote_value, x.winner
+		FROM ROWS FROM (jsonb_to_recordset($3::jsonb) AS (ticket_id bigint, field text, base_value text,
+			local_value text, remote_value text, winner text))
+			WITH ORDINALITY AS x(ticket_id, field, base_value, local_value, remote_value, winner, n)
+		ORDER BY x.n`, p.IntegrationID, cid, doc); err != nil {
+		return fmt.Errorf("record %d conflicts: %w", len(rows), err)
 	}
 	return nil
 }

@@ -97,105 +97,108 @@ func (h *handOff) Error() string {
 var errResetRequested = errors.New("a reset was requested during the sync")
 
 func (w *runner) registerHandlers() error {
-	ctx, st := w.ctx, w.st
-	if err := workflow.SetQueryHandler(ctx, contract.QueryProgress, func() (contract.Progress, error) {
+	st := w.st
+	if err := workflow.SetQueryHandler(w.ctx, contract.QueryProgress, func() (contract.Progress, error) {
 		return contract.Progress{IntegrationID: w.in.IntegrationID, Name: w.in.Name, Phase: st.Phase,
 			FirstSyncDone: st.FirstSyncDone, Generation: st.Generation, Counters: st.Totals, LastSyncAt: st.LastSyncAt,
 			LastError: st.LastError, SyncsCompleted: st.SyncsCompleted}, nil
 	}); err != nil {
 		return err
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, contract.UpdateSyncNow,
-		func(ctx workflow.Context, req contract.SyncRequest) (contract.SyncResult, error) {
-			target := req.WaitFor
-			if target <= 0 {
-				// A pass already running may have read Zendesk before this request: wait for the one after it.
-				target = st.SyncsCompleted + 1
-				if st.InPass {
-					target++
-				}
-				st.SyncRequested = true
-			} else if target > st.SyncsCompleted+1 || (target > st.SyncsCompleted && !st.InPass && st.Resume == nil) {
-				// A caller of an earlier run asks again for its pass; the carried request normally covers it.
-				st.SyncRequested = true
-			}
-			if !req.Wait {
-				return contract.SyncResult{Seq: target, Phase: st.Phase}, nil
-			}
-			for {
-				if err := workflow.Await(ctx, func() bool {
-					return st.SyncsCompleted >= target || st.Deactivated || w.handingOff
-				}); err != nil {
-					return contract.SyncResult{}, err
-				}
-				if st.SyncsCompleted >= target {
-					if st.LastSync.Superseded && st.LastSync.Seq >= target {
-						// That pass was cut short by a reset and read nothing for sure: the next one (which follows
-						// at once) answers.
-						target = st.LastSync.Seq + 1
-						continue
-					}
-					return st.LastSync, nil
-				}
-				if st.Deactivated {
-					return contract.SyncResult{}, errors.New("the integration was deactivated before the sync ran")
-				}
-				// The run continues as new mid-pass: the caller asks the next run for the same pass.
-				return contract.SyncResult{Seq: target, Phase: st.Phase, Pending: true}, nil
-			}
-		},
+	if err := workflow.SetUpdateHandlerWithOptions(w.ctx, contract.UpdateSyncNow, w.syncNow,
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req contract.SyncRequest) error {
-			if st.Deactivated {
-				return errors.New("the integration is being deactivated")
-			}
-			return nil
+			return w.notDeactivating()
 		}}); err != nil {
 		return err
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, contract.UpdateReset,
-		func(ctx workflow.Context, req contract.ResetRequest) (contract.ResetResult, error) {
-			st.ResetsRequested++
-			target := st.ResetsRequested
-			if err := workflow.Await(ctx, func() bool { return st.ResetsApplied >= target || st.Deactivated }); err != nil {
-				return contract.ResetResult{}, err
-			}
-			if st.ResetsApplied < target {
-				return contract.ResetResult{}, errors.New("the integration was deactivated before the reset ran")
-			}
-			return contract.ResetResult{Generation: st.Generation}, nil
-		},
+	if err := workflow.SetUpdateHandlerWithOptions(w.ctx, contract.UpdateReset, w.resetUpdate,
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req contract.ResetRequest) error {
 			if !req.Confirm {
 				return errors.New("reset re-reads the whole Zendesk account: confirm it")
 			}
-			if st.Deactivated {
-				return errors.New("the integration is being deactivated")
-			}
-			return nil
+			return w.notDeactivating()
 		}}); err != nil {
 		return err
 	}
 	// Retrying failures runs its activity in the handler: it is short, and the sync-state row lock serialises
 	// it with any page being applied. It never waits on the loop, so continue-as-new may wait for it.
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, contract.UpdateRetryFailures,
+	if err := workflow.SetUpdateHandlerWithOptions(w.ctx, contract.UpdateRetryFailures,
 		func(ctx workflow.Context) (contract.RetryResult, error) {
 			var res contract.RetryResult
 			err := workflow.ExecuteActivity(w.longCtx(ctx, "retry failed tickets"), contract.ActivityRetryFailures, w.ref()).
 				Get(ctx, &res)
 			return res, err
 		},
-		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context) error {
-			if st.Deactivated {
-				return errors.New("the integration is being deactivated")
-			}
-			return nil
-		}}); err != nil {
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context) error { return w.notDeactivating() }}); err != nil {
 		return err
 	}
 	for _, sig := range w.signals() {
 		w.listen(sig.name, sig.set)
 	}
 	return nil
+}
+
+// notDeactivating refuses updates once the integration is being deactivated.
+func (w *runner) notDeactivating() error {
+	if w.st.Deactivated {
+		return errors.New("the integration is being deactivated")
+	}
+	return nil
+}
+
+// syncNow is the sync-now update: it asks for a pass and, with Wait, answers with that pass's result.
+func (w *runner) syncNow(ctx workflow.Context, req contract.SyncRequest) (contract.SyncResult, error) {
+	st := w.st
+	target := req.WaitFor
+	if target <= 0 {
+		// A pass already running may have read Zendesk before this request: wait for the one after it.
+		target = st.SyncsCompleted + 1
+		if st.InPass {
+			target++
+		}
+		st.SyncRequested = true
+	} else if target > st.SyncsCompleted+1 || (target > st.SyncsCompleted && !st.InPass && st.Resume == nil) {
+		// A caller of an earlier run asks again for its pass; the carried request normally covers it.
+		st.SyncRequested = true
+	}
+	if !req.Wait {
+		return contract.SyncResult{Seq: target, Phase: st.Phase}, nil
+	}
+	for {
+		if err := workflow.Await(ctx, func() bool {
+			return st.SyncsCompleted >= target || st.Deactivated || w.handingOff
+		}); err != nil {
+			return contract.SyncResult{}, err
+		}
+		if st.SyncsCompleted >= target {
+			if st.LastSync.Superseded && st.LastSync.Seq >= target {
+				// That pass was cut short by a reset and read nothing for sure: the next one (which follows
+				// at once) answers.
+				target = st.LastSync.Seq + 1
+				continue
+			}
+			return st.LastSync, nil
+		}
+		if st.Deactivated {
+			return contract.SyncResult{}, errors.New("the integration was deactivated before the sync ran")
+		}
+		// The run continues as new mid-pass: the caller asks the next run for the same pass.
+		return contract.SyncResult{Seq: target, Phase: st.Phase, Pending: true}, nil
+	}
+}
+
+// resetUpdate is the reset update: it asks the loop for a reset and answers once the loop applied it.
+func (w *runner) resetUpdate(ctx workflow.Context, req contract.ResetRequest) (contract.ResetResult, error) {
+	st := w.st
+	st.ResetsRequested++
+	target := st.ResetsRequested
+	if err := workflow.Await(ctx, func() bool { return st.ResetsApplied >= target || st.Deactivated }); err != nil {
+		return contract.ResetResult{}, err
+	}
+	if st.ResetsApplied < target {
+		return contract.ResetResult{}, errors.New("the integration was deactivated before the reset ran")
+	}
+	return contract.ResetResult{Generation: st.Generation}, nil
 }
 
 type signalFlag struct {
@@ -265,55 +268,18 @@ func (w *runner) loop() error {
 			return w.continueAsNew()
 		}
 		if st.CredentialsRejected {
-			w.setPhase(contract.PhaseCredentialsRejected)
-			if err := workflow.Await(ctx, func() bool {
-				return st.SettingsChanged || st.SyncRequested || st.Deactivated || st.ResetsRequested > st.ResetsApplied
-			}); err != nil {
+			if err := w.awaitNewSettings(); err != nil {
 				return err
 			}
-			st.CredentialsRejected = false
-			st.SettingsChanged = false
-			if err := w.loadSettings(); err != nil {
-				return err
-			}
-			st.SyncRequested = true // retry at once with the new settings, not after another interval
 			continue
 		}
 		// A pass handed over by the previous run goes on at once.
 		if (st.FirstSyncDone || waitFirst) && st.Resume == nil {
-			w.setPhase(contract.PhaseWaiting)
-			due := workflow.GetVersion(ctx, versionPassDue, workflow.DefaultVersion, 1) >= 1
-			ok, err := workflow.AwaitWithTimeout(ctx, w.untilPassDue(due), func() bool {
-				return st.SyncRequested || st.Deactivated || st.ResetsRequested > st.ResetsApplied || st.LocalChanges ||
-					st.SettingsChanged
-			})
+			again, err := w.waitForWork()
 			if err != nil {
 				return err
 			}
-			if st.SettingsChanged {
-				st.SettingsChanged = false
-				st.NextPassAt = nil // the interval may have changed: it runs again from now
-				if err := w.loadSettings(); err != nil {
-					return err
-				}
-			}
-			if st.Deactivated || !w.settings.Active || st.ResetsRequested > st.ResetsApplied {
-				continue
-			}
-			// Woken only by a local change: push it now, without spending the export quota on an import. The
-			// push reads the tickets it updates first, so a concurrent Zendesk edit is still merged.
-			if ok && st.LocalChanges && !st.SyncRequested && st.FirstSyncDone && w.settings.TwoWay {
-				st.LocalChanges = false
-				st.Cycles++
-				if _, err := w.push(); err != nil {
-					w.failed(err)
-				}
-				continue
-			}
-			if due && ok && st.LocalChanges && !st.SyncRequested && st.FirstSyncDone {
-				// Two-way sync is off (the signal raced the switch): switching it off parked the pending changes and
-				// none are recorded while it is off, so there is nothing to push; the pass stays due when it was.
-				st.LocalChanges = false
+			if again {
 				continue
 			}
 		}
@@ -346,6 +312,68 @@ func (w *runner) untilPassDue(due bool) time.Duration {
 	}
 	// A zero timeout would wait for the condition alone; a pass already due waits the shortest timer instead.
 	return max(w.st.NextPassAt.Sub(now), time.Millisecond)
+}
+
+// awaitNewSettings waits, after Zendesk rejected the credentials, for new settings (or a request to sync, reset or
+// stop), then asks for a pass at once with them rather than after another interval.
+func (w *runner) awaitNewSettings() error {
+	st := w.st
+	w.setPhase(contract.PhaseCredentialsRejected)
+	if err := workflow.Await(w.ctx, func() bool {
+		return st.SettingsChanged || st.SyncRequested || st.Deactivated || st.ResetsRequested > st.ResetsApplied
+	}); err != nil {
+		return err
+	}
+	st.CredentialsRejected = false
+	st.SettingsChanged = false
+	if err := w.loadSettings(); err != nil {
+		return err
+	}
+	st.SyncRequested = true
+	return nil
+}
+
+// waitForWork waits out the interval between passes, or less when something asks for work. again says the loop
+// goes round once more without a pass: the integration is stopping or resetting, or only a local change woke it and
+// was pushed here.
+func (w *runner) waitForWork() (again bool, err error) {
+	st := w.st
+	w.setPhase(contract.PhaseWaiting)
+	due := workflow.GetVersion(w.ctx, versionPassDue, workflow.DefaultVersion, 1) >= 1
+	ok, err := workflow.AwaitWithTimeout(w.ctx, w.untilPassDue(due), func() bool {
+		return st.SyncRequested || st.Deactivated || st.ResetsRequested > st.ResetsApplied || st.LocalChanges ||
+			st.SettingsChanged
+	})
+	if err != nil {
+		return false, err
+	}
+	if st.SettingsChanged {
+		st.SettingsChanged = false
+		st.NextPassAt = nil // the interval may have changed: it runs again from now
+		if err := w.loadSettings(); err != nil {
+			return false, err
+		}
+	}
+	if st.Deactivated || !w.settings.Active || st.ResetsRequested > st.ResetsApplied {
+		return true, nil
+	}
+	// Woken only by a local change: push it now, without spending the export quota on an import. The push reads
+	// the tickets it updates first, so a concurrent Zendesk edit is still merged.
+	if ok && st.LocalChanges && !st.SyncRequested && st.FirstSyncDone && w.settings.TwoWay {
+		st.LocalChanges = false
+		st.Cycles++
+		if _, err := w.push(); err != nil {
+			w.failed(err)
+		}
+		return true, nil
+	}
+	if due && ok && st.LocalChanges && !st.SyncRequested && st.FirstSyncDone {
+		// Two-way sync is off (the signal raced the switch): switching it off parked the pending changes and none
+		// are recorded while it is off, so there is nothing to push; the pass stays due when it was.
+		st.LocalChanges = false
+		return true, nil
+	}
+	return false, nil
 }
 
 // end decides whether a deactivated workflow ends. `activate` right after `deactivate` may find this run still open

@@ -27,9 +27,8 @@ var pushable = []mapping.Field{mapping.FieldSubject, mapping.FieldStatus, mappin
 // Zendesk has it now (fetched in batches of 100), and each new case comment as a ticket comment. A closed ticket
 // is never updated: the case gets a note saying why. Re-running it after a lost answer sends nothing twice.
 func (a *Activities) PushLocalChanges(ctx context.Context, ref contract.IntegrationRef) (contract.PushResult, error) {
-	integrationID := ref.IntegrationID
 	var res contract.PushResult
-	in, err := a.Store.Integration(ctx, integrationID)
+	in, err := a.Store.Integration(ctx, ref.IntegrationID)
 	if err != nil {
 		return res, err
 	}
@@ -43,32 +42,74 @@ func (a *Activities) PushLocalChanges(ctx context.Context, ref contract.Integrat
 		// raced it): parked until two-way is switched on again.
 		return res, a.Store.ParkOutbox(ctx, in.ID, "two-way sync is switched off", false)
 	}
-	c, err := a.Client(in)
+	stop := activities.KeepAlive(ctx)
+	defer stop()
+	p, err := a.prepare(ctx, in, items)
 	if err != nil {
 		return res, err
 	}
-	stop := activities.KeepAlive(ctx)
-	defer stop()
-
-	byCase := map[int64][]store.OutboxItem{}
-	var order, commentIDs []int64
-	for _, it := range items {
-		if _, ok := byCase[it.CaseID]; !ok {
-			order = append(order, it.CaseID)
+	for _, caseID := range p.order {
+		n, err := p.pushCaseWithRereads(ctx, caseID)
+		res.Pushed += n.Pushed
+		res.Skipped += n.Skipped
+		res.Conflicts += n.Conflicts
+		if err != nil {
+			return res, err
 		}
-		byCase[it.CaseID] = append(byCase[it.CaseID], it)
+	}
+	activities.ObservePushes(in.Name, res.Pushed)
+	return res, nil
+}
+
+// push is one PushLocalChanges step: the integration, its Zendesk client and directory, and the outbox rows it
+// handles with what they need (their cases' targets, comments, and the tickets as Zendesk has them now).
+type push struct {
+	a        *Activities
+	c        *zendesk.Client
+	in       *store.Integration
+	dir      *mapping.Directory
+	order    []int64 // case ids, in the order of their oldest outbox row
+	byCase   map[int64][]store.OutboxItem
+	targets  map[int64]*store.PushTarget
+	comments map[int64]store.LocalComment
+	now      map[int64]*zendesk.Ticket // by ticket id; a ticket gone from Zendesk is missing
+}
+
+// prepare reads what pushing items needs, in a few batched reads.
+func (a *Activities) prepare(ctx context.Context, in *store.Integration, items []store.OutboxItem) (*push, error) {
+	c, err := a.Client(in)
+	if err != nil {
+		return nil, err
+	}
+	p := &push{a: a, c: c, in: in, byCase: map[int64][]store.OutboxItem{}}
+	var commentIDs []int64
+	for _, it := range items {
+		if _, ok := p.byCase[it.CaseID]; !ok {
+			p.order = append(p.order, it.CaseID)
+		}
+		p.byCase[it.CaseID] = append(p.byCase[it.CaseID], it)
 		if it.CommentID != nil {
 			commentIDs = append(commentIDs, *it.CommentID)
 		}
 	}
-	targets, err := a.Store.PushTargets(ctx, in.ID, order)
-	if err != nil {
-		return res, err
+	if p.targets, err = a.Store.PushTargets(ctx, in.ID, p.order); err != nil {
+		return nil, err
 	}
-	comments, err := a.Store.LocalComments(ctx, commentIDs)
-	if err != nil {
-		return res, err
+	if p.comments, err = a.Store.LocalComments(ctx, commentIDs); err != nil {
+		return nil, err
 	}
+	if p.now, err = a.ticketsNow(ctx, c, in, p.targets); err != nil {
+		return nil, err
+	}
+	if p.dir, err = a.Directory(ctx); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// ticketsNow reads the published tickets of targets from Zendesk, by id.
+func (a *Activities) ticketsNow(ctx context.Context, c *zendesk.Client, in *store.Integration,
+	targets map[int64]*store.PushTarget) (map[int64]*zendesk.Ticket, error) {
 	var ticketIDs []int64
 	for _, t := range targets {
 		if t.TicketID != nil {
@@ -77,56 +118,48 @@ func (a *Activities) PushLocalChanges(ctx context.Context, ref contract.Integrat
 	}
 	fresh, err := c.ShowManyTickets(ctx, ticketIDs)
 	if err != nil {
-		return res, a.Classify(ctx, in, "read tickets before pushing", err)
+		return nil, a.Classify(ctx, in, "read tickets before pushing", err)
 	}
 	now := map[int64]*zendesk.Ticket{}
 	for i := range fresh {
 		now[fresh[i].ID] = &fresh[i]
 	}
-	dir, err := a.Directory(ctx)
-	if err != nil {
-		return res, err
-	}
-	for _, caseID := range order {
-		its := byCase[caseID]
-		t := targets[caseID]
-		if t == nil || t.TicketID == nil {
-			// Not published: nothing to push (publishing sends the case as it is then).
-			if err := a.Store.ApplyPushed(ctx, store.Pushed{IntegrationID: in.ID, CaseID: caseID, Done: ids(its)}); err != nil {
-				return res, err
-			}
-			res.Skipped += len(its)
-			continue
-		}
-		remoteTicket := now[*t.TicketID]
-		for tries := 1; ; tries++ {
-			n, err := a.pushCase(ctx, c, in, dir, t, remoteTicket, its, comments)
-			res.Pushed += n.Pushed
-			res.Skipped += n.Skipped
-			res.Conflicts += n.Conflicts
-			var stale *staleTicketError
-			if !errors.As(err, &stale) {
-				if err != nil {
-					return res, err
-				}
-				break
-			}
-			// Zendesk's ticket changed between our read and our update (an agent's edit): read it again and merge
-			// afresh, so that edit is weighed like any other; a ticket edited that often is left to a retry.
-			if tries == staleRereads {
-				return res, a.Classify(ctx, in, fmt.Sprintf("push case %d to ticket %d", caseID, stale.ticketID), stale.err)
-			}
-			if remoteTicket, err = a.reread(ctx, c, in, stale.ticketID); err != nil {
-				return res, err
-			}
-		}
-	}
-	activities.ObservePushes(in.Name, res.Pushed)
-	return res, nil
+	return now, nil
 }
 
-func (a *Activities) pushCase(ctx context.Context, c *zendesk.Client, in *store.Integration, dir *mapping.Directory,
-	t *store.PushTarget, remoteTicket *zendesk.Ticket, its []store.OutboxItem, comments map[int64]store.LocalComment) (contract.PushResult, error) {
+// pushCaseWithRereads pushes one case; when Zendesk's ticket changed between our read and our update (an agent's
+// edit), it reads the ticket again and merges afresh, so that edit is weighed like any other. A ticket edited
+// that often is left to a retry of the activity.
+func (p *push) pushCaseWithRereads(ctx context.Context, caseID int64) (contract.PushResult, error) {
+	var res contract.PushResult
+	its, t := p.byCase[caseID], p.targets[caseID]
+	if t == nil || t.TicketID == nil {
+		// Not published: nothing to push (publishing sends the case as it is then).
+		res.Skipped = len(its)
+		return res, p.a.Store.ApplyPushed(ctx, store.Pushed{IntegrationID: p.in.ID, CaseID: caseID, Done: ids(its)})
+	}
+	remoteTicket := p.now[*t.TicketID]
+	for tries := 1; ; tries++ {
+		n, err := p.pushCase(ctx, t, remoteTicket, its)
+		res.Pushed += n.Pushed
+		res.Skipped += n.Skipped
+		res.Conflicts += n.Conflicts
+		var stale *staleTicketError
+		if !errors.As(err, &stale) {
+			return res, err
+		}
+		if tries == staleRereads {
+			return res, p.a.Classify(ctx, p.in, fmt.Sprintf("push case %d to ticket %d", caseID, stale.ticketID), stale.err)
+		}
+		if remoteTicket, err = p.a.reread(ctx, p.c, p.in, stale.ticketID); err != nil {
+			return res, err
+		}
+	}
+}
+
+// pushCase pushes one case's outbox rows against remoteTicket: its changed fields, then its new comments.
+func (p *push) pushCase(ctx context.Context, t *store.PushTarget, remoteTicket *zendesk.Ticket,
+	its []store.OutboxItem) (contract.PushResult, error) {
 	var res contract.PushResult
 	ticketID := *t.TicketID
 	if remoteTicket == nil || !mapping.TicketWritable(remoteTicket.Status) {
@@ -135,59 +168,74 @@ func (a *Activities) pushCase(ctx context.Context, c *zendesk.Client, in *store.
 			why = fmt.Sprintf("local changes not pushed: Zendesk ticket %d was deleted", ticketID)
 		}
 		res.Skipped = len(its)
-		return res, a.Store.ApplyPushed(ctx, store.Pushed{IntegrationID: in.ID, CaseID: t.CaseID, Done: ids(its), Note: &why})
+		return res, p.a.Store.ApplyPushed(ctx, store.Pushed{IntegrationID: p.in.ID, CaseID: t.CaseID, Done: ids(its), Note: &why})
 	}
-	remote, err := a.DeriveCase(ctx, in, dir, remoteTicket)
+	out, n, stopped, err := p.pushFields(ctx, t, remoteTicket, its)
+	res.Pushed, res.Conflicts = n, len(out.Conflicts)
 	if err != nil {
 		return res, err
 	}
-	var base mapping.CaseValues
-	if len(t.Synced) > 0 && string(t.Synced) != "null" {
-		if err := json.Unmarshal(t.Synced, &base); err != nil {
-			return res, fmt.Errorf("case %d: values last synced: %w", t.CaseID, err)
-		}
-	} else {
-		base = remote
+	if stopped {
+		// The ticket is closed: everything of this case is done, with a note saying why.
+		out.Done = append(out.Done, commentItems(its)...)
+		res.Skipped += len(its)
+		out.Synced = nil
+		return res, p.a.Store.ApplyPushed(ctx, *out)
 	}
-	local := mapping.CaseValues{Subject: t.Subject, Description: t.Description, Status: t.Status, Priority: t.Priority,
-		OwnerID: activities.ZeroIfNil(t.OwnerUserID), AssignedToID: activities.ZeroIfNil(t.AssignedToID), ContactID: activities.ZeroIfNil(t.ContactID),
-		StatusOK: true, PriorityOK: true}
-
-	touched := map[mapping.Field]bool{}
+	// Comment rows whose comment is gone or already linked to a Zendesk comment are done with the fields.
+	var pending []store.OutboxItem
 	for _, it := range its {
-		for _, f := range it.Fields {
-			touched[mapping.Field(f)] = true
+		if it.CommentID == nil {
+			continue
+		}
+		if cm, ok := p.comments[*it.CommentID]; ok && !cm.Linked {
+			pending = append(pending, it)
+		} else {
+			out.Done = append(out.Done, it.ID)
 		}
 	}
-	// The merge base moves only for the fields this step reconciles; every other field keeps the value of the
-	// last import, so a Zendesk change not imported yet is still a change when the import comes.
-	newBase := base
-	out := store.Pushed{IntegrationID: in.ID, CaseID: t.CaseID, TicketID: ticketID, Done: fieldItems(its)}
+	if err := p.a.Store.ApplyPushed(ctx, *out); err != nil {
+		return res, err
+	}
+	c, err := p.pushComments(ctx, t, pending)
+	res.Pushed += c.Pushed
+	res.Skipped += c.Skipped
+	return res, err
+}
+
+// pushFields merges and sends the case's locally changed fields (mapping.PlanPush decides), and returns the local
+// side of the push to apply, how many updates Zendesk took, and whether a closed ticket stopped the case.
+func (p *push) pushFields(ctx context.Context, t *store.PushTarget, remoteTicket *zendesk.Ticket,
+	its []store.OutboxItem) (*store.Pushed, int, bool, error) {
+	ticketID := *t.TicketID
+	out := &store.Pushed{IntegrationID: p.in.ID, CaseID: t.CaseID, TicketID: ticketID, Done: fieldItems(its)}
+	remote, err := p.a.DeriveCase(ctx, p.in, p.dir, remoteTicket)
+	if err != nil {
+		return out, 0, false, err
+	}
+	base, err := mergeBase(t, remote)
+	if err != nil {
+		return out, 0, false, err
+	}
+	local := localValues(t)
+	plan := mapping.PlanPush(pushable, touchedFields(its), base, local, remote, mapping.Priority(p.in.Priority))
+	for _, c := range plan.Conflicts {
+		bv, lv, rv := c.Base, c.Local, c.Remote
+		out.Conflicts = append(out.Conflicts, store.Conflict{TicketID: ticketID, Field: string(c.Field), BaseValue: &bv,
+			LocalValue: &lv, RemoteValue: &rv, Winner: c.Winner})
+	}
+	for _, f := range plan.Fixes {
+		// Zendesk's value won: the case takes it (as the sync's own write, so it is not pushed back), but only if
+		// the CRM has not changed the field again since it was read.
+		out.CaseFix = append(out.CaseFix, store.FieldFix{Field: string(f.Field), Old: f.Old, New: f.New})
+	}
+	newBase := plan.NewBase
 	var sends []fieldUpdate
-	prio := mapping.Priority(in.Priority)
-	for _, f := range pushable {
-		if !touched[f] {
-			continue
-		}
-		bv, lv, rv := mapping.FieldValue(f, base), mapping.FieldValue(f, local), mapping.FieldValue(f, remote)
-		d := mapping.Merge3(bv, lv, rv, prio)
-		if d.Conflict {
-			out.Conflicts = append(out.Conflicts, store.Conflict{TicketID: ticketID, Field: string(f), BaseValue: &bv,
-				LocalValue: &lv, RemoteValue: &rv, Winner: d.Winner})
-		}
-		if d.Value != lv {
-			// Zendesk's value won: the case takes it (as the sync's own write, so it is not pushed back), but only
-			// if the CRM has not changed the field again since it was read.
-			out.CaseFix = append(out.CaseFix, store.FieldFix{Field: string(f), Old: lv, New: rv})
-		}
-		if d.Value == rv {
-			mapping.CopyField(f, &newBase, remote)
-			continue
-		}
+	for _, f := range plan.Sends {
 		var one zendesk.TicketUpdate
-		ok, err := a.setUpdate(ctx, in, f, local, t, remoteTicket, &one)
+		ok, err := p.a.setUpdate(ctx, p.in, f, local, t, remoteTicket, &one)
 		if err != nil {
-			return res, err
+			return out, 0, false, err
 		}
 		if !ok {
 			// Nothing Zendesk would take differently (same meaning, or nobody to assign): Zendesk's value is the
@@ -197,94 +245,123 @@ func (a *Activities) pushCase(ctx context.Context, c *zendesk.Client, in *store.
 		}
 		sends = append(sends, fieldUpdate{field: f, upd: one})
 	}
-	res.Conflicts = len(out.Conflicts)
+	n, stopped := 0, false
 	if len(sends) > 0 {
-		n, stopped, err := a.sendFields(ctx, c, in, dir, t.CaseID, remoteTicket, sends, &newBase, &out)
-		res.Pushed += n
-		if err != nil {
-			return res, err
-		}
-		if stopped {
-			// The ticket is closed: everything of this case is done, with a note saying why.
-			out.Done = append(out.Done, commentItems(its)...)
-			res.Skipped += len(its)
-			out.Synced = nil
-			return res, a.Store.ApplyPushed(ctx, out)
+		if n, stopped, err = p.sendFields(ctx, t.CaseID, remoteTicket, sends, &newBase, out); err != nil || stopped {
+			return out, n, stopped, err
 		}
 	}
-	synced, err := json.Marshal(newBase)
-	if err != nil {
-		return res, err
+	if out.Synced, err = json.Marshal(newBase); err != nil {
+		return out, n, false, fmt.Errorf("case %d: encode the merge base: %w", t.CaseID, err)
 	}
-	out.Synced = synced
-	// Comment rows whose comment is gone or already linked to a Zendesk comment are done with the fields.
-	var pending []store.OutboxItem
+	return out, n, false, nil
+}
+
+// mergeBase is the case's values as last synced with its ticket; a ticket synced before merge bases were kept
+// starts from Zendesk's values.
+func mergeBase(t *store.PushTarget, remote mapping.CaseValues) (mapping.CaseValues, error) {
+	if len(t.Synced) == 0 || string(t.Synced) == "null" {
+		return remote, nil
+	}
+	var base mapping.CaseValues
+	if err := json.Unmarshal(t.Synced, &base); err != nil {
+		return base, fmt.Errorf("case %d: values last synced: %w", t.CaseID, err)
+	}
+	return base, nil
+}
+
+// localValues are the case's values as the CRM has them now.
+func localValues(t *store.PushTarget) mapping.CaseValues {
+	return mapping.CaseValues{Subject: t.Subject, Description: t.Description, Status: t.Status, Priority: t.Priority,
+		OwnerID: activities.ZeroIfNil(t.OwnerUserID), AssignedToID: activities.ZeroIfNil(t.AssignedToID),
+		ContactID: activities.ZeroIfNil(t.ContactID), StatusOK: true, PriorityOK: true}
+}
+
+// touchedFields are the fields the outbox rows say the CRM changed.
+func touchedFields(its []store.OutboxItem) map[mapping.Field]bool {
+	touched := map[mapping.Field]bool{}
 	for _, it := range its {
-		if it.CommentID == nil {
-			continue
-		}
-		if cm, ok := comments[*it.CommentID]; ok && !cm.Linked {
-			pending = append(pending, it)
-		} else {
-			out.Done = append(out.Done, it.ID)
+		for _, f := range it.Fields {
+			touched[mapping.Field(f)] = true
 		}
 	}
-	if err := a.Store.ApplyPushed(ctx, out); err != nil {
-		return res, err
-	}
-	// Each comment is its own update, so a retry resends at most the one whose answer was lost (and finds it).
-	// A comment Zendesk refuses is recorded as a failure and the next one is still sent.
+	return touched
+}
+
+// pushComments sends each pending comment as its own update, so a retry resends at most the one whose answer was
+// lost (and finds it). A comment Zendesk refuses is recorded as a failure and the next one is still sent; a
+// closed ticket ends the case's comments with a note.
+func (p *push) pushComments(ctx context.Context, t *store.PushTarget, pending []store.OutboxItem) (contract.PushResult, error) {
+	var res contract.PushResult
+	ticketID := *t.TicketID
 	for k, it := range pending {
-		cm := comments[*it.CommentID]
-		one := store.Pushed{IntegrationID: in.ID, CaseID: t.CaseID, TicketID: ticketID, CommentOf: cm.ID,
+		cm := p.comments[*it.CommentID]
+		one := store.Pushed{IntegrationID: p.in.ID, CaseID: t.CaseID, TicketID: ticketID, CommentOf: cm.ID,
 			Done: []int64{it.ID}}
-		linked, err := a.alreadySent(ctx, c, in, &it, cm, ticketID)
+		linked, err := p.a.alreadySent(ctx, p.c, p.in, &it, cm, ticketID)
 		if err != nil {
 			return res, err
 		}
 		if linked == nil {
-			author, err := a.commentAuthor(ctx, in, cm)
-			if err != nil {
-				return res, err
-			}
-			u, err := c.UpdateTicket(ctx, ticketID,
-				zendesk.TicketUpdate{Comment: &zendesk.NewComment{Body: cm.Body, Public: cm.Public, AuthorID: author}})
+			var refusal *string
+			linked, refusal, err = p.sendComment(ctx, t.CaseID, ticketID, cm)
 			var closed *zendesk.ClosedTicketError
-			var invalid *zendesk.InvalidRecordError
 			switch {
-			case err == nil:
 			case errors.As(err, &closed):
 				why := closedNote(ticketID)
-				rest := store.Pushed{IntegrationID: in.ID, CaseID: t.CaseID, Done: ids(pending[k:]), Note: &why}
+				rest := store.Pushed{IntegrationID: p.in.ID, CaseID: t.CaseID, Done: ids(pending[k:]), Note: &why}
 				res.Skipped += len(pending) - k
-				return res, a.Store.ApplyPushed(ctx, rest)
-			case errors.As(err, &invalid):
-				why := fmt.Sprintf("case %d: comment %d not pushed to ticket %d: Zendesk refused it: %s", t.CaseID, cm.ID,
-					ticketID, invalid.Error())
-				one.Failures = []store.Failure{{Kind: store.FailurePush, ZendeskID: &ticketID, Reason: why}}
-				one.CommentOf, one.Note = 0, &why
+				return res, p.a.Store.ApplyPushed(ctx, rest)
+			case err != nil:
+				return res, err
+			case refusal != nil:
+				one.Failures = []store.Failure{{Kind: store.FailurePush, ZendeskID: &ticketID, Reason: *refusal}}
+				one.CommentOf, one.Note = 0, refusal
 				res.Skipped++
-				if err := a.Store.ApplyPushed(ctx, one); err != nil {
+				if err := p.a.Store.ApplyPushed(ctx, one); err != nil {
 					return res, err
 				}
 				continue
-			default:
-				return res, a.Classify(ctx, in, fmt.Sprintf("push comment %d of case %d to ticket %d", cm.ID, t.CaseID,
-					ticketID), err)
 			}
 			res.Pushed++
-			if u.AddedComment != nil {
-				linked = activities.AnsweredComment(*u.AddedComment, ticketID)
-			} else if linked, err = a.findComment(ctx, c, in, cm, ticketID, time.Now().Add(-time.Minute)); err != nil {
-				return res, err
-			}
 		}
 		one.Comment = linked
-		if err := a.Store.ApplyPushed(ctx, one); err != nil {
+		if err := p.a.Store.ApplyPushed(ctx, one); err != nil {
 			return res, err
 		}
 	}
 	return res, nil
+}
+
+// sendComment posts one local comment to the ticket and returns the mirror row of what Zendesk made of it (nil if
+// Zendesk's answer does not show it and it cannot be found). A comment Zendesk refuses returns the reason; a closed
+// ticket returns its *zendesk.ClosedTicketError.
+func (p *push) sendComment(ctx context.Context, caseID, ticketID int64, cm store.LocalComment) (*store.CommentRow, *string, error) {
+	author, err := p.a.commentAuthor(ctx, p.in, cm)
+	if err != nil {
+		return nil, nil, err
+	}
+	u, err := p.c.UpdateTicket(ctx, ticketID,
+		zendesk.TicketUpdate{Comment: &zendesk.NewComment{Body: cm.Body, Public: cm.Public, AuthorID: author}})
+	var closed *zendesk.ClosedTicketError
+	var invalid *zendesk.InvalidRecordError
+	switch {
+	case err == nil:
+	case errors.As(err, &closed):
+		return nil, nil, err
+	case errors.As(err, &invalid):
+		why := fmt.Sprintf("case %d: comment %d not pushed to ticket %d: Zendesk refused it: %s", caseID, cm.ID,
+			ticketID, invalid.Error())
+		return nil, &why, nil
+	default:
+		return nil, nil, p.a.Classify(ctx, p.in, fmt.Sprintf("push comment %d of case %d to ticket %d", cm.ID, caseID,
+			ticketID), err)
+	}
+	if u.AddedComment != nil {
+		return activities.AnsweredComment(*u.AddedComment, ticketID), nil, nil
+	}
+	linked, err := p.a.findComment(ctx, p.c, p.in, cm, ticketID, time.Now().Add(-time.Minute))
+	return linked, nil, err
 }
 
 // staleRereads bounds how often one push reads a ticket again after Zendesk refused a safe update of it.
@@ -348,8 +425,8 @@ func merged(us []fieldUpdate) zendesk.TicketUpdate {
 // Every update is a safe update against the ticket the merge was decided from: if Zendesk's ticket changed since,
 // Zendesk answers 409 and a *staleTicketError says to read it again and merge afresh. Other errors (5xx, network)
 // are returned for the activity to be retried.
-func (a *Activities) sendFields(ctx context.Context, c *zendesk.Client, in *store.Integration, dir *mapping.Directory,
-	caseID int64, remoteTicket *zendesk.Ticket, sends []fieldUpdate, newBase *mapping.CaseValues, out *store.Pushed) (int, bool, error) {
+func (p *push) sendFields(ctx context.Context, caseID int64, remoteTicket *zendesk.Ticket, sends []fieldUpdate,
+	newBase *mapping.CaseValues, out *store.Pushed) (int, bool, error) {
 	ticketID, stamp := remoteTicket.ID, remoteTicket.UpdatedAt
 	pushed := 0
 	groups := [][]fieldUpdate{sends}
@@ -359,7 +436,7 @@ func (a *Activities) sendFields(ctx context.Context, c *zendesk.Client, in *stor
 		groups = groups[1:]
 		upd := merged(g)
 		upd.SafeStamp = stamp
-		u, err := c.UpdateTicket(ctx, ticketID, upd)
+		u, err := p.c.UpdateTicket(ctx, ticketID, upd)
 		var closed *zendesk.ClosedTicketError
 		var invalid *zendesk.InvalidRecordError
 		var conflict *zendesk.ConflictError
@@ -370,7 +447,7 @@ func (a *Activities) sendFields(ctx context.Context, c *zendesk.Client, in *stor
 			pushed++
 			// The next field of a split update is checked against the ticket as this update left it.
 			stamp = u.Ticket.UpdatedAt
-			answer, err := a.DeriveCase(ctx, in, dir, &u.Ticket)
+			answer, err := p.a.DeriveCase(ctx, p.in, p.dir, &u.Ticket)
 			if err != nil {
 				return pushed, false, err
 			}
@@ -389,7 +466,7 @@ func (a *Activities) sendFields(ctx context.Context, c *zendesk.Client, in *stor
 		case errors.As(err, &invalid):
 			refused = append(refused, fmt.Sprintf("%s not pushed: Zendesk refused it: %s", g[0].field, invalid.Error()))
 		default:
-			return pushed, false, a.Classify(ctx, in, fmt.Sprintf("push case %d to ticket %d", caseID, ticketID), err)
+			return pushed, false, p.a.Classify(ctx, p.in, fmt.Sprintf("push case %d to ticket %d", caseID, ticketID), err)
 		}
 	}
 	if len(refused) == 0 {
