@@ -122,9 +122,11 @@ func decodeTicketPage(r io.Reader) (*TicketPage, error) {
 		switch key {
 		case "tickets":
 			sawTickets = true
+			// eachElement has read and checked each element: its decoding method is called directly rather than
+			// through json.Unmarshal, which would check and scan the bytes twice more first.
 			return eachElement(dec, func(raw json.RawMessage) {
 				var t Ticket
-				if err := json.Unmarshal(raw, &t); err != nil {
+				if err := t.UnmarshalJSON(raw); err != nil {
 					p.Bad = append(p.Bad, badRecord("ticket", raw, err))
 					return
 				}
@@ -133,7 +135,7 @@ func decodeTicketPage(r io.Reader) (*TicketPage, error) {
 		case "users":
 			return eachElement(dec, func(raw json.RawMessage) {
 				var u User
-				if err := json.Unmarshal(raw, &u); err != nil {
+				if err := u.UnmarshalJSON(raw); err != nil {
 					p.Bad = append(p.Bad, badRecord("user", raw, err))
 					return
 				}
