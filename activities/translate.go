@@ -1,0 +1,119 @@
+package activities
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/zendesk-sync/zendesk-sync/mapping"
+	"github.com/zendesk-sync/zendesk-sync/store"
+	"github.com/zendesk-sync/zendesk-sync/zendesk"
+)
+
+// importRules are the integration's settings the translation of a ticket follows.
+type importRules struct {
+	OwnerUserID int64            // the integration's owner: the fallback owner of cases and comments
+	TwoWay      bool             // local edits are merged per field (MergeTwoWay) rather than imported over
+	Priority    mapping.Priority // who wins a field changed on both sides
+	Generation  int              // the sync's generation: a ticket synced in an older one is derived again
+}
+
+// translated is what one ticket becomes: nothing (Skip: unchanged since the last sync), or its mirror row with,
+// when its case must be created or changed, that case's row, and the conflicts decided on the way.
+type translated struct {
+	Skip        bool
+	Ticket      store.TicketRow
+	NewCase     *store.CaseRow // TicketID set, ID 0: to create
+	ChangedCase *store.CaseRow // ID set: to update
+	Conflicts   []store.Conflict
+	Warnings    []string
+}
+
+// translateTicket is the import's decision for one ticket, without I/O: from the ticket, its mirror row (nil when
+// it was never seen), the people the page resolved (by Zendesk user id) and the local case (ex.Case), to the rows
+// to write. Unit-tested table by table in translate_test.go.
+func translateTicket(t *zendesk.Ticket, ex *store.ExistingTicket, parties map[int64]*mapping.Party,
+	r importRules) (translated, error) {
+	if unchanged(ex, t, r.Generation) {
+		return translated{Skip: true}, nil
+	}
+	next, warnings := deriveCase(t, parties, r.OwnerUserID)
+	synced, err := json.Marshal(next)
+	if err != nil {
+		return translated{}, fmt.Errorf("encode the synced values of ticket %d: %w", t.ID, err)
+	}
+	out := translated{Ticket: ticketRow(*t, synced, r.Generation), Warnings: warnings}
+	switch {
+	case ex == nil || ex.Case == nil:
+		out.NewCase = caseToCreate(t, ex, next)
+	default:
+		out.ChangedCase, out.Conflicts = mergeCase(t, ex, next, r)
+	}
+	return out, nil
+}
+
+// deriveCase is what the ticket says its case should be, with its people as resolved (parties, by Zendesk id).
+func deriveCase(t *zendesk.Ticket, parties map[int64]*mapping.Party, ownerID int64) (mapping.CaseValues, []string) {
+	party := func(id *int64) *mapping.Party {
+		if id == nil {
+			return nil
+		}
+		return parties[*id]
+	}
+	return mapping.DeriveCase(mapping.TicketFacts{Subject: t.Subject, Description: t.Description, Status: t.Status,
+		Priority: t.Priority}, party(t.RequesterID), party(t.SubmitterID), party(t.AssigneeID), ownerID)
+}
+
+// caseToCreate is the case of a ticket that has none, or nil when it gets none: a ticket deleted when first seen,
+// or one whose case was deleted in the CRM on purpose (it stays deleted; the ticket is still mirrored, and the
+// integration's failures say so: a trigger records it at the deletion).
+func caseToCreate(t *zendesk.Ticket, ex *store.ExistingTicket, next mapping.CaseValues) *store.CaseRow {
+	create, _ := mapping.CaseForDeleted(ex == nil)
+	if t.Status == mapping.TicketStatusDeleted && !create {
+		return nil
+	}
+	if ex != nil && ex.CaseDeletedAt != nil {
+		return nil
+	}
+	c := newCase(*t, next)
+	return &c
+}
+
+// mergeCase merges the ticket's derived values into its local case against the values last synced: the changed
+// case row (nil when nothing changed) and, for a two-way integration, the conflicts decided.
+func mergeCase(t *zendesk.Ticket, ex *store.ExistingTicket, next mapping.CaseValues, r importRules) (*store.CaseRow,
+	[]store.Conflict) {
+	current := caseValues(ex.Case)
+	var base *mapping.CaseValues
+	if len(ex.Synced) > 0 && string(ex.Synced) != "null" {
+		var b mapping.CaseValues
+		if err := json.Unmarshal(ex.Synced, &b); err == nil {
+			base = &b
+		}
+	}
+	var merged mapping.CaseValues
+	var changed []mapping.Field
+	var conflicts []store.Conflict
+	if r.TwoWay {
+		var fcs []mapping.FieldConflict
+		merged, changed, fcs = mapping.MergeTwoWay(current, base, next, r.Priority)
+		for _, fc := range fcs {
+			conflicts = append(conflicts, conflictOf(ex.Case.ID, t.ID, fc))
+		}
+	} else {
+		merged, changed = mapping.MergeImport(current, base, next, r.Priority)
+	}
+	if len(changed) == 0 {
+		return nil, conflicts
+	}
+	cr := caseRow(ex.Case.ID, merged)
+	if merged.Status == mapping.CaseStatusClosed && current.Status != mapping.CaseStatusClosed {
+		cr.ClosedAt = timePtr(t.UpdatedAt)
+	}
+	return &cr, conflicts
+}
+
+func conflictOf(caseID, ticketID int64, fc mapping.FieldConflict) store.Conflict {
+	base, local, remote := fc.Base, fc.Local, fc.Remote
+	return store.Conflict{CaseID: &caseID, TicketID: ticketID, Field: string(fc.Field), BaseValue: &base,
+		LocalValue: &local, RemoteValue: &remote, Winner: fc.Winner}
+}
