@@ -487,3 +487,11 @@ func deref(s *string) string {
 	}
 	return *s
 }
+
+func pendingFields(names []string) []mapping.Field {
+	fs := make([]mapping.Field, len(names))
+	for i, n := range names {
+		fs[i] = mapping.Field(n)
+	}
+	return fs
+}

@@ -46,7 +46,14 @@ func translateTicket(t *zendesk.Ticket, ex *store.ExistingTicket, parties map[in
 	case ex == nil || ex.Case == nil:
 		out.NewCase = caseToCreate(t, ex, next)
 	default:
-		out.ChangedCase, out.Conflicts = mergeCase(t, ex, next, r)
+		m := mergeCase(t, ex, next, r)
+		out.ChangedCase, out.Conflicts = m.changed, m.conflicts
+		if m.deferred {
+			// The merge base keeps the deferred fields' old values: the push merges them against it.
+			if out.Ticket.Synced, err = json.Marshal(m.next); err != nil {
+				return translated{}, fmt.Errorf("encode the synced values of ticket %d: %w", t.ID, err)
+			}
+		}
 	}
 	return out, nil
 }
@@ -78,10 +85,18 @@ func caseToCreate(t *zendesk.Ticket, ex *store.ExistingTicket, next mapping.Case
 	return &c
 }
 
-// mergeCase merges the ticket's derived values into its local case against the values last synced: the changed
-// case row (nil when nothing changed) and, for a two-way integration, the conflicts decided.
-func mergeCase(t *zendesk.Ticket, ex *store.ExistingTicket, next mapping.CaseValues, r importRules) (*store.CaseRow,
-	[]store.Conflict) {
+// mergeOutcome is the outcome of merging a ticket into its local case.
+type mergeOutcome struct {
+	changed   *store.CaseRow // nil when nothing changed
+	conflicts []store.Conflict
+	next      mapping.CaseValues // the ticket's values with the fields deferred to the push kept as they were
+	deferred  bool               // some field with a local change not pushed yet was left to the push
+}
+
+// mergeCase merges the ticket's derived values into its local case against the values last synced. For a
+// two-way integration, fields with a local change not pushed yet (ex.PendingFields) are left to the push, which
+// decides against the ticket as it is now (mapping.DeferToPush), and the conflicts decided are returned.
+func mergeCase(t *zendesk.Ticket, ex *store.ExistingTicket, next mapping.CaseValues, r importRules) mergeOutcome {
 	current := caseValues(ex.Case)
 	var base *mapping.CaseValues
 	if len(ex.Synced) > 0 && string(ex.Synced) != "null" {
@@ -90,26 +105,31 @@ func mergeCase(t *zendesk.Ticket, ex *store.ExistingTicket, next mapping.CaseVal
 			base = &b
 		}
 	}
-	var merged mapping.CaseValues
+	var out mergeOutcome
+	var values mapping.CaseValues
 	var changed []mapping.Field
-	var conflicts []store.Conflict
 	if r.TwoWay {
+		var deferred []mapping.Field
+		next, deferred = mapping.DeferToPush(current, base, next, pendingFields(ex.PendingFields))
+		out.deferred = len(deferred) > 0
 		var fcs []mapping.FieldConflict
-		merged, changed, fcs = mapping.MergeTwoWay(current, base, next, r.Priority)
+		values, changed, fcs = mapping.MergeTwoWay(current, base, next, r.Priority)
 		for _, fc := range fcs {
-			conflicts = append(conflicts, conflictOf(ex.Case.ID, t.ID, fc))
+			out.conflicts = append(out.conflicts, conflictOf(ex.Case.ID, t.ID, fc))
 		}
 	} else {
-		merged, changed = mapping.MergeImport(current, base, next, r.Priority)
+		values, changed = mapping.MergeImport(current, base, next, r.Priority)
 	}
+	out.next = next
 	if len(changed) == 0 {
-		return nil, conflicts
+		return out
 	}
-	cr := caseRow(ex.Case.ID, merged)
-	if merged.Status == mapping.CaseStatusClosed && current.Status != mapping.CaseStatusClosed {
+	cr := caseRow(ex.Case.ID, values)
+	if values.Status == mapping.CaseStatusClosed && current.Status != mapping.CaseStatusClosed {
 		cr.ClosedAt = timePtr(t.UpdatedAt)
 	}
-	return &cr, conflicts
+	out.changed = &cr
+	return out
 }
 
 func conflictOf(caseID, ticketID int64, fc mapping.FieldConflict) store.Conflict {

@@ -162,6 +162,20 @@ func TestTranslateTicket(t *testing.T) {
 				require.Len(t, got.Conflicts, 1)
 				assert.Equal(t, "local", got.Conflicts[0].Winner)
 			}},
+		{"two-way: a field with a local change not pushed yet is left to the push, its merge base kept",
+			ticket("open", "Remote subject", nil),
+			func() *store.ExistingTicket {
+				ex := mirrored(2, nil, localCase("Local subject", "open"), synced("Printer", "open"))
+				ex.PendingFields = []string{"subject"}
+				return ex
+			}(), twoWay,
+			func(t *testing.T, got translated) {
+				assert.Nil(t, got.ChangedCase, "the local subject stays for the push to decide")
+				assert.Empty(t, got.Conflicts)
+				var s mapping.CaseValues
+				require.NoError(t, json.Unmarshal(got.Ticket.Synced, &s))
+				assert.Equal(t, "Printer", s.Subject, "the merge base keeps the deferred field's old value")
+			}},
 		{"an unmappable status warns and leaves the case's status", ticket("weird", "Printer", nil), nil, oneWay,
 			func(t *testing.T, got translated) {
 				require.NotNil(t, got.NewCase)

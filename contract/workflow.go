@@ -56,6 +56,9 @@ type State struct {
 	Cycles              int
 	InPass              bool
 
+	// NextPassAt is when the next pass is due while the workflow waits between passes; nil during a pass.
+	NextPassAt *time.Time `json:",omitempty"`
+
 	// Resume is a pass the previous run handed over between two pages (continue-as-new mid-pass); nil otherwise.
 	Resume *PassResume `json:",omitempty"`
 }

@@ -461,3 +461,53 @@ func TestTwoWaySwitchedOffParksPendingChangesAndOnResumesThem(t *testing.T) {
 	}, time.Minute, 200*time.Millisecond, "switching two-way on again pushes the parked change")
 	e.outboxEmpty(time.Minute)
 }
+
+// The export delivers a ticket as it was when the page was read. A Zendesk edit it carries may already be undone
+// in Zendesk when the page is applied; deciding a conflict with a pending CRM edit from it would drop the CRM's edit
+// against a value Zendesk no longer holds (found by a 10-minute soak). The import leaves such a field to the push,
+// which reads the ticket as it is now.
+func TestImportLeavesAConflictWithAPendingCRMEditToThePush(t *testing.T) {
+	e := newEnv(t, withoutWorker())
+	var armed atomic.Int64 // the case whose page reverts Zendesk's edit when it is applied; 0: off
+	var revert func()
+	var once sync.Once
+	e.startWorker(func(a *activities.Activities) {
+		a.AfterCasesRead = func(caseIDs []int64) {
+			for _, id := range caseIDs {
+				if target := armed.Load(); target != 0 && id == target {
+					once.Do(revert)
+				}
+			}
+		}
+	})
+	s, _ := twoWay(t, e, "stale", "remote", 25)
+	ticket := writable(t, s, 1)[0]
+	caseID := e.caseIDOf(ticket)
+	base := e.caseOf(caseID).Priority
+	agent, _ := otherPriority(base)
+	var crm string // neither the merge base nor the agent's value
+	for _, p := range []string{"low", "normal", "high"} {
+		if p != base && p != agent {
+			crm = p
+		}
+	}
+	revert = func() { assert.NoError(t, s.ChangeTicket(ticket, sim.TicketChange{Priority: &base})) }
+
+	release := s.BlockExport(0)
+	done := make(chan error, 1)
+	go func() { _, err := e.ctl.SyncNow(e.ctx, "stale", true); done <- err }()
+	e.waitProgress("stale", time.Minute, func(p control.ProgressView) bool { return p.Phase == "incremental" })
+	_, err := e.ctl.UpdateCase(e.ctx, caseID, control.CaseUpdate{Priority: &crm})
+	require.NoError(t, err)
+	require.NoError(t, s.ChangeTicket(ticket, sim.TicketChange{Priority: &agent}))
+	armed.Store(caseID)
+	release()
+	require.NoError(t, <-done)
+	e.outboxEmpty(time.Minute)
+
+	assert.Equal(t, crm, *simTicketOf(t, s, ticket).Priority, "the CRM's edit reaches Zendesk: Zendesk's undid itself")
+	assert.Equal(t, crm, e.caseOf(caseID).Priority)
+	cs, err := e.ctl.Conflicts(e.ctx, "stale")
+	require.NoError(t, err)
+	assert.Empty(t, cs, "no conflict against a value Zendesk no longer held")
+}

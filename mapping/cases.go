@@ -1,6 +1,9 @@
 package mapping
 
-import "strconv"
+import (
+	"slices"
+	"strconv"
+)
 
 // TicketFacts are the ticket values a case is derived from. Subject and
 // Priority are pointers because Zendesk sends null for both and the rules
@@ -288,6 +291,28 @@ func MergeTwoWay(current CaseValues, base *CaseValues, next CaseValues, p Priori
 		changed = append(changed, r.field)
 	}
 	return merged, changed, conflicts
+}
+
+// DeferToPush leaves to the push each field in pending (a local change waiting to be pushed) that Zendesk changed
+// too: it returns next with those fields set back to base's value, and the fields. An import applies the ticket as
+// the export saw it, possibly minutes ago; the push reads Zendesk's ticket as it is now and updates it only if it
+// has not changed since (a safe update), so it, not the import, decides such a conflict. Without a base (no
+// ancestor) nothing is deferred.
+func DeferToPush(current CaseValues, base *CaseValues, next CaseValues, pending []Field) (CaseValues, []Field) {
+	if base == nil || len(pending) == 0 {
+		return next, nil
+	}
+	var deferred []Field
+	for _, r := range fieldRules {
+		if !slices.Contains(pending, r.field) || !r.defined(*base) || !r.defined(next) {
+			continue
+		}
+		if !r.equal(next, *base) && !r.equal(current, *base) && !r.equal(current, next) {
+			r.take(&next, *base)
+			deferred = append(deferred, r.field)
+		}
+	}
+	return next, deferred
 }
 
 // CopyField sets field f of dst to src's value.

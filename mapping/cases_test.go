@@ -348,3 +348,40 @@ func TestMergeTwoWay(t *testing.T) {
 		t.Fatalf("no remote change: %v %v", changed, conflicts)
 	}
 }
+
+func TestDeferToPushLeavesAConflictWithAPendingLocalChangeToThePush(t *testing.T) {
+	base := CaseValues{Subject: "A", Status: "open", Priority: "normal", StatusOK: true, PriorityOK: true}
+	local := base
+	local.Status = "resolved" // a CRM edit waiting to be pushed
+	local.Subject = "B"       // another, that Zendesk did not touch
+	remote := base
+	remote.Status = "in_progress" // Zendesk changed it too, as the export saw it
+	remote.Priority = "low"       // only Zendesk changed it
+
+	next, deferred := DeferToPush(local, &base, remote, []Field{FieldStatus, FieldSubject})
+	if len(deferred) != 1 || deferred[0] != FieldStatus {
+		t.Fatalf("deferred: %v", deferred)
+	}
+	if next.Status != "open" || next.Priority != "low" || next.Subject != "A" {
+		t.Fatalf("next: %+v", next)
+	}
+	m, _, conflicts := MergeTwoWay(local, &base, next, Remote)
+	if len(conflicts) != 0 || m.Status != "resolved" || m.Priority != "low" || m.Subject != "B" {
+		t.Fatalf("merged %+v, conflicts %v", m, conflicts)
+	}
+
+	// Not pending (pushed already, or refused for good): the import decides it, as before.
+	if _, d := DeferToPush(local, &base, remote, []Field{FieldSubject}); len(d) != 0 {
+		t.Fatalf("deferred without a pending change: %v", d)
+	}
+	// Both sides wrote the same: nothing to decide.
+	same := remote
+	same.Status = "resolved"
+	if _, d := DeferToPush(local, &base, same, []Field{FieldStatus}); len(d) != 0 {
+		t.Fatalf("deferred an agreement: %v", d)
+	}
+	// No ancestor: nothing deferred.
+	if _, d := DeferToPush(local, nil, remote, []Field{FieldStatus}); len(d) != 0 {
+		t.Fatalf("deferred without a base: %v", d)
+	}
+}

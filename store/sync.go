@@ -300,6 +300,8 @@ type ExistingTicket struct {
 	CaseDeletedAt *time.Time `db:"case_deleted_at"`
 	RawDigest     *string    `db:"raw_digest"`
 	Case          *CaseRow   `db:"-"`
+	// PendingFields are the case fields with a local change not pushed yet (pending or parked outbox rows).
+	PendingFields []string `db:"-"`
 }
 
 // Tickets loads the mirrored tickets with the given ids, with their cases. The cases are read under their row
@@ -336,10 +338,34 @@ func (p *PageTx) Tickets(ids []int64) (map[int64]*ExistingTicket, error) {
 	for i := range cs {
 		byID[cs[i].ID] = &cs[i]
 	}
+	pending, err := p.pendingFields(caseIDs)
+	if err != nil {
+		return nil, err
+	}
 	for _, t := range out {
 		if t.CaseID != nil {
 			t.Case = byID[*t.CaseID]
+			t.PendingFields = pending[*t.CaseID]
 		}
+	}
+	return out, nil
+}
+
+// pendingFields lists, per case, the fields of its outbox rows not processed yet. Read after the cases' row locks,
+// so every CRM edit committed before them is seen (its outbox row is written in the edit's transaction).
+func (p *PageTx) pendingFields(caseIDs []int64) (map[int64][]string, error) {
+	var rows []struct {
+		CaseID int64  `db:"case_id"`
+		Field  string `db:"field"`
+	}
+	if err := p.tx.SelectContext(p.ctx, &rows, `SELECT DISTINCT o.case_id, f AS field FROM outbox o, unnest(o.fields) f
+		WHERE o.integration_id=$1 AND o.processed_at IS NULL AND o.case_id = ANY($2)`,
+		p.IntegrationID, int64Array(caseIDs)); err != nil {
+		return nil, fmt.Errorf("read the pending local changes of cases: %w", err)
+	}
+	out := make(map[int64][]string, len(rows))
+	for _, r := range rows {
+		out[r.CaseID] = append(out[r.CaseID], r.Field)
 	}
 	return out, nil
 }

@@ -188,6 +188,13 @@ func (f *fakeZendesk) RecordError(_ context.Context, in activities.ErrorInput) e
 	return nil
 }
 
+func (f *fakeZendesk) PushLocalChanges(_ context.Context, r contract.IntegrationRef) (contract.PushResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record(fakeCall{Name: "PushLocalChanges", ID: r.IntegrationID})
+	return contract.PushResult{}, nil
+}
+
 func (f *fakeZendesk) ResetSync(_ context.Context, r contract.IntegrationRef) (int, error) {
 	id := r.IntegrationID
 	f.mu.Lock()

@@ -34,6 +34,9 @@ const (
 	// versionSuperseded: a pass cut short by a reset (stale page) does not answer waiting sync-now callers, and a
 	// pass follows at once.
 	versionSuperseded = "superseded-pass"
+	// versionPassDue: the next pass is due an interval after the last one, however often local changes wake the
+	// workflow to push in between; a local change with two-way sync off wakes it for nothing (no pass).
+	versionPassDue = "pass-due"
 )
 
 // IntegrationWorkflow is the entity workflow of one integration: first sync, then incremental syncs on a durable
@@ -279,7 +282,8 @@ func (w *runner) loop() error {
 		// A pass handed over by the previous run goes on at once.
 		if (st.FirstSyncDone || waitFirst) && st.Resume == nil {
 			w.setPhase(PhaseWaiting)
-			ok, err := workflow.AwaitWithTimeout(ctx, w.interval, func() bool {
+			due := workflow.GetVersion(ctx, versionPassDue, workflow.DefaultVersion, 1) >= 1
+			ok, err := workflow.AwaitWithTimeout(ctx, w.untilPassDue(due), func() bool {
 				return st.SyncRequested || st.Deactivated || st.ResetsRequested > st.ResetsApplied || st.LocalChanges ||
 					st.SettingsChanged
 			})
@@ -288,6 +292,7 @@ func (w *runner) loop() error {
 			}
 			if st.SettingsChanged {
 				st.SettingsChanged = false
+				st.NextPassAt = nil // the interval may have changed: it runs again from now
 				if err := w.loadSettings(); err != nil {
 					return err
 				}
@@ -305,7 +310,14 @@ func (w *runner) loop() error {
 				}
 				continue
 			}
+			if due && ok && st.LocalChanges && !st.SyncRequested && st.FirstSyncDone {
+				// Two-way sync is off (the signal raced the switch): switching it off parked the pending changes and
+				// none are recorded while it is off, so there is nothing to push; the pass stays due when it was.
+				st.LocalChanges = false
+				continue
+			}
 		}
+		st.NextPassAt = nil
 		st.SyncRequested = false
 		st.LocalChanges = false
 		st.Cycles++
@@ -318,6 +330,22 @@ func (w *runner) loop() error {
 			waitFirst = false
 		}
 	}
+}
+
+// untilPassDue is how long to wait for the next pass. With due (versionPassDue) the pass is due an interval after
+// the wait began, kept in the state so pushes in between, and continue-as-new, never push it back; before it, every
+// wake-up started a whole interval again.
+func (w *runner) untilPassDue(due bool) time.Duration {
+	if !due {
+		return w.interval
+	}
+	now := workflow.Now(w.ctx)
+	if w.st.NextPassAt == nil {
+		at := now.Add(w.interval)
+		w.st.NextPassAt = &at
+	}
+	// A zero timeout would wait for the condition alone; a pass already due waits the shortest timer instead.
+	return max(w.st.NextPassAt.Sub(now), time.Millisecond)
 }
 
 // end decides whether a deactivated workflow ends. `activate` right after `deactivate` may find this run still open

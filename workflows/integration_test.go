@@ -58,6 +58,7 @@ func newHarness(t *testing.T, f *fakeZendesk) *harness {
 	on(a.EndSync, "EndSync", f.EndSync)
 	on(a.RecordError, "RecordError", f.RecordError)
 	on(a.ResetSync, "ResetSync", f.ResetSync)
+	on(a.PushLocalChanges, "PushLocalChanges", f.PushLocalChanges)
 	env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
 		sa := args.Get(0).(temporal.SearchAttributes)
 		if p, ok := sa.GetKeyword(workflows.PhaseKey); ok {
@@ -242,7 +243,7 @@ func TestDefaultIntervalIsFiveMinutes(t *testing.T) {
 	assert.Equal(t, 2, after.SyncsCompleted)
 }
 
-func TestLocalChangeSignalTriggersPassNow(t *testing.T) {
+func TestLocalChangeWithTwoWayOffRunsNoPass(t *testing.T) {
 	f := newFake(1, 1)
 	h := newHarness(t, f)
 	h.signalAt(10*time.Minute, workflows.SignalLocalChange)
@@ -250,9 +251,30 @@ func TestLocalChangeSignalTriggersPassNow(t *testing.T) {
 	h.signalAt(11*time.Minute, workflows.SignalDeactivate)
 	h.runFresh()
 	h.requireEndedInactive()
-	assert.Equal(t, 2, p.SyncsCompleted)
-	require.NotNil(t, p.LastSyncAt)
-	assert.True(t, p.LastSyncAt.Equal(t0.Add(10*time.Minute)))
+	assert.Equal(t, 1, p.SyncsCompleted, "a local change with nothing to push spends no export request")
+	assert.Empty(t, f.callsTo("PushLocalChanges"))
+}
+
+// Local changes are pushed at once, and the incremental pass still runs an interval after the last one, however
+// many pushes came in between (each used to start a whole interval again, so steady CRM edits starved imports).
+func TestLocalChangesArePushedAtOnceAndNeverDelayTheNextPass(t *testing.T) {
+	f := newFake(1, 1)
+	f.settings.TwoWay = true
+	h := newHarness(t, f) // interval 1h
+	h.signalAt(30*time.Minute, workflows.SignalLocalChange)
+	pushed := h.progressAt(30*time.Minute + time.Second)
+	h.signalAt(50*time.Minute, workflows.SignalLocalChange)
+	before := h.progressAt(time.Hour - time.Second)
+	after := h.progressAt(time.Hour + time.Second)
+	h.signalAt(time.Hour+time.Minute, workflows.SignalDeactivate)
+	h.runFresh()
+	h.requireEndedInactive()
+	assert.Len(t, f.callsTo("PushLocalChanges"), 4, "one at the end of each pass, one on each change")
+	assert.Equal(t, 1, pushed.SyncsCompleted, "a push is not a pass")
+	assert.Equal(t, 1, before.SyncsCompleted)
+	assert.Equal(t, 2, after.SyncsCompleted, "the pass ran an interval after the first sync")
+	require.NotNil(t, after.LastSyncAt)
+	assert.True(t, after.LastSyncAt.Equal(t0.Add(time.Hour)), "last sync at %v", after.LastSyncAt)
 }
 
 func TestSyncNowWaitReturnsResultOfItsPass(t *testing.T) {
@@ -434,7 +456,7 @@ func TestCredentialsRejectedDuringIncrementalResumesOnSettingsChange(t *testing.
 	}
 	h := newHarness(t, f)
 	h.at(10*time.Minute, func() { badToken.Store(true) })
-	h.signalAt(10*time.Minute, workflows.SignalLocalChange)
+	h.updateAt(10*time.Minute, workflows.UpdateSyncNow, "u0", workflows.SyncRequest{})
 	rejected := h.progressAt(20 * time.Minute)
 	h.at(30*time.Minute, func() { badToken.Store(false) })
 	h.signalAt(30*time.Minute, workflows.SignalSettingsChanged)
@@ -613,7 +635,7 @@ func TestContinueAsNewWithPendingSyncNowDoesNotHang(t *testing.T) {
 	h := newHarness(t, f)
 	h.env.SetTestTimeout(5 * time.Second)
 	h.at(10*time.Minute, func() { h.env.SetContinueAsNewSuggested(true) })
-	h.signalAt(10*time.Minute, workflows.SignalLocalChange) // an incremental pass, which fails
+	h.updateAt(10*time.Minute, workflows.UpdateSyncNow, "u0", workflows.SyncRequest{}) // an incremental pass, which fails
 	o := h.updateAt(10*time.Minute+30*time.Second, workflows.UpdateSyncNow, "u1", workflows.SyncRequest{Wait: true})
 	h.env.ExecuteWorkflow(workflows.IntegrationWorkflow, workflows.Input{IntegrationID: integrationID, Name: "acme"})
 

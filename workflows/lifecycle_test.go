@@ -72,7 +72,7 @@ func TestContinueAsNewServesSyncNowArrivingWhileRetryFailuresRuns(t *testing.T) 
 		})
 	})
 	h.at(10*time.Minute+time.Second, func() { h.env.SetContinueAsNewSuggested(true) })
-	h.signalAt(10*time.Minute+time.Second, workflows.SignalLocalChange) // a pass, then continue-as-new is due
+	h.updateAt(10*time.Minute+time.Second, workflows.UpdateSyncNow, "u0", workflows.SyncRequest{}) // a pass, then continue-as-new is due
 	h.at(11*time.Minute, func() { f.grow(1, 0) })
 	o := h.updateAt(11*time.Minute, workflows.UpdateSyncNow, "u1", workflows.SyncRequest{Wait: true})
 	h.env.ExecuteWorkflow(workflows.IntegrationWorkflow, workflows.Input{IntegrationID: integrationID, Name: "acme"})
