@@ -1,6 +1,10 @@
-// Package activities does the sync's I/O: it fetches pages from Zendesk, maps them with package mapping and
-// applies them to PostgreSQL through package store. It is the only package that knows both sides. Every
-// activity takes IDs and positions and returns positions and counters; tickets never travel through Temporal.
+// Package activities holds what the sync's three flows share: the dependencies of every activity (Activities),
+// the Zendesk client cache, the people directory, record cleaning, the mapping of errors to what the workflow's
+// retry policy understands, heartbeats, metrics, and the lifecycle activities (settings, position, end of a pass,
+// errors, reset). The flows themselves are rooms of their own: importing (fetch and apply Zendesk's export pages,
+// retry failed tickets), pushing (send local case changes to Zendesk) and publishing (create a ticket for a
+// case). Every activity takes IDs and positions and returns positions and counters; tickets never travel
+// through Temporal.
 package activities
 
 import (
@@ -32,16 +36,17 @@ const (
 	errStalePage           = contract.ErrStalePage
 	errRateLimited         = contract.ErrRateLimited
 	// errPermanent is a deterministic failure (a Zendesk 4xx, a PostgreSQL constraint or encoding error, a
-	// mapping bug) that stopped retrying after permanentAttempts attempts.
+	// mapping bug) that stopped retrying after PermanentAttempts attempts.
 	errPermanent = contract.ErrPermanentFailure
 )
 
-// permanentAttempts is how many attempts a deterministic failure (a malformed page included) gets before it fails
+// PermanentAttempts is how many attempts a deterministic failure (a malformed page included) gets before it fails
 // its activity for good. More than one, because a failure that looks deterministic may still be a race (a unique violation between two
 // writers) or a proxy's passing hiccup; few, because the same request or rows give the same answer again.
-const permanentAttempts = 3
+const PermanentAttempts = 3
 
-// Activities holds the dependencies of every activity. Register it once with the worker.
+// Activities holds the dependencies of every activity, shared by the rooms (each room's Activities embeds it).
+// Its lifecycle methods are activities; the worker registers them and the rooms' by their contract names.
 type Activities struct {
 	Store *store.Store
 	Key   *secrets.Key
@@ -54,11 +59,11 @@ type Activities struct {
 	// were read and before they are written, so a test can land a CRM edit exactly there.
 	AfterCasesRead func(caseIDs []int64)
 
+	// BeforeApply, set by tests only, runs inside a page's apply transaction (e.g. to panic like a mapping bug).
+	BeforeApply func(kind string)
+
 	mu      sync.Mutex
 	clients map[int64]cachedClient
-
-	// beforeApply, set by tests only, runs inside a page's apply transaction (e.g. to panic like a mapping bug).
-	beforeApply func(kind string)
 }
 
 // cachedClient keeps one Zendesk client per integration and settings version, so the client's pacing state
@@ -68,14 +73,17 @@ type cachedClient struct {
 	client  *zendesk.Client
 }
 
-func (a *Activities) logger() *slog.Logger {
+// Log is the logger activities log to.
+func (a *Activities) Log() *slog.Logger {
 	if a.Logger != nil {
 		return a.Logger
 	}
 	return slog.Default()
 }
 
-func (a *Activities) client(in *store.Integration) (*zendesk.Client, error) {
+// Client is the integration's Zendesk client, shared by every activity of the integration while its settings stay
+// the same; a token that cannot be opened is rejected credentials.
+func (a *Activities) Client(in *store.Integration) (*zendesk.Client, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if c, ok := a.clients[in.ID]; ok && c.version == in.SettingsVersion {
@@ -90,7 +98,7 @@ func (a *Activities) client(in *store.Integration) (*zendesk.Client, error) {
 			fmt.Sprintf("integration %q: %v", in.Name, err), errCredentialsRejected, nil)
 	}
 	c, err := zendesk.New(zendesk.Config{URL: in.URL, Email: in.Email, Token: token, HTTPClient: a.HTTPClient,
-		Logger: a.logger().With("integration", in.Name)})
+		Logger: a.Log().With("integration", in.Name)})
 	if err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("integration %q: %v", in.Name, err),
 			errCredentialsRejected, nil)
@@ -103,42 +111,42 @@ func (a *Activities) client(in *store.Integration) (*zendesk.Client, error) {
 }
 
 // LoadSettings returns the integration's non-secret settings.
-func (a *Activities) LoadSettings(ctx context.Context, ref contract.IntegrationRef) (Settings, error) {
+func (a *Activities) LoadSettings(ctx context.Context, ref contract.IntegrationRef) (contract.Settings, error) {
 	integrationID := ref.IntegrationID
 	in, err := a.Store.Integration(ctx, integrationID)
 	if errors.Is(err, store.ErrNotFound) {
 		// A deleted integration behaves as an inactive one: its workflow ends.
-		return Settings{}, nil
+		return contract.Settings{}, nil
 	}
 	if err != nil {
-		return Settings{}, err
+		return contract.Settings{}, err
 	}
 	return settingsOf(in), nil
 }
 
-func settingsOf(in *store.Integration) Settings {
-	return Settings{Name: in.Name, Active: in.Active, IntervalSeconds: in.IntervalSeconds, TwoWay: in.TwoWay,
+func settingsOf(in *store.Integration) contract.Settings {
+	return contract.Settings{Name: in.Name, Active: in.Active, IntervalSeconds: in.IntervalSeconds, TwoWay: in.TwoWay,
 		Priority: in.Priority, SettingsVersion: in.SettingsVersion}
 }
 
 // SyncPosition reads where the integration's streams stand.
-func (a *Activities) SyncPosition(ctx context.Context, ref contract.IntegrationRef) (Position, error) {
+func (a *Activities) SyncPosition(ctx context.Context, ref contract.IntegrationRef) (contract.Position, error) {
 	integrationID := ref.IntegrationID
 	in, err := a.Store.Integration(ctx, integrationID)
 	if err != nil {
-		return Position{}, err
+		return contract.Position{}, err
 	}
 	st, err := a.Store.SyncState(ctx, integrationID)
 	if err != nil {
-		return Position{}, err
+		return contract.Position{}, err
 	}
-	return Position{Generation: st.Generation, TicketCursor: st.TicketCursor,
+	return contract.Position{Generation: st.Generation, TicketCursor: st.TicketCursor,
 		EventsFrom: strconv.FormatInt(st.EventsStartTime, 10), FirstSyncDone: st.FirstSyncDone,
 		Settings: settingsOf(in)}, nil
 }
 
 // EndSync records that a sync pass ended well.
-func (a *Activities) EndSync(ctx context.Context, in EndSyncInput) error {
+func (a *Activities) EndSync(ctx context.Context, in contract.EndSyncInput) error {
 	if err := a.Store.MarkSyncEnded(ctx, in.IntegrationID, in.FirstSyncDone); err != nil {
 		return err
 	}
@@ -147,7 +155,7 @@ func (a *Activities) EndSync(ctx context.Context, in EndSyncInput) error {
 }
 
 // RecordError records why a sync pass stopped, for progress and the CLI.
-func (a *Activities) RecordError(ctx context.Context, in ErrorInput) error {
+func (a *Activities) RecordError(ctx context.Context, in contract.ErrorInput) error {
 	return a.Store.SetLastError(ctx, in.IntegrationID, in.Message)
 }
 
@@ -156,8 +164,8 @@ func (a *Activities) ResetSync(ctx context.Context, ref contract.IntegrationRef)
 	return a.Store.ResetSync(ctx, ref.IntegrationID)
 }
 
-// classify turns Zendesk and store errors into what the workflow's retry policy understands.
-func (a *Activities) classify(ctx context.Context, in *store.Integration, op string, err error) error {
+// Classify turns Zendesk and store errors into what the workflow's retry policy understands.
+func (a *Activities) Classify(ctx context.Context, in *store.Integration, op string, err error) error {
 	var cred *zendesk.CredentialsError
 	var rl *zendesk.RateLimitError
 	var mal *zendesk.MalformedResponseError
@@ -169,18 +177,18 @@ func (a *Activities) classify(ctx context.Context, in *store.Integration, op str
 		// Local changes cannot be pushed until the credentials work: parked, so the relay stops waking the
 		// integration for them (they resume when the settings are saved or a sync ends well).
 		if perr := a.Store.ParkOutbox(ctx, in.ID, msg, true); perr != nil {
-			a.logger().Warn("could not park the outbox", "integration", in.Name, "error", perr)
+			a.Log().Warn("could not park the outbox", "integration", in.Name, "error", perr)
 		}
 		return temporal.NewNonRetryableApplicationError(msg, errCredentialsRejected, nil)
 	case errors.As(err, &rl):
 		return temporal.NewApplicationErrorWithOptions(fmt.Sprintf("%s: %s", op, rl.Error()), errRateLimited,
 			temporal.ApplicationErrorOptions{NextRetryDelay: rl.RetryAfter})
 	case errors.As(err, &mal):
-		if activity.GetInfo(ctx).Attempt >= permanentAttempts {
-			msg := fmt.Sprintf("%s: Zendesk sent a malformed page %d times: %v", op, permanentAttempts, mal)
+		if activity.GetInfo(ctx).Attempt >= PermanentAttempts {
+			msg := fmt.Sprintf("%s: Zendesk sent a malformed page %d times: %v", op, PermanentAttempts, mal)
 			// The error below still reaches last_error and `sync --wait`; only the failures list would miss it.
 			if ferr := a.Store.RecordFailure(ctx, in.ID, store.Failure{Kind: "page", Reason: msg}); ferr != nil {
-				a.logger().Warn("could not record the malformed page as a failure", "integration", in.Name, "error", ferr)
+				a.Log().Warn("could not record the malformed page as a failure", "integration", in.Name, "error", ferr)
 			}
 			return temporal.NewNonRetryableApplicationError(msg, errMalformedPage, nil)
 		}
@@ -189,9 +197,9 @@ func (a *Activities) classify(ctx context.Context, in *store.Integration, op str
 		return temporal.NewNonRetryableApplicationError(err.Error(), errStalePage, nil)
 	}
 	if why := permanentCause(err); why != "" {
-		if activity.GetInfo(ctx).Attempt >= permanentAttempts {
-			msg := fmt.Sprintf("%s: %v (%s; gave up after %d attempts)", op, err, why, permanentAttempts)
-			a.logger().Error("sync step failed for good", "integration", in.Name, "error", msg)
+		if activity.GetInfo(ctx).Attempt >= PermanentAttempts {
+			msg := fmt.Sprintf("%s: %v (%s; gave up after %d attempts)", op, err, why, PermanentAttempts)
+			a.Log().Error("sync step failed for good", "integration", in.Name, "error", msg)
 			return temporal.NewNonRetryableApplicationError(msg, errPermanent, nil)
 		}
 		return fmt.Errorf("%s: %w", op, err)
@@ -243,21 +251,21 @@ type panicError struct {
 
 func (e *panicError) Error() string { return fmt.Sprintf("panic: %v", e.value) }
 
-// guard runs fn and turns a panic into a *panicError, so a transaction fn runs in is rolled back as for any error.
-func (a *Activities) guard(fn func() error) (err error) {
+// Guard runs fn and turns a panic into a *panicError, so a transaction fn runs in is rolled back as for any error.
+func (a *Activities) Guard(fn func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			pe := &panicError{value: r, stack: debug.Stack()}
-			a.logger().Error("panic in sync code", "panic", fmt.Sprint(r), "stack", string(pe.stack))
+			a.Log().Error("panic in sync code", "panic", fmt.Sprint(r), "stack", string(pe.stack))
 			err = pe
 		}
 	}()
 	return fn()
 }
 
-// keepAlive heartbeats while a long call runs, so a lost worker is noticed within the heartbeat timeout even
+// KeepAlive heartbeats while a long call runs, so a lost worker is noticed within the heartbeat timeout even
 // when the call is waiting out a rate limit.
-func keepAlive(ctx context.Context) func() {
+func KeepAlive(ctx context.Context) func() {
 	done := make(chan struct{})
 	go func() {
 		t := time.NewTicker(5 * time.Second)

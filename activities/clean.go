@@ -6,8 +6,8 @@ package activities
 // One such record used to fail its whole page, and the page was retried for ever.
 //
 // Records are cleaned once, where a page is staged: by the fetch activities, by the apply activity when it
-// fetches a lost page again, and by the retry of failed tickets, all through stageTickets, stageUsers and
-// stageComment. So everything staged is storable and the apply step never sees poison. Cleaning removes NUL
+// fetches a lost page again, and by the retry of failed tickets, all through stageTickets, stageUsers (package importing) and
+// CleanComment. So everything staged is storable and the apply step never sees poison. Cleaning removes NUL
 // characters and replaces invalid UTF-8 and lone surrogates with U+FFFD, in the raw JSON kept in the `raw` jsonb
 // columns as in the typed fields decoded from it (they are decoded from the cleaned JSON). A record that cannot
 // be cleaned sensibly (an email longer than any address: cutting it would make another address) is staged as a
@@ -24,12 +24,8 @@ import (
 	"github.com/zendesk-sync/zendesk-sync/zendesk"
 )
 
-// maxEmailBytes bounds a user's email. An address has at most 254 characters (RFC 5321); past 1 kB it is no
-// address, and well below the ~2.7 kB a btree entry of lower(email) may take, even after lower-casing.
-const maxEmailBytes = 1024
-
-// cleanText makes s storable as PostgreSQL text: NUL characters removed, invalid UTF-8 replaced with U+FFFD.
-func cleanText(s string) string {
+// CleanText makes s storable as PostgreSQL text: NUL characters removed, invalid UTF-8 replaced with U+FFFD.
+func CleanText(s string) string {
 	if strings.IndexByte(s, 0) >= 0 {
 		s = strings.ReplaceAll(s, "\x00", "")
 	}
@@ -46,10 +42,10 @@ func needsCleaning(raw []byte) bool {
 		bytes.Contains(raw, []byte(`\uD`))
 }
 
-// cleanJSON returns raw as jsonb stores it, and whether it had to change. The common record is returned as it
+// CleanJSON returns raw as jsonb stores it, and whether it had to change. The common record is returned as it
 // is; a suspicious one is decoded (Go's decoder already turns invalid UTF-8 and lone surrogates into U+FFFD),
 // stripped of NUL characters in every string and key, and encoded again with its numbers kept exactly.
-func cleanJSON(raw json.RawMessage) (json.RawMessage, bool, error) {
+func CleanJSON(raw json.RawMessage) (json.RawMessage, bool, error) {
 	if !needsCleaning(raw) {
 		return raw, false, nil
 	}
@@ -69,7 +65,7 @@ func cleanJSON(raw json.RawMessage) (json.RawMessage, bool, error) {
 func cleanValue(v any) any {
 	switch x := v.(type) {
 	case string:
-		return cleanText(x)
+		return CleanText(x)
 	case []any:
 		for i := range x {
 			x[i] = cleanValue(x[i])
@@ -78,7 +74,7 @@ func cleanValue(v any) any {
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			out[cleanText(k)] = cleanValue(e)
+			out[CleanText(k)] = cleanValue(e)
 		}
 		return out
 	default:
@@ -86,75 +82,17 @@ func cleanValue(v any) any {
 	}
 }
 
-// cleanPayload makes a record's bytes storable in sync_failures.payload (text), whatever they are.
-func cleanPayload(raw []byte) string { return cleanText(string(raw)) }
+// CleanPayload makes a record's bytes storable in sync_failures.payload (text), whatever they are.
+func CleanPayload(raw []byte) string { return CleanText(string(raw)) }
 
-// stageTickets turns a fetched page's tickets and users into a storable staged page.
-func stageTickets(tickets []zendesk.Ticket, users []zendesk.User, bad []zendesk.BadRecord) stagedTickets {
-	st := stagedTickets{Tickets: make([]stagedTicket, 0, len(tickets)), Bad: stageBad(bad)}
-	for _, t := range tickets {
-		raw, err := cleanRecord(&t, t.Raw)
-		if err != nil {
-			st.Bad = append(st.Bad, unstorable("ticket", t.ID, t.Raw, err.Error()))
-			continue
-		}
-		t.Raw = nil // staged beside it
-		st.Tickets = append(st.Tickets, stagedTicket{Ticket: t, Raw: raw})
-	}
-	var ubad []stagedBad
-	st.Users, ubad = stageUsers(users)
-	st.Bad = append(st.Bad, ubad...)
-	return st
-}
-
-// cleanRecord returns a record's raw JSON as jsonb stores it. A record whose JSON had to be cleaned is decoded
-// afresh from the cleaned JSON into *v, so its typed fields are as clean as its raw payload.
-func cleanRecord[T any, P interface {
-	*T
-	json.Unmarshaler
-}](v P, raw json.RawMessage) (json.RawMessage, error) {
-	clean, changed, err := cleanJSON(raw)
-	if err != nil || !changed {
-		return clean, err
-	}
-	var fresh T
-	if err := P(&fresh).UnmarshalJSON(clean); err != nil {
-		return nil, fmt.Errorf("clean record: %w", err)
-	}
-	*v = fresh
-	return clean, nil
-}
-
-// stageUsers cleans users; one that cannot be stored sensibly becomes a bad record.
-func stageUsers(users []zendesk.User) ([]stagedUser, []stagedBad) {
-	out := make([]stagedUser, 0, len(users))
-	var bad []stagedBad
-	for _, u := range users {
-		if u.Email != nil && len(*u.Email) > maxEmailBytes {
-			bad = append(bad, unstorable("user", u.ID, u.Raw, fmt.Sprintf(
-				"email is %d bytes long, more than the %d an address can sensibly have (PostgreSQL cannot index it either): the user is skipped",
-				len(*u.Email), maxEmailBytes)))
-			continue
-		}
-		raw, err := cleanRecord(&u, u.Raw)
-		if err != nil {
-			bad = append(bad, unstorable("user", u.ID, u.Raw, err.Error()))
-			continue
-		}
-		u.Raw = nil // staged beside it
-		out = append(out, stagedUser{User: u, Raw: raw})
-	}
-	return out, bad
-}
-
-// stageComment builds the staged row of a comment from its cleaned JSON and cleaned text fields.
-func stageComment(cm zendesk.Comment) (store.CommentRow, error) {
-	raw, _, err := cleanJSON(cm.Raw)
+// CleanComment builds the storable row of a comment from its cleaned JSON and cleaned text fields.
+func CleanComment(cm zendesk.Comment) (store.CommentRow, error) {
+	raw, _, err := CleanJSON(cm.Raw)
 	if err != nil {
 		return store.CommentRow{}, err
 	}
-	row := store.CommentRow{ZendeskID: cm.ID, TicketID: cm.TicketID, Body: cleanText(cm.Body),
-		HTMLBody: cleanText(cm.HTMLBody), Public: cm.Public, Raw: raw}
+	row := store.CommentRow{ZendeskID: cm.ID, TicketID: cm.TicketID, Body: CleanText(cm.Body),
+		HTMLBody: CleanText(cm.HTMLBody), Public: cm.Public, Raw: raw}
 	if created := cm.CreatedAt; !created.IsZero() {
 		row.OriginCreatedAt = &created
 	}
@@ -165,19 +103,33 @@ func stageComment(cm zendesk.Comment) (store.CommentRow, error) {
 	return row, nil
 }
 
-// unstorable is the bad record of a record that decoded but cannot be stored as it is.
-func unstorable(kind string, id int64, raw json.RawMessage, reason string) stagedBad {
-	return stagedBad{Kind: kind, ID: id, Reason: reason, Raw: storablePayload(raw)}
-}
-
-// storablePayload keeps a record's bytes as valid, storable JSON for the staged page and the failure's payload:
+// StorablePayload keeps a record's bytes as valid, storable JSON for the staged page and the failure's payload:
 // JSON that needs cleaning is cleaned, anything else is kept as one JSON string.
-func storablePayload(raw json.RawMessage) json.RawMessage {
+func StorablePayload(raw json.RawMessage) json.RawMessage {
 	if json.Valid(raw) {
-		if c, _, err := cleanJSON(raw); err == nil {
+		if c, _, err := CleanJSON(raw); err == nil {
 			return c
 		}
 	}
-	b, _ := json.Marshal(cleanPayload(raw))
+	b, _ := json.Marshal(CleanPayload(raw))
 	return b
+}
+
+// AnsweredComment is the mirror row of a comment Zendesk answered a push or publish with. It is cleaned exactly like an
+// imported comment: Zendesk may echo text PostgreSQL cannot store, and a refused row would fail the push
+// after the comment was already posted.
+func AnsweredComment(z zendesk.Comment, ticketID int64) *store.CommentRow {
+	z.TicketID = ticketID
+	if len(z.Raw) == 0 {
+		z.Raw = json.RawMessage(`{}`)
+	} else if !json.Valid(z.Raw) {
+		z.Raw = StorablePayload(z.Raw)
+	}
+	row, err := CleanComment(z)
+	if err != nil {
+		// Raw is valid JSON here, so cleaning cannot fail; keep the cleaned text fields whatever happens.
+		row = store.CommentRow{ZendeskID: z.ID, TicketID: ticketID, Body: CleanText(z.Body),
+			HTMLBody: CleanText(z.HTMLBody), Public: z.Public, Raw: json.RawMessage(`{}`)}
+	}
+	return &row
 }

@@ -29,7 +29,8 @@ var (
 	}, []string{"integration"})
 )
 
-func observePage(name, kind string, c store.Counters) {
+// ObservePage counts an applied page (a page applied before is not counted again).
+func ObservePage(name, kind string, c store.Counters) {
 	if c.AlreadyApplied {
 		return
 	}
@@ -40,3 +41,6 @@ func observePage(name, kind string, c store.Counters) {
 	commentsSynced.WithLabelValues(name).Add(float64(c.Comments))
 	recordFailures.WithLabelValues(name).Add(float64(c.Failures))
 }
+
+// ObservePushes counts the updates a push sent to Zendesk.
+func ObservePushes(name string, n int) { pushes.WithLabelValues(name).Add(float64(n)) }

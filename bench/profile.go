@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"github.com/zendesk-sync/zendesk-sync/config"
+	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/control"
 	"github.com/zendesk-sync/zendesk-sync/internal/workerapp"
 	"github.com/zendesk-sync/zendesk-sync/store"
-	"github.com/zendesk-sync/zendesk-sync/workflows"
 )
 
 // profileSync runs one more first sync of n tickets with the worker hosted in this process (workerapp.Run, as the
@@ -72,7 +72,7 @@ func profileSync(ctx context.Context, e *env, n int, dir string) (string, error)
 	defer func() {
 		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = e.tc.TerminateWorkflow(c, workflows.IntegrationWorkflowID(in.ID), "", "benchmark done")
+		_ = e.tc.TerminateWorkflow(c, contract.IntegrationWorkflowID(in.ID), "", "benchmark done")
 	}()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err

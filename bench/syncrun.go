@@ -13,10 +13,10 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/control"
 	"github.com/zendesk-sync/zendesk-sync/secrets"
 	"github.com/zendesk-sync/zendesk-sync/store"
-	"github.com/zendesk-sync/zendesk-sync/workflows"
 	"github.com/zendesk-sync/zendesk-sync/zendesksim/sim"
 )
 
@@ -143,9 +143,9 @@ func (st *stack) stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if st.integID != 0 {
-		st.e.noteHistory(ctx, workflows.IntegrationWorkflowID(st.integID))
+		st.e.noteHistory(ctx, contract.IntegrationWorkflowID(st.integID))
 	}
-	_ = st.e.tc.TerminateWorkflow(ctx, workflows.IntegrationWorkflowID(st.integID), "", "benchmark done")
+	_ = st.e.tc.TerminateWorkflow(ctx, contract.IntegrationWorkflowID(st.integID), "", "benchmark done")
 	st.worker.stop(10 * time.Second)
 }
 
@@ -181,7 +181,7 @@ func (st *stack) firstSync(ctx context.Context) (*syncResult, error) {
 		WHERE c.integration_id = $1`, st.integID); err != nil {
 		return nil, err
 	}
-	res.Phases = phases(ctx, st.e.tc, workflows.IntegrationWorkflowID(st.integID))
+	res.Phases = phases(ctx, st.e.tc, contract.IntegrationWorkflowID(st.integID))
 	return res, nil
 }
 
@@ -197,7 +197,7 @@ func (st *stack) waitProgress(ctx context.Context, timeout time.Duration, cond f
 		if err == nil && cond(p) {
 			return p, nil
 		}
-		if err == nil && p.Phase == workflows.PhaseCredentialsRejected {
+		if err == nil && p.Phase == contract.PhaseCredentialsRejected {
 			return p, fmt.Errorf("%s: credentials rejected: %v", st.label, deref(p.LastError))
 		}
 		if time.Now().After(deadline) {

@@ -5,10 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/zendesk-sync/zendesk-sync/contract"
-	"github.com/zendesk-sync/zendesk-sync/workflows"
 	"strings"
 
+	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/mapping"
 	"github.com/zendesk-sync/zendesk-sync/store"
 )
@@ -196,5 +195,5 @@ func (c *Control) RetryFailures(ctx context.Context, integration string) (contra
 	if err != nil {
 		return res, err
 	}
-	return res, c.update(ctx, in.ID, workflows.UpdateRetryFailures, &res)
+	return res, c.update(ctx, in.ID, contract.UpdateRetryFailures, &res)
 }

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/mapping"
 	"github.com/zendesk-sync/zendesk-sync/secrets"
 	"github.com/zendesk-sync/zendesk-sync/store"
@@ -67,7 +68,7 @@ type IntegrationView struct {
 func View(in *store.Integration) IntegrationView {
 	return IntegrationView{ID: in.ID, Name: in.Name, URL: in.URL, Email: in.Email, DefaultUserEmail: in.DefaultUserEmail,
 		Owner: in.OwnerEmail, TwoWay: in.TwoWay, Priority: in.Priority, Interval: in.Interval().String(),
-		Active: in.Active, WorkflowID: workflows.IntegrationWorkflowID(in.ID)}
+		Active: in.Active, WorkflowID: contract.IntegrationWorkflowID(in.ID)}
 }
 
 func (c *Control) key() (*secrets.Key, error) {
@@ -115,7 +116,7 @@ func (c *Control) EditIntegration(ctx context.Context, name string, e Integratio
 	}
 	// Only a running workflow has anything to re-read; an inactive integration needs no Temporal at all.
 	if in.Active {
-		if err := c.signal(ctx, in.ID, workflows.SignalSettingsChanged); err != nil {
+		if err := c.signal(ctx, in.ID, contract.SignalSettingsChanged); err != nil {
 			return nil, err
 		}
 	}
@@ -214,18 +215,18 @@ func (c *Control) Activate(ctx context.Context, name string) (*store.Integration
 		return nil, err
 	}
 	in.Active = true
-	id := workflows.IntegrationWorkflowID(in.ID)
+	id := contract.IntegrationWorkflowID(in.ID)
 	opts := client.StartWorkflowOptions{
 		ID:                       id,
 		TaskQueue:                c.TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.IntegrationKey.ValueSet(in.Name),
-			workflows.PhaseKey.ValueSet(workflows.PhaseFirstSync)),
+			workflows.PhaseKey.ValueSet(contract.PhaseFirstSync)),
 		StaticSummary: fmt.Sprintf("Zendesk integration %q · %s", in.Name, in.URL),
 	}
-	if _, err := c.Temporal.SignalWithStartWorkflow(ctx, id, workflows.SignalSettingsChanged, nil, opts,
-		workflows.IntegrationWorkflow, workflows.Input{IntegrationID: in.ID, Name: in.Name}); err != nil {
+	if _, err := c.Temporal.SignalWithStartWorkflow(ctx, id, contract.SignalSettingsChanged, nil, opts,
+		workflows.IntegrationWorkflow, contract.Input{IntegrationID: in.ID, Name: in.Name}); err != nil {
 		return nil, c.restoreActive(ctx, in, was, fmt.Errorf("activate %q: could not start or reach its workflow "+
 			"(is Temporal reachable?): %w", in.Name, err))
 	}
@@ -245,7 +246,7 @@ func (c *Control) Deactivate(ctx context.Context, name string) (*store.Integrati
 		return nil, err
 	}
 	in.Active = false
-	if err := c.signal(ctx, in.ID, workflows.SignalDeactivate); err != nil {
+	if err := c.signal(ctx, in.ID, contract.SignalDeactivate); err != nil {
 		return nil, c.restoreActive(ctx, in, was, fmt.Errorf("deactivate %q: could not tell its workflow to stop "+
 			"(is Temporal reachable?): %w", in.Name, err))
 	}
@@ -271,7 +272,7 @@ func (c *Control) Delete(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	err = c.Temporal.TerminateWorkflow(ctx, workflows.IntegrationWorkflowID(in.ID), "", "integration deleted")
+	err = c.Temporal.TerminateWorkflow(ctx, contract.IntegrationWorkflowID(in.ID), "", "integration deleted")
 	var nf *serviceerror.NotFound
 	if err != nil && !errors.As(err, &nf) {
 		return fmt.Errorf("stop the workflow of %q: %w", name, err)
@@ -304,23 +305,23 @@ func (c *Control) Check(ctx context.Context, name string) error {
 }
 
 // SyncNow asks for an incremental sync; with wait it returns what that sync did, and an error if it failed.
-func (c *Control) SyncNow(ctx context.Context, name string, wait bool) (workflows.SyncResult, error) {
-	var res workflows.SyncResult
+func (c *Control) SyncNow(ctx context.Context, name string, wait bool) (contract.SyncResult, error) {
+	var res contract.SyncResult
 	in, err := c.activeIntegration(ctx, name)
 	if err != nil {
 		return res, err
 	}
-	req := workflows.SyncRequest{Wait: wait}
+	req := contract.SyncRequest{Wait: wait}
 	for {
-		if err = c.update(ctx, in.ID, workflows.UpdateSyncNow, &res, req); err != nil || !res.Pending {
+		if err = c.update(ctx, in.ID, contract.UpdateSyncNow, &res, req); err != nil || !res.Pending {
 			break
 		}
 		// The workflow continued as new in the middle of the pass this caller waits for (an update cannot
 		// outlive its run): ask the next run for the same pass.
-		req = workflows.SyncRequest{Wait: true, WaitFor: res.Seq}
+		req = contract.SyncRequest{Wait: true, WaitFor: res.Seq}
 		select {
 		case <-ctx.Done():
-			return res, fmt.Errorf("%s: %w", workflows.UpdateSyncNow, ctx.Err())
+			return res, fmt.Errorf("%s: %w", contract.UpdateSyncNow, ctx.Err())
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
@@ -331,13 +332,13 @@ func (c *Control) SyncNow(ctx context.Context, name string, wait bool) (workflow
 }
 
 // Reset starts a full first sync again.
-func (c *Control) Reset(ctx context.Context, name string) (workflows.ResetResult, error) {
-	var res workflows.ResetResult
+func (c *Control) Reset(ctx context.Context, name string) (contract.ResetResult, error) {
+	var res contract.ResetResult
 	in, err := c.activeIntegration(ctx, name)
 	if err != nil {
 		return res, err
 	}
-	return res, c.update(ctx, in.ID, workflows.UpdateReset, &res, workflows.ResetRequest{Confirm: true})
+	return res, c.update(ctx, in.ID, contract.UpdateReset, &res, contract.ResetRequest{Confirm: true})
 }
 
 func (c *Control) activeIntegration(ctx context.Context, name string) (*store.Integration, error) {
@@ -353,7 +354,7 @@ func (c *Control) activeIntegration(ctx context.Context, name string) (*store.In
 
 func (c *Control) update(ctx context.Context, id int64, name string, out interface{}, args ...interface{}) error {
 	h, err := c.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: workflows.IntegrationWorkflowID(id), UpdateName: name, Args: args,
+		WorkflowID: contract.IntegrationWorkflowID(id), UpdateName: name, Args: args,
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
 	if err != nil {
@@ -367,7 +368,7 @@ func (c *Control) update(ctx context.Context, id int64, name string, out interfa
 
 // signal nudges the integration's workflow; a workflow that is not running has nothing to be told.
 func (c *Control) signal(ctx context.Context, id int64, name string) error {
-	err := c.Temporal.SignalWorkflow(ctx, workflows.IntegrationWorkflowID(id), "", name, nil)
+	err := c.Temporal.SignalWorkflow(ctx, contract.IntegrationWorkflowID(id), "", name, nil)
 	var nf *serviceerror.NotFound
 	if err != nil && !errors.As(err, &nf) {
 		return fmt.Errorf("signal %s: %w", name, err)

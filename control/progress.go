@@ -12,7 +12,6 @@ import (
 
 	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/store"
-	"github.com/zendesk-sync/zendesk-sync/workflows"
 )
 
 // ProgressView is `starter progress -o json` (DESIGN.md).
@@ -50,13 +49,13 @@ func (c *Control) Progress(ctx context.Context, name string) (ProgressView, erro
 	if err != nil {
 		return ProgressView{}, err
 	}
-	v := ProgressView{Integration: in.Name, Active: in.Active, WorkflowID: workflows.IntegrationWorkflowID(in.ID)}
+	v := ProgressView{Integration: in.Name, Active: in.Active, WorkflowID: contract.IntegrationWorkflowID(in.ID)}
 	if in.Active {
 		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		resp, err := c.Temporal.QueryWorkflow(qctx, v.WorkflowID, "", workflows.QueryProgress)
+		resp, err := c.Temporal.QueryWorkflow(qctx, v.WorkflowID, "", contract.QueryProgress)
 		if err == nil {
-			var p workflows.Progress
+			var p contract.Progress
 			if err := resp.Get(&p); err == nil {
 				v.Phase, v.FirstSyncDone = p.Phase, p.FirstSyncDone
 				v.setCounters(p.Counters)
@@ -81,7 +80,7 @@ func (c *Control) Progress(ctx context.Context, name string) (ProgressView, erro
 	}
 	fill(&v, st)
 	if !in.Active {
-		v.Phase = workflows.PhaseInactive
+		v.Phase = contract.PhaseInactive
 	}
 	v.Source = "database"
 	return v, nil

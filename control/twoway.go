@@ -36,7 +36,7 @@ func (c *Control) Publish(ctx context.Context, caseID int64) (contract.PublishRe
 			"`starter integration edit %s --two-way` to publish cases", in.Name, in.Name)
 	}
 	run, err := c.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       workflows.PublishWorkflowID(caseID),
+		ID:                       contract.PublishWorkflowID(caseID),
 		TaskQueue:                c.TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,

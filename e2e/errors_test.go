@@ -17,8 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 
+	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/control"
-	"github.com/zendesk-sync/zendesk-sync/workflows"
 	"github.com/zendesk-sync/zendesk-sync/zendesksim/sim"
 )
 
@@ -149,7 +149,7 @@ func TestUnreachableZendeskShowsInProgressWhileItIsRetried(t *testing.T) {
 	assert.Contains(t, *p.LastError, "connection refused")
 	require.NotNil(t, p.Retrying)
 	assert.Equal(t, "FetchTicketPage", *p.Retrying)
-	assert.Equal(t, workflows.PhaseIncremental, p.Phase)
+	assert.Equal(t, contract.PhaseIncremental, p.Phase)
 
 	// It comes back: the same sync completes by itself and the error clears.
 	srv.up()

@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/control"
-	"github.com/zendesk-sync/zendesk-sync/workflows"
 	"github.com/zendesk-sync/zendesk-sync/zendesksim/sim"
 )
 
@@ -118,7 +118,7 @@ func TestWrongTokenWaitsForNewSettingsAndLeaksNothing(t *testing.T) {
 	const wrong = "wrong-token-9c1d"
 	e.integration("cred", url, func(s *control.IntegrationSpec) { s.Token = wrong })
 	p := e.waitProgress("cred", 2*time.Minute, func(p control.ProgressView) bool {
-		return p.Phase == workflows.PhaseCredentialsRejected
+		return p.Phase == contract.PhaseCredentialsRejected
 	})
 	require.NotNil(t, p.LastError)
 	assert.Contains(t, *p.LastError, "credentials rejected")
@@ -137,7 +137,7 @@ func TestWrongTokenWaitsForNewSettingsAndLeaksNothing(t *testing.T) {
 	// No secret anywhere Temporal keeps data: history (inputs, results, failures), memo, search attributes.
 	in, err := e.store.IntegrationByName(e.ctx, "cred")
 	require.NoError(t, err)
-	wid := workflows.IntegrationWorkflowID(in.ID)
+	wid := contract.IntegrationWorkflowID(in.ID)
 	var all bytes.Buffer
 	iter := e.ts.GetDefaultClient().GetWorkflowHistory(e.ctx, wid, "", false, 0)
 	for iter.HasNext() {
@@ -211,7 +211,7 @@ func TestDeletingAnIntegrationKeepsItsCases(t *testing.T) {
 	for _, table := range []string{"zd_tickets", "zd_users", "zd_comments", "sync_state", "sync_pages", "integrations"} {
 		assert.Equal(t, 0, e.count(`SELECT count(*) FROM `+table), "%s rows of the integration are removed", table)
 	}
-	desc, err := e.ts.GetDefaultClient().DescribeWorkflowExecution(e.ctx, workflows.IntegrationWorkflowID(in.ID), "")
+	desc, err := e.ts.GetDefaultClient().DescribeWorkflowExecution(e.ctx, contract.IntegrationWorkflowID(in.ID), "")
 	require.NoError(t, err)
 	assert.Equal(t, "Terminated", desc.WorkflowExecutionInfo.Status.String(), "its workflow is stopped")
 }

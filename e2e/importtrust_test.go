@@ -17,17 +17,17 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/zendesk-sync/zendesk-sync/workflows"
+	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/zendesk"
 	"github.com/zendesk-sync/zendesk-sync/zendesksim/sim"
 )
 
 // syncWait runs `sync --wait` and fails the test if it has not returned within the limit: the bugs these tests
 // pin made it wait for ever.
-func (e *env) syncWait(name string, limit time.Duration) workflows.SyncResult {
+func (e *env) syncWait(name string, limit time.Duration) contract.SyncResult {
 	e.t.Helper()
 	type out struct {
-		res workflows.SyncResult
+		res contract.SyncResult
 		err error
 	}
 	done := make(chan out, 1)
@@ -40,7 +40,7 @@ func (e *env) syncWait(name string, limit time.Duration) workflows.SyncResult {
 		p, _ := e.ctl.Progress(e.ctx, name)
 		e.t.Fatalf("sync --wait of %s did not return within %s; progress: %+v", name, limit, p)
 	}
-	return workflows.SyncResult{}
+	return contract.SyncResult{}
 }
 
 // requesterOf reads a ticket's requester id from the simulator.

@@ -10,7 +10,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 
-	"github.com/zendesk-sync/zendesk-sync/workflows"
+	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/zendesksim/sim"
 )
 
@@ -24,7 +24,7 @@ func TestDeactivateThenActivateAtOnceLeavesOneRunningWorkflowThatSyncs(t *testin
 	e.firstSyncDone("flip")
 	in, err := e.store.IntegrationByName(e.ctx, "flip")
 	require.NoError(t, err)
-	wfID := workflows.IntegrationWorkflowID(in.ID)
+	wfID := contract.IntegrationWorkflowID(in.ID)
 	tc := e.ts.GetDefaultClient()
 
 	for i := 0; i < 8; i++ {
@@ -46,7 +46,7 @@ func TestDeactivateThenActivateAtOnceLeavesOneRunningWorkflowThatSyncs(t *testin
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
 		p, err := e.ctl.Progress(e.ctx, "flip")
-		if err == nil && p.Phase != "" && p.Phase != workflows.PhaseInactive && running() {
+		if err == nil && p.Phase != "" && p.Phase != contract.PhaseInactive && running() {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -62,7 +62,7 @@ func TestDeactivateThenActivateAtOnceLeavesOneRunningWorkflowThatSyncs(t *testin
 	id := s.TicketIDs()[0]
 	subject := "changed after the flips"
 	require.NoError(t, s.ChangeTicket(id, sim.TicketChange{Subject: &subject}))
-	var res workflows.SyncResult
+	var res contract.SyncResult
 	for try := 0; ; try++ {
 		res, err = e.ctl.SyncNow(e.ctx, "flip", true)
 		// The run may still be deciding whether the last deactivation stands: it refuses requests meanwhile.

@@ -14,8 +14,8 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/zendesk-sync/zendesk-sync/activities"
+	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/control"
-	"github.com/zendesk-sync/zendesk-sync/workflows"
 	"github.com/zendesk-sync/zendesk-sync/zendesksim/sim"
 )
 
@@ -353,13 +353,13 @@ func (e *env) localChangeSignals(integration string) int {
 	e.t.Helper()
 	in, err := e.store.IntegrationByName(e.ctx, integration)
 	require.NoError(e.t, err)
-	it := e.ts.GetDefaultClient().GetWorkflowHistory(e.ctx, workflows.IntegrationWorkflowID(in.ID), "", false,
+	it := e.ts.GetDefaultClient().GetWorkflowHistory(e.ctx, contract.IntegrationWorkflowID(in.ID), "", false,
 		enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	n := 0
 	for it.HasNext() {
 		ev, err := it.Next()
 		require.NoError(e.t, err)
-		if a := ev.GetWorkflowExecutionSignaledEventAttributes(); a != nil && a.GetSignalName() == workflows.SignalLocalChange {
+		if a := ev.GetWorkflowExecutionSignaledEventAttributes(); a != nil && a.GetSignalName() == contract.SignalLocalChange {
 			n++
 		}
 	}

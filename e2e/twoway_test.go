@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/zendesk-sync/zendesk-sync/activities"
+	"github.com/zendesk-sync/zendesk-sync/activities/publishing"
 	"github.com/zendesk-sync/zendesk-sync/control"
 	"github.com/zendesk-sync/zendesk-sync/zendesk"
 	"github.com/zendesk-sync/zendesk-sync/zendesksim/sim"
@@ -242,7 +242,7 @@ func TestPublishCreatesTheTicketExactlyOnce(t *testing.T) {
 	res, err := e.ctl.Publish(e.ctx, created.ID)
 	require.NoError(t, err)
 	require.NotZero(t, res.TicketID)
-	found, err := zc.TicketsByExternalID(e.ctx, activities.ExternalID(created.ID))
+	found, err := zc.TicketsByExternalID(e.ctx, publishing.ExternalID(created.ID))
 	require.NoError(t, err)
 	require.Len(t, found, 1, "exactly one ticket")
 	tk := simTicketOf(t, s, res.TicketID)

@@ -13,9 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/serviceerror"
 
+	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/internal/testdb"
 	"github.com/zendesk-sync/zendesk-sync/store"
-	"github.com/zendesk-sync/zendesk-sync/workflows"
 )
 
 // A rescan interval no test reaches, so a signal can only come from a notification or a start/reconnect scan.
@@ -96,7 +96,7 @@ func setup(t *testing.T) *fixture {
 	caseID, err := st.CreateCase(ctx, store.LocalCase{IntegrationID: integ, Subject: "printer on fire",
 		Status: "open", Priority: "normal"})
 	require.NoError(t, err)
-	return &fixture{url: url, st: st, integ: integ, caseID: caseID, wid: workflows.IntegrationWorkflowID(integ)}
+	return &fixture{url: url, st: st, integ: integ, caseID: caseID, wid: contract.IntegrationWorkflowID(integ)}
 }
 
 func (f *fixture) pending(t *testing.T) int {
@@ -193,7 +193,7 @@ func TestLocalChangeSignalsWorkflow(t *testing.T) {
 	c := tc.all()[0]
 	require.Equal(t, f.wid, c.workflowID)
 	require.Equal(t, "zendesk-integration/"+fmt.Sprint(f.integ), c.workflowID)
-	require.Equal(t, workflows.SignalLocalChange, c.signal)
+	require.Equal(t, contract.SignalLocalChange, c.signal)
 	require.Equal(t, "", c.runID, "the signal goes to the current run")
 	require.Nil(t, c.arg, "local-change has no payload")
 }
@@ -209,7 +209,7 @@ func TestCaseUpdateSignalsWorkflow(t *testing.T) {
 	require.NoError(t, f.st.UpdateCase(context.Background(), f.caseID, store.CaseEdit{Subject: &subject}),
 		"an update of a two-way case goes through the capture trigger")
 	tc.waitCount(t, f.wid, 1, 3*time.Second, "a case update must wake the workflow")
-	require.Equal(t, workflows.SignalLocalChange, tc.all()[0].signal)
+	require.Equal(t, contract.SignalLocalChange, tc.all()[0].signal)
 }
 
 func TestBurstIsDebounced(t *testing.T) {
@@ -259,7 +259,7 @@ func TestPendingBeforeStartIsSignalled(t *testing.T) {
 	tc := &fakeTemporal{}
 	start(t, newRelay(f, tc))
 	tc.waitCount(t, f.wid, 1, 5*time.Second, "pending changes must be signalled at start")
-	tc.waitCount(t, workflows.IntegrationWorkflowID(other), 1, 5*time.Second, "pending changes must be signalled at start")
+	tc.waitCount(t, contract.IntegrationWorkflowID(other), 1, 5*time.Second, "pending changes must be signalled at start")
 }
 
 func TestRescanInterval(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 
-	"github.com/zendesk-sync/zendesk-sync/workflows"
+	"github.com/zendesk-sync/zendesk-sync/contract"
 )
 
 // report is what the check found.
@@ -466,10 +466,10 @@ func (h *harness) checkBookkeeping(r *report) {
 		}
 	}
 	for _, in := range h.integs {
-		d, err := c.DescribeWorkflowExecution(h.ctx, workflows.IntegrationWorkflowID(in.id), "")
+		d, err := c.DescribeWorkflowExecution(h.ctx, contract.IntegrationWorkflowID(in.id), "")
 		require.NoError(h.t, err)
 		if st := d.WorkflowExecutionInfo.Status; st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-			r.bad("[%s] workflow %s is %s, not running", in.name, workflows.IntegrationWorkflowID(in.id), st)
+			r.bad("[%s] workflow %s is %s, not running", in.name, contract.IntegrationWorkflowID(in.id), st)
 		}
 	}
 	var statuses []string

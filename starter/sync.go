@@ -8,8 +8,8 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/control"
-	"github.com/zendesk-sync/zendesk-sync/workflows"
 )
 
 func (a *app) syncCmd() *cobra.Command {
@@ -45,7 +45,7 @@ func (a *app) syncCmd() *cobra.Command {
 	return needs(cmd, needStore, needTemporal)
 }
 
-func (a *app) printSyncResult(name string, res workflows.SyncResult) error {
+func (a *app) printSyncResult(name string, res contract.SyncResult) error {
 	if a.json() {
 		return a.printJSON(res)
 	}
@@ -188,9 +188,9 @@ func (a *app) follow(ctx context.Context, c *control.Control, name string) (cont
 // stuck reports the states a sync does not leave without the user: following them would never end.
 func stuck(p control.ProgressView) error {
 	switch {
-	case !p.Active || p.Phase == workflows.PhaseInactive:
+	case !p.Active || p.Phase == contract.PhaseInactive:
 		return fmt.Errorf("integration %q is not active (run `starter integration activate %s`)", p.Integration, p.Integration)
-	case p.Phase == workflows.PhaseCredentialsRejected:
+	case p.Phase == contract.PhaseCredentialsRejected:
 		msg := "credentials rejected"
 		if p.LastError != nil {
 			msg += ": " + *p.LastError

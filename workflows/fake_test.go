@@ -2,6 +2,7 @@ package workflows_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -10,14 +11,12 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/zendesk-sync/zendesk-sync/activities"
 	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/store"
-	"github.com/zendesk-sync/zendesk-sync/workflows"
 )
 
-// a is only used to name activities (a nil receiver is fine: the mocks never call through it).
-var a *activities.Activities
+// a is only used to name activities by its methods (a nil receiver is fine: the mocks never call through it).
+var a *fakeZendesk
 
 const (
 	integrationID = int64(42)
@@ -31,12 +30,12 @@ const (
 // under the same names on a worker. Activities run on their own goroutines, hence the mutex.
 type fakeZendesk struct {
 	mu       sync.Mutex
-	settings activities.Settings
+	settings contract.Settings
 	gen      int
 	streams  map[string]*fakeStream
 	calls    []fakeCall
 	// fail, when set, may fail a call before it has any effect.
-	fail func(activity string, ref activities.PageRef) error
+	fail func(activity string, ref contract.PageRef) error
 	// delays, by activity name, are the simulated durations of calls (testsuite only, via AfterFn).
 	delays map[string]time.Duration
 }
@@ -46,24 +45,24 @@ type fakeStream struct {
 	pages   int   // pages available so far
 	per     int64 // records on a non-empty page
 	cursor  string
-	fetched map[string]activities.FetchResult // staged pages by From, as the fetch activity stages them
+	fetched map[string]contract.FetchResult // staged pages by From, as the fetch activity stages them
 }
 
 type fakeCall struct {
 	Name string
-	Ref  activities.PageRef // page activities
-	ID   int64              // integration-ID activities
-	End  activities.EndSyncInput
-	Err  activities.ErrorInput
+	Ref  contract.PageRef // page activities
+	ID   int64            // integration-ID activities
+	End  contract.EndSyncInput
+	Err  contract.ErrorInput
 }
 
 func newFake(ticketPages, commentPages int) *fakeZendesk {
 	return &fakeZendesk{
-		settings: activities.Settings{Name: "acme", Active: true, IntervalSeconds: 3600, SettingsVersion: 1},
+		settings: contract.Settings{Name: "acme", Active: true, IntervalSeconds: 3600, SettingsVersion: 1},
 		gen:      1,
 		streams: map[string]*fakeStream{
-			store.KindTickets:  {prefix: "t", pages: ticketPages, per: ticketsPer, fetched: map[string]activities.FetchResult{}},
-			store.KindComments: {prefix: "c", pages: commentPages, per: commentsPer, fetched: map[string]activities.FetchResult{}},
+			store.KindTickets:  {prefix: "t", pages: ticketPages, per: ticketsPer, fetched: map[string]contract.FetchResult{}},
+			store.KindComments: {prefix: "c", pages: commentPages, per: commentsPer, fetched: map[string]contract.FetchResult{}},
 		},
 		delays: map[string]time.Duration{},
 	}
@@ -74,7 +73,7 @@ func (f *fakeZendesk) record(c fakeCall) {
 }
 
 // setSettings changes what LoadSettings returns.
-func (f *fakeZendesk) setSettings(mod func(s *activities.Settings)) {
+func (f *fakeZendesk) setSettings(mod func(s *contract.Settings)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	mod(&f.settings)
@@ -88,7 +87,7 @@ func (f *fakeZendesk) grow(ticketPages, commentPages int) {
 	f.streams[store.KindComments].pages += commentPages
 }
 
-func (f *fakeZendesk) setFail(fn func(activity string, ref activities.PageRef) error) {
+func (f *fakeZendesk) setFail(fn func(activity string, ref contract.PageRef) error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.fail = fn
@@ -141,7 +140,7 @@ func (f *fakeZendesk) names() []string {
 	return out
 }
 
-func (f *fakeZendesk) LoadSettings(_ context.Context, r contract.IntegrationRef) (activities.Settings, error) {
+func (f *fakeZendesk) LoadSettings(_ context.Context, r contract.IntegrationRef) (contract.Settings, error) {
 	id := r.IntegrationID
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -149,39 +148,39 @@ func (f *fakeZendesk) LoadSettings(_ context.Context, r contract.IntegrationRef)
 	return f.settings, nil
 }
 
-func (f *fakeZendesk) SyncPosition(_ context.Context, r contract.IntegrationRef) (activities.Position, error) {
+func (f *fakeZendesk) SyncPosition(_ context.Context, r contract.IntegrationRef) (contract.Position, error) {
 	id := r.IntegrationID
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record(fakeCall{Name: "SyncPosition", ID: id})
-	return activities.Position{Generation: f.gen, TicketCursor: f.streams[store.KindTickets].cursor,
+	return contract.Position{Generation: f.gen, TicketCursor: f.streams[store.KindTickets].cursor,
 		EventsFrom: f.streams[store.KindComments].cursor, Settings: f.settings}, nil
 }
 
-func (f *fakeZendesk) FetchTicketPage(_ context.Context, ref activities.PageRef) (activities.FetchResult, error) {
+func (f *fakeZendesk) FetchTicketPage(_ context.Context, ref contract.PageRef) (contract.FetchResult, error) {
 	return f.fetch("FetchTicketPage", store.KindTickets, ref)
 }
 
-func (f *fakeZendesk) FetchCommentPage(_ context.Context, ref activities.PageRef) (activities.FetchResult, error) {
+func (f *fakeZendesk) FetchCommentPage(_ context.Context, ref contract.PageRef) (contract.FetchResult, error) {
 	return f.fetch("FetchCommentPage", store.KindComments, ref)
 }
 
-func (f *fakeZendesk) ApplyTicketPage(_ context.Context, ref activities.PageRef) (store.Counters, error) {
+func (f *fakeZendesk) ApplyTicketPage(_ context.Context, ref contract.PageRef) (store.Counters, error) {
 	return f.apply("ApplyTicketPage", store.KindTickets, ref)
 }
 
-func (f *fakeZendesk) ApplyCommentPage(_ context.Context, ref activities.PageRef) (store.Counters, error) {
+func (f *fakeZendesk) ApplyCommentPage(_ context.Context, ref contract.PageRef) (store.Counters, error) {
 	return f.apply("ApplyCommentPage", store.KindComments, ref)
 }
 
-func (f *fakeZendesk) EndSync(_ context.Context, in activities.EndSyncInput) error {
+func (f *fakeZendesk) EndSync(_ context.Context, in contract.EndSyncInput) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record(fakeCall{Name: "EndSync", ID: in.IntegrationID, End: in})
 	return nil
 }
 
-func (f *fakeZendesk) RecordError(_ context.Context, in activities.ErrorInput) error {
+func (f *fakeZendesk) RecordError(_ context.Context, in contract.ErrorInput) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record(fakeCall{Name: "RecordError", ID: in.IntegrationID, Err: in})
@@ -203,7 +202,7 @@ func (f *fakeZendesk) ResetSync(_ context.Context, r contract.IntegrationRef) (i
 	f.gen++
 	for _, s := range f.streams {
 		s.cursor = ""
-		s.fetched = map[string]activities.FetchResult{}
+		s.fetched = map[string]contract.FetchResult{}
 	}
 	return f.gen, nil
 }
@@ -220,26 +219,26 @@ func pageIndex(prefix, p string) int {
 	return n
 }
 
-func (f *fakeZendesk) fetch(name, kind string, ref activities.PageRef) (activities.FetchResult, error) {
+func (f *fakeZendesk) fetch(name, kind string, ref contract.PageRef) (contract.FetchResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record(fakeCall{Name: name, Ref: ref})
 	if f.fail != nil {
 		if err := f.fail(name, ref); err != nil {
-			return activities.FetchResult{}, err
+			return contract.FetchResult{}, err
 		}
 	}
 	if ref.Generation != f.gen {
-		return activities.FetchResult{}, temporal.NewNonRetryableApplicationError("stale page", workflows.ErrStalePage, nil)
+		return contract.FetchResult{}, temporal.NewNonRetryableApplicationError("stale page", contract.ErrStalePage, nil)
 	}
 	s := f.streams[kind]
 	k := pageIndex(s.prefix, ref.From)
-	var res activities.FetchResult
+	var res contract.FetchResult
 	if k < s.pages {
-		res = activities.FetchResult{Next: s.prefix + strconv.Itoa(k+1), EndOfStream: k+1 >= s.pages, Records: int(s.per)}
+		res = contract.FetchResult{Next: s.prefix + strconv.Itoa(k+1), EndOfStream: k+1 >= s.pages, Records: int(s.per)}
 	} else {
 		// The tail of the stream: an empty page that ends where it started.
-		res = activities.FetchResult{Next: ref.From, EndOfStream: true}
+		res = contract.FetchResult{Next: ref.From, EndOfStream: true}
 		if res.Next == "" {
 			res.Next = s.prefix + "0"
 		}
@@ -248,7 +247,7 @@ func (f *fakeZendesk) fetch(name, kind string, ref activities.PageRef) (activiti
 	return res, nil
 }
 
-func (f *fakeZendesk) apply(name, kind string, ref activities.PageRef) (store.Counters, error) {
+func (f *fakeZendesk) apply(name, kind string, ref contract.PageRef) (store.Counters, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record(fakeCall{Name: name, Ref: ref})
@@ -258,7 +257,7 @@ func (f *fakeZendesk) apply(name, kind string, ref activities.PageRef) (store.Co
 		}
 	}
 	if ref.Generation != f.gen {
-		return store.Counters{}, temporal.NewNonRetryableApplicationError("stale page", workflows.ErrStalePage, nil)
+		return store.Counters{}, temporal.NewNonRetryableApplicationError("stale page", contract.ErrStalePage, nil)
 	}
 	s := f.streams[kind]
 	res, ok := s.fetched[ref.From]
@@ -272,4 +271,9 @@ func (f *fakeZendesk) apply(name, kind string, ref activities.PageRef) (store.Co
 		return store.Counters{Tickets: n, CasesCreated: n}, nil
 	}
 	return store.Counters{Comments: n}, nil
+}
+
+// RetryFailures names the activity for mocks; the tests that reach it mock its result.
+func (f *fakeZendesk) RetryFailures(context.Context, contract.IntegrationRef) (contract.RetryResult, error) {
+	return contract.RetryResult{}, errors.New("RetryFailures is mocked by the tests that reach it")
 }

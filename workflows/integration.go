@@ -42,10 +42,10 @@ const (
 // IntegrationWorkflow is the entity workflow of one integration: first sync, then incremental syncs on a durable
 // timer, until deactivated. It survives worker crashes and deploys because every step is an activity whose effect
 // is committed in PostgreSQL together with the stream position.
-func IntegrationWorkflow(ctx workflow.Context, in Input) error {
+func IntegrationWorkflow(ctx workflow.Context, in contract.Input) error {
 	st := in.State
 	if st == nil {
-		st = &State{Phase: PhaseFirstSync}
+		st = &contract.State{Phase: contract.PhaseFirstSync}
 	}
 	w := &runner{ctx: ctx, in: in, st: st}
 	if err := w.registerHandlers(); err != nil {
@@ -56,8 +56,8 @@ func IntegrationWorkflow(ctx workflow.Context, in Input) error {
 
 type runner struct {
 	ctx       workflow.Context
-	in        Input
-	st        *State
+	in        contract.Input
+	st        *contract.State
 	phaseSeen string
 	interval  time.Duration
 	settings  contract.Settings
@@ -81,7 +81,7 @@ type passOutcome int
 const (
 	passDone      passOutcome = iota // completed, or superseded by a reset
 	passFailed                       // failed: retried after an interval
-	passHandedOff                    // to be continued by the next run (State.Resume)
+	passHandedOff                    // to be continued by the next run (contract.State.Resume)
 )
 
 // handOff is returned by stream when the run should continue as new between two pages.
@@ -98,15 +98,15 @@ var errResetRequested = errors.New("a reset was requested during the sync")
 
 func (w *runner) registerHandlers() error {
 	ctx, st := w.ctx, w.st
-	if err := workflow.SetQueryHandler(ctx, QueryProgress, func() (Progress, error) {
-		return Progress{IntegrationID: w.in.IntegrationID, Name: w.in.Name, Phase: st.Phase,
+	if err := workflow.SetQueryHandler(ctx, contract.QueryProgress, func() (contract.Progress, error) {
+		return contract.Progress{IntegrationID: w.in.IntegrationID, Name: w.in.Name, Phase: st.Phase,
 			FirstSyncDone: st.FirstSyncDone, Generation: st.Generation, Counters: st.Totals, LastSyncAt: st.LastSyncAt,
 			LastError: st.LastError, SyncsCompleted: st.SyncsCompleted}, nil
 	}); err != nil {
 		return err
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateSyncNow,
-		func(ctx workflow.Context, req SyncRequest) (SyncResult, error) {
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, contract.UpdateSyncNow,
+		func(ctx workflow.Context, req contract.SyncRequest) (contract.SyncResult, error) {
 			target := req.WaitFor
 			if target <= 0 {
 				// A pass already running may have read Zendesk before this request: wait for the one after it.
@@ -120,13 +120,13 @@ func (w *runner) registerHandlers() error {
 				st.SyncRequested = true
 			}
 			if !req.Wait {
-				return SyncResult{Seq: target, Phase: st.Phase}, nil
+				return contract.SyncResult{Seq: target, Phase: st.Phase}, nil
 			}
 			for {
 				if err := workflow.Await(ctx, func() bool {
 					return st.SyncsCompleted >= target || st.Deactivated || w.handingOff
 				}); err != nil {
-					return SyncResult{}, err
+					return contract.SyncResult{}, err
 				}
 				if st.SyncsCompleted >= target {
 					if st.LastSync.Superseded && st.LastSync.Seq >= target {
@@ -138,13 +138,13 @@ func (w *runner) registerHandlers() error {
 					return st.LastSync, nil
 				}
 				if st.Deactivated {
-					return SyncResult{}, errors.New("the integration was deactivated before the sync ran")
+					return contract.SyncResult{}, errors.New("the integration was deactivated before the sync ran")
 				}
 				// The run continues as new mid-pass: the caller asks the next run for the same pass.
-				return SyncResult{Seq: target, Phase: st.Phase, Pending: true}, nil
+				return contract.SyncResult{Seq: target, Phase: st.Phase, Pending: true}, nil
 			}
 		},
-		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req SyncRequest) error {
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req contract.SyncRequest) error {
 			if st.Deactivated {
 				return errors.New("the integration is being deactivated")
 			}
@@ -152,19 +152,19 @@ func (w *runner) registerHandlers() error {
 		}}); err != nil {
 		return err
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateReset,
-		func(ctx workflow.Context, req ResetRequest) (ResetResult, error) {
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, contract.UpdateReset,
+		func(ctx workflow.Context, req contract.ResetRequest) (contract.ResetResult, error) {
 			st.ResetsRequested++
 			target := st.ResetsRequested
 			if err := workflow.Await(ctx, func() bool { return st.ResetsApplied >= target || st.Deactivated }); err != nil {
-				return ResetResult{}, err
+				return contract.ResetResult{}, err
 			}
 			if st.ResetsApplied < target {
-				return ResetResult{}, errors.New("the integration was deactivated before the reset ran")
+				return contract.ResetResult{}, errors.New("the integration was deactivated before the reset ran")
 			}
-			return ResetResult{Generation: st.Generation}, nil
+			return contract.ResetResult{Generation: st.Generation}, nil
 		},
-		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req ResetRequest) error {
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req contract.ResetRequest) error {
 			if !req.Confirm {
 				return errors.New("reset re-reads the whole Zendesk account: confirm it")
 			}
@@ -177,7 +177,7 @@ func (w *runner) registerHandlers() error {
 	}
 	// Retrying failures runs its activity in the handler: it is short, and the sync-state row lock serialises
 	// it with any page being applied. It never waits on the loop, so continue-as-new may wait for it.
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRetryFailures,
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, contract.UpdateRetryFailures,
 		func(ctx workflow.Context) (contract.RetryResult, error) {
 			var res contract.RetryResult
 			err := workflow.ExecuteActivity(w.longCtx(ctx, "retry failed tickets"), contract.ActivityRetryFailures, w.ref()).
@@ -207,9 +207,9 @@ type signalFlag struct {
 // thing.
 func (w *runner) signals() []signalFlag {
 	return []signalFlag{
-		{SignalSettingsChanged, func() { w.st.SettingsChanged = true; w.sigS++ }},
-		{SignalDeactivate, func() { w.st.Deactivated = true; w.sigD++ }},
-		{SignalLocalChange, func() { w.st.LocalChanges = true }},
+		{contract.SignalSettingsChanged, func() { w.st.SettingsChanged = true; w.sigS++ }},
+		{contract.SignalDeactivate, func() { w.st.Deactivated = true; w.sigD++ }},
+		{contract.SignalLocalChange, func() { w.st.LocalChanges = true }},
 	}
 }
 
@@ -265,7 +265,7 @@ func (w *runner) loop() error {
 			return w.continueAsNew()
 		}
 		if st.CredentialsRejected {
-			w.setPhase(PhaseCredentialsRejected)
+			w.setPhase(contract.PhaseCredentialsRejected)
 			if err := workflow.Await(ctx, func() bool {
 				return st.SettingsChanged || st.SyncRequested || st.Deactivated || st.ResetsRequested > st.ResetsApplied
 			}); err != nil {
@@ -281,7 +281,7 @@ func (w *runner) loop() error {
 		}
 		// A pass handed over by the previous run goes on at once.
 		if (st.FirstSyncDone || waitFirst) && st.Resume == nil {
-			w.setPhase(PhaseWaiting)
+			w.setPhase(contract.PhaseWaiting)
 			due := workflow.GetVersion(ctx, versionPassDue, workflow.DefaultVersion, 1) >= 1
 			ok, err := workflow.AwaitWithTimeout(ctx, w.untilPassDue(due), func() bool {
 				return st.SyncRequested || st.Deactivated || st.ResetsRequested > st.ResetsApplied || st.LocalChanges ||
@@ -354,7 +354,7 @@ func (w *runner) untilPassDue(due bool) time.Duration {
 // it makes the server refuse the completion, and the task runs again with the signal.
 func (w *runner) end() (bool, error) {
 	ctx, st := w.ctx, w.st
-	w.setPhase(PhaseInactive)
+	w.setPhase(contract.PhaseInactive)
 	if workflow.GetVersion(ctx, versionEndRechecksActive, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 		return true, nil
@@ -422,7 +422,7 @@ func (w *runner) push() (int64, error) {
 // failed records why a sync step stopped, for progress and the CLI, and notes rejected credentials.
 func (w *runner) failed(err error) string {
 	msg := describe(err)
-	if isType(err, ErrCredentialsRejected) {
+	if isType(err, contract.ErrCredentialsRejected) {
 		w.st.CredentialsRejected = true
 	}
 	w.st.LastError = msg
@@ -432,7 +432,7 @@ func (w *runner) failed(err error) string {
 }
 
 // pass runs one sync: tickets, then comments, each stream to its end. A pass handed over by the previous run
-// (State.Resume) goes on from the stream it was in, with its counters; the positions are PostgreSQL's.
+// (contract.State.Resume) goes on from the stream it was in, with its counters; the positions are PostgreSQL's.
 func (w *runner) pass() passOutcome {
 	ctx, st := w.ctx, w.st
 	w.handOffVersion = workflow.GetVersion(ctx, versionHandOff, workflow.DefaultVersion, 1)
@@ -441,11 +441,11 @@ func (w *runner) pass() passOutcome {
 	st.Resume = nil
 	first := !st.FirstSyncDone
 	if first {
-		w.setPhase(PhaseFirstSync)
+		w.setPhase(contract.PhaseFirstSync)
 	} else {
-		w.setPhase(PhaseIncremental)
+		w.setPhase(contract.PhaseIncremental)
 	}
-	var did Counters
+	var did contract.Counters
 	tickets := true
 	if resume != nil {
 		did = resume.Did
@@ -465,7 +465,7 @@ func (w *runner) pass() passOutcome {
 	var ho *handOff
 	if errors.As(err, &ho) {
 		// InPass stays set: sync-now requests the next run receives wait for the pass after this one.
-		st.Resume = &PassResume{Stream: ho.kind, From: ho.from, Did: did, Runs: 1}
+		st.Resume = &contract.PassResume{Stream: ho.kind, From: ho.from, Did: did, Runs: 1}
 		if resume != nil {
 			st.Resume.Runs = resume.Runs + 1
 		}
@@ -480,8 +480,8 @@ func (w *runner) pass() passOutcome {
 	}
 	// The result is complete before SyncsCompleted moves: a waiting sync-now handler reads it as soon as it does,
 	// and recording the error below blocks on an activity.
-	res := SyncResult{Seq: st.SyncsCompleted + 1, Counters: did, Phase: PhaseIncremental}
-	if err != nil && (isType(err, ErrStalePage) || errors.Is(err, errResetRequested)) {
+	res := contract.SyncResult{Seq: st.SyncsCompleted + 1, Counters: did, Phase: contract.PhaseIncremental}
+	if err != nil && (isType(err, contract.ErrStalePage) || errors.Is(err, errResetRequested)) {
 		// A reset moved the stream under us: not an error, the loop starts over from the new position. The pass
 		// did not sync what a waiting caller asked for, so it does not answer them: the next pass, at once, does.
 		if workflow.GetVersion(ctx, versionSuperseded, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
@@ -518,7 +518,7 @@ func (w *runner) midPassDue() bool {
 // stream pages one stream to its end. The next page is fetched while the current one is applied: fetching needs
 // only the previous page's end, and applying is ordered by the position check in PostgreSQL. When the run has
 // grown enough, it stops between two pages (no activity in flight) and hands the pass to the next run.
-func (w *runner) stream(kind string, from string, did *Counters) error {
+func (w *runner) stream(kind string, from string, did *contract.Counters) error {
 	ctx, st := w.ctx, w.st
 	fetch, apply := contract.ActivityFetchTicketPage, contract.ActivityApplyTicketPage
 	if kind == contract.KindComments {
@@ -566,7 +566,7 @@ func (w *runner) reset() error {
 	}
 	st.Generation = gen
 	st.FirstSyncDone = false
-	st.Totals = Counters{}
+	st.Totals = contract.Counters{}
 	st.LastSyncAt = nil
 	st.LastError = ""
 	st.CredentialsRejected = false
@@ -596,7 +596,7 @@ func (w *runner) continueAsNew() error {
 	ctx := w.ctx
 	w.drainSignals()
 	w.st.Cycles = 0
-	return workflow.NewContinueAsNewError(ctx, IntegrationWorkflow, Input{IntegrationID: w.in.IntegrationID,
+	return workflow.NewContinueAsNewError(ctx, IntegrationWorkflow, contract.Input{IntegrationID: w.in.IntegrationID,
 		Name: w.in.Name, State: w.st})
 }
 
@@ -638,7 +638,7 @@ func retryPolicy() *temporal.RetryPolicy {
 		InitialInterval:        time.Second,
 		BackoffCoefficient:     2,
 		MaximumInterval:        time.Minute,
-		NonRetryableErrorTypes: []string{ErrCredentialsRejected, ErrMalformedPage, ErrStalePage},
+		NonRetryableErrorTypes: []string{contract.ErrCredentialsRejected, contract.ErrMalformedPage, contract.ErrStalePage},
 	}
 }
 

@@ -15,14 +15,14 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/zendesk-sync/zendesk-sync/activities"
+	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/workflows"
 )
 
 var t0 = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 
 // firstSyncTotals is what a first sync of newFake(3, 2) adds up to.
-var firstSyncTotals = workflows.Counters{Pages: 5, TicketsSynced: 3 * ticketsPer, CasesCreated: 3 * ticketsPer,
+var firstSyncTotals = contract.Counters{Pages: 5, TicketsSynced: 3 * ticketsPer, CasesCreated: 3 * ticketsPer,
 	CommentsSynced: 2 * commentsPer}
 
 type harness struct {
@@ -44,7 +44,7 @@ func newHarness(t *testing.T, f *fakeZendesk) *harness {
 	// can pass the 1s default of the deadlock detector. 10s still catches a workflow that really blocks.
 	env.SetWorkerOptions(worker.Options{DeadlockDetectionTimeout: 10 * time.Second})
 	env.RegisterWorkflowWithOptions(workflows.IntegrationWorkflow,
-		workflow.RegisterOptions{Name: workflows.IntegrationWorkflowName})
+		workflow.RegisterOptions{Name: contract.IntegrationWorkflowName})
 	h := &harness{t: t, env: env, f: f}
 	on := func(act any, name string, fn any) {
 		env.OnActivity(act, mock.Anything, mock.Anything).Return(fn).AfterFn(f.delay(name))
@@ -68,27 +68,27 @@ func newHarness(t *testing.T, f *fakeZendesk) *harness {
 	return h
 }
 
-func (h *harness) run(in workflows.Input) {
+func (h *harness) run(in contract.Input) {
 	h.env.ExecuteWorkflow(workflows.IntegrationWorkflow, in)
 	require.True(h.t, h.env.IsWorkflowCompleted(), "the workflow did not end")
 }
 
-func (h *harness) runFresh() { h.run(workflows.Input{IntegrationID: integrationID, Name: "acme"}) }
+func (h *harness) runFresh() { h.run(contract.Input{IntegrationID: integrationID, Name: "acme"}) }
 
 // at runs fn at start time + d on the test clock.
 func (h *harness) at(d time.Duration, fn func()) { h.env.RegisterDelayedCallback(fn, d) }
 
-func (h *harness) progress() workflows.Progress {
-	v, err := h.env.QueryWorkflow(workflows.QueryProgress)
+func (h *harness) progress() contract.Progress {
+	v, err := h.env.QueryWorkflow(contract.QueryProgress)
 	require.NoError(h.t, err)
-	var p workflows.Progress
+	var p contract.Progress
 	require.NoError(h.t, v.Get(&p))
 	return p
 }
 
 // progressAt snapshots progress at start time + d; read it after run.
-func (h *harness) progressAt(d time.Duration) *workflows.Progress {
-	p := &workflows.Progress{}
+func (h *harness) progressAt(d time.Duration) *contract.Progress {
+	p := &contract.Progress{}
 	h.at(d, func() { *p = h.progress() })
 	return p
 }
@@ -140,21 +140,21 @@ func (h *harness) requireEndedInactive() {
 	h.t.Helper()
 	require.NoError(h.t, h.env.GetWorkflowError())
 	require.NotEmpty(h.t, h.phases)
-	assert.Equal(h.t, workflows.PhaseInactive, h.phases[len(h.phases)-1])
+	assert.Equal(h.t, contract.PhaseInactive, h.phases[len(h.phases)-1])
 }
 
-func plus(x, y workflows.Counters) workflows.Counters {
-	return workflows.Counters{Pages: x.Pages + y.Pages, TicketsSynced: x.TicketsSynced + y.TicketsSynced,
+func plus(x, y contract.Counters) contract.Counters {
+	return contract.Counters{Pages: x.Pages + y.Pages, TicketsSynced: x.TicketsSynced + y.TicketsSynced,
 		CasesCreated: x.CasesCreated + y.CasesCreated, CasesUpdated: x.CasesUpdated + y.CasesUpdated,
 		CommentsSynced: x.CommentsSynced + y.CommentsSynced, Failures: x.Failures + y.Failures, Pushed: x.Pushed + y.Pushed}
 }
 
-func ref(gen int, from string) activities.PageRef {
-	return activities.PageRef{IntegrationID: integrationID, Generation: gen, From: from}
+func ref(gen int, from string) contract.PageRef {
+	return contract.PageRef{IntegrationID: integrationID, Generation: gen, From: from}
 }
 
-func refsOf(calls []fakeCall) []activities.PageRef {
-	out := []activities.PageRef{}
+func refsOf(calls []fakeCall) []contract.PageRef {
+	out := []contract.PageRef{}
 	for _, c := range calls {
 		out = append(out, c.Ref)
 	}
@@ -165,15 +165,15 @@ func TestFirstSyncPagesThroughBothStreamsInOrder(t *testing.T) {
 	f := newFake(3, 2)
 	h := newHarness(t, f)
 	p := h.progressAt(10 * time.Minute)
-	h.signalAt(11*time.Minute, workflows.SignalDeactivate)
+	h.signalAt(11*time.Minute, contract.SignalDeactivate)
 	h.runFresh()
 	h.requireEndedInactive()
 
 	// Each fetch starts where the previous fetch said the next page starts, and each fetched page is applied.
-	assert.Equal(t, []activities.PageRef{ref(1, ""), ref(1, "t1"), ref(1, "t2")}, refsOf(f.callsTo("FetchTicketPage")))
-	assert.Equal(t, []activities.PageRef{ref(1, ""), ref(1, "t1"), ref(1, "t2")}, refsOf(f.callsTo("ApplyTicketPage")))
-	assert.Equal(t, []activities.PageRef{ref(1, ""), ref(1, "c1")}, refsOf(f.callsTo("FetchCommentPage")))
-	assert.Equal(t, []activities.PageRef{ref(1, ""), ref(1, "c1")}, refsOf(f.callsTo("ApplyCommentPage")))
+	assert.Equal(t, []contract.PageRef{ref(1, ""), ref(1, "t1"), ref(1, "t2")}, refsOf(f.callsTo("FetchTicketPage")))
+	assert.Equal(t, []contract.PageRef{ref(1, ""), ref(1, "t1"), ref(1, "t2")}, refsOf(f.callsTo("ApplyTicketPage")))
+	assert.Equal(t, []contract.PageRef{ref(1, ""), ref(1, "c1")}, refsOf(f.callsTo("FetchCommentPage")))
+	assert.Equal(t, []contract.PageRef{ref(1, ""), ref(1, "c1")}, refsOf(f.callsTo("ApplyCommentPage")))
 
 	// Settings, position, the whole ticket stream, the whole comment stream, then EndSync; nothing after it.
 	names := f.names()
@@ -186,11 +186,11 @@ func TestFirstSyncPagesThroughBothStreamsInOrder(t *testing.T) {
 		assert.Contains(t, []string{"FetchCommentPage", "ApplyCommentPage"}, n)
 	}
 	assert.Equal(t, "EndSync", names[12])
-	assert.Equal(t, activities.EndSyncInput{IntegrationID: integrationID, FirstSyncDone: true},
+	assert.Equal(t, contract.EndSyncInput{IntegrationID: integrationID, FirstSyncDone: true},
 		f.callsTo("EndSync")[0].End)
 	assert.Empty(t, f.callsTo("RecordError"))
 
-	assert.Equal(t, workflows.PhaseWaiting, p.Phase)
+	assert.Equal(t, contract.PhaseWaiting, p.Phase)
 	assert.True(t, p.FirstSyncDone)
 	assert.Equal(t, integrationID, p.IntegrationID)
 	assert.Equal(t, "acme", p.Name)
@@ -200,7 +200,7 @@ func TestFirstSyncPagesThroughBothStreamsInOrder(t *testing.T) {
 	assert.Empty(t, p.LastError)
 	require.NotNil(t, p.LastSyncAt)
 	assert.True(t, p.LastSyncAt.Equal(t0), "last sync at %v", p.LastSyncAt)
-	assert.Equal(t, []string{workflows.PhaseFirstSync, workflows.PhaseWaiting, workflows.PhaseInactive}, h.phases)
+	assert.Equal(t, []string{contract.PhaseFirstSync, contract.PhaseWaiting, contract.PhaseInactive}, h.phases)
 }
 
 func TestIntervalTimerTriggersIncrementalPass(t *testing.T) {
@@ -210,7 +210,7 @@ func TestIntervalTimerTriggersIncrementalPass(t *testing.T) {
 	h.at(30*time.Second, func() { f.grow(1, 1) })
 	before := h.progressAt(59 * time.Second)
 	after := h.progressAt(61 * time.Second)
-	h.signalAt(90*time.Second, workflows.SignalDeactivate)
+	h.signalAt(90*time.Second, contract.SignalDeactivate)
 	h.runFresh()
 	h.requireEndedInactive()
 
@@ -218,16 +218,16 @@ func TestIntervalTimerTriggersIncrementalPass(t *testing.T) {
 	assert.Equal(t, 2, after.SyncsCompleted)
 	require.NotNil(t, after.LastSyncAt)
 	assert.True(t, after.LastSyncAt.Equal(t0.Add(time.Minute)), "incremental pass at %v", after.LastSyncAt)
-	assert.Equal(t, workflows.PhaseWaiting, after.Phase)
+	assert.Equal(t, contract.PhaseWaiting, after.Phase)
 	// The incremental pass continues both streams from the committed positions, not from the start.
 	assert.Equal(t, []string{"", "t1", "t2", "t3"}, f.froms("FetchTicketPage"))
 	assert.Equal(t, []string{"", "c1", "c2"}, f.froms("FetchCommentPage"))
 	want := plus(firstSyncTotals,
-		workflows.Counters{Pages: 2, TicketsSynced: ticketsPer, CasesCreated: ticketsPer, CommentsSynced: commentsPer})
+		contract.Counters{Pages: 2, TicketsSynced: ticketsPer, CasesCreated: ticketsPer, CommentsSynced: commentsPer})
 	assert.Equal(t, want, after.Counters)
 	assert.Len(t, f.callsTo("EndSync"), 2)
-	assert.Equal(t, []string{workflows.PhaseFirstSync, workflows.PhaseWaiting, workflows.PhaseIncremental,
-		workflows.PhaseWaiting, workflows.PhaseInactive}, h.phases)
+	assert.Equal(t, []string{contract.PhaseFirstSync, contract.PhaseWaiting, contract.PhaseIncremental,
+		contract.PhaseWaiting, contract.PhaseInactive}, h.phases)
 }
 
 func TestDefaultIntervalIsFiveMinutes(t *testing.T) {
@@ -236,7 +236,7 @@ func TestDefaultIntervalIsFiveMinutes(t *testing.T) {
 	h := newHarness(t, f)
 	before := h.progressAt(5*time.Minute - time.Second)
 	after := h.progressAt(5*time.Minute + time.Second)
-	h.signalAt(6*time.Minute, workflows.SignalDeactivate)
+	h.signalAt(6*time.Minute, contract.SignalDeactivate)
 	h.runFresh()
 	h.requireEndedInactive()
 	assert.Equal(t, 1, before.SyncsCompleted)
@@ -246,9 +246,9 @@ func TestDefaultIntervalIsFiveMinutes(t *testing.T) {
 func TestLocalChangeWithTwoWayOffRunsNoPass(t *testing.T) {
 	f := newFake(1, 1)
 	h := newHarness(t, f)
-	h.signalAt(10*time.Minute, workflows.SignalLocalChange)
+	h.signalAt(10*time.Minute, contract.SignalLocalChange)
 	p := h.progressAt(10*time.Minute + time.Second)
-	h.signalAt(11*time.Minute, workflows.SignalDeactivate)
+	h.signalAt(11*time.Minute, contract.SignalDeactivate)
 	h.runFresh()
 	h.requireEndedInactive()
 	assert.Equal(t, 1, p.SyncsCompleted, "a local change with nothing to push spends no export request")
@@ -261,12 +261,12 @@ func TestLocalChangesArePushedAtOnceAndNeverDelayTheNextPass(t *testing.T) {
 	f := newFake(1, 1)
 	f.settings.TwoWay = true
 	h := newHarness(t, f) // interval 1h
-	h.signalAt(30*time.Minute, workflows.SignalLocalChange)
+	h.signalAt(30*time.Minute, contract.SignalLocalChange)
 	pushed := h.progressAt(30*time.Minute + time.Second)
-	h.signalAt(50*time.Minute, workflows.SignalLocalChange)
+	h.signalAt(50*time.Minute, contract.SignalLocalChange)
 	before := h.progressAt(time.Hour - time.Second)
 	after := h.progressAt(time.Hour + time.Second)
-	h.signalAt(time.Hour+time.Minute, workflows.SignalDeactivate)
+	h.signalAt(time.Hour+time.Minute, contract.SignalDeactivate)
 	h.runFresh()
 	h.requireEndedInactive()
 	assert.Len(t, f.callsTo("PushLocalChanges"), 4, "one at the end of each pass, one on each change")
@@ -281,20 +281,20 @@ func TestSyncNowWaitReturnsResultOfItsPass(t *testing.T) {
 	f := newFake(3, 2)
 	h := newHarness(t, f) // interval 1h: only sync-now can cause a pass within the test
 	h.at(10*time.Minute, func() { f.grow(2, 1) })
-	waited := h.updateAt(10*time.Minute, workflows.UpdateSyncNow, "u1", workflows.SyncRequest{Wait: true})
+	waited := h.updateAt(10*time.Minute, contract.UpdateSyncNow, "u1", contract.SyncRequest{Wait: true})
 	p := h.progressAt(15 * time.Minute)
-	queued := h.updateAt(20*time.Minute, workflows.UpdateSyncNow, "u2", workflows.SyncRequest{})
+	queued := h.updateAt(20*time.Minute, contract.UpdateSyncNow, "u2", contract.SyncRequest{})
 	p2 := h.progressAt(20*time.Minute + time.Second)
-	h.signalAt(30*time.Minute, workflows.SignalDeactivate)
+	h.signalAt(30*time.Minute, contract.SignalDeactivate)
 	h.runFresh()
 	h.requireEndedInactive()
 
 	require.True(t, waited.accepted)
 	require.True(t, waited.completed)
 	require.NoError(t, waited.err)
-	assert.Equal(t, workflows.SyncResult{Seq: 2, Phase: workflows.PhaseIncremental, Counters: workflows.Counters{
+	assert.Equal(t, contract.SyncResult{Seq: 2, Phase: contract.PhaseIncremental, Counters: contract.Counters{
 		Pages: 3, TicketsSynced: 2 * ticketsPer, CasesCreated: 2 * ticketsPer, CommentsSynced: commentsPer}},
-		decode[workflows.SyncResult](t, waited.result))
+		decode[contract.SyncResult](t, waited.result))
 	assert.Equal(t, 2, p.SyncsCompleted)
 	require.NotNil(t, p.LastSyncAt)
 	assert.True(t, p.LastSyncAt.Equal(t0.Add(10*time.Minute)), "the pass ran at %v", p.LastSyncAt)
@@ -302,8 +302,8 @@ func TestSyncNowWaitReturnsResultOfItsPass(t *testing.T) {
 	// Without Wait the update answers at once with the sequence number the requested pass will have.
 	require.True(t, queued.completed)
 	require.NoError(t, queued.err)
-	assert.Equal(t, workflows.SyncResult{Seq: 3, Phase: workflows.PhaseWaiting},
-		decode[workflows.SyncResult](t, queued.result))
+	assert.Equal(t, contract.SyncResult{Seq: 3, Phase: contract.PhaseWaiting},
+		decode[contract.SyncResult](t, queued.result))
 	assert.Equal(t, 3, p2.SyncsCompleted)
 	assert.Len(t, f.callsTo("SyncPosition"), 3)
 }
@@ -312,9 +312,9 @@ func TestUpdatesRejectedWhileDeactivating(t *testing.T) {
 	f := newFake(3, 2)
 	f.delays["FetchTicketPage"] = time.Minute // the first sync takes three minutes
 	h := newHarness(t, f)
-	h.signalAt(30*time.Second, workflows.SignalDeactivate)
-	syncNow := h.updateAt(31*time.Second, workflows.UpdateSyncNow, "u1", workflows.SyncRequest{Wait: true})
-	reset := h.updateAt(32*time.Second, workflows.UpdateReset, "u2", workflows.ResetRequest{Confirm: true})
+	h.signalAt(30*time.Second, contract.SignalDeactivate)
+	syncNow := h.updateAt(31*time.Second, contract.UpdateSyncNow, "u1", contract.SyncRequest{Wait: true})
+	reset := h.updateAt(32*time.Second, contract.UpdateReset, "u2", contract.ResetRequest{Confirm: true})
 	h.runFresh()
 	h.requireEndedInactive()
 
@@ -334,10 +334,10 @@ func TestSyncNowPendingAtDeactivationFails(t *testing.T) {
 	f := newFake(1, 1)
 	f.delays["ResetSync"] = time.Minute
 	h := newHarness(t, f)
-	h.updateAt(10*time.Minute, workflows.UpdateReset, "r1", workflows.ResetRequest{Confirm: true})
+	h.updateAt(10*time.Minute, contract.UpdateReset, "r1", contract.ResetRequest{Confirm: true})
 	// While ResetSync runs, a sync-now is accepted, then the integration is deactivated: the loop never runs the pass.
-	syncNow := h.updateAt(10*time.Minute+10*time.Second, workflows.UpdateSyncNow, "u1", workflows.SyncRequest{Wait: true})
-	h.signalAt(10*time.Minute+20*time.Second, workflows.SignalDeactivate)
+	syncNow := h.updateAt(10*time.Minute+10*time.Second, contract.UpdateSyncNow, "u1", contract.SyncRequest{Wait: true})
+	h.signalAt(10*time.Minute+20*time.Second, contract.SignalDeactivate)
 	h.runFresh()
 	h.requireEndedInactive()
 
@@ -351,9 +351,9 @@ func TestSyncNowPendingAtDeactivationFails(t *testing.T) {
 func TestResetWithoutConfirmIsRejected(t *testing.T) {
 	f := newFake(3, 2)
 	h := newHarness(t, f)
-	o := h.updateAt(10*time.Minute, workflows.UpdateReset, "r1", workflows.ResetRequest{})
+	o := h.updateAt(10*time.Minute, contract.UpdateReset, "r1", contract.ResetRequest{})
 	p := h.progressAt(11 * time.Minute)
-	h.signalAt(12*time.Minute, workflows.SignalDeactivate)
+	h.signalAt(12*time.Minute, contract.SignalDeactivate)
 	h.runFresh()
 	h.requireEndedInactive()
 
@@ -371,46 +371,46 @@ func TestResetRestartsFirstSync(t *testing.T) {
 	h := newHarness(t, f)
 	// Slow the re-run down so progress can be looked at between the reset and the end of the new first sync.
 	h.at(10*time.Minute, func() { f.setDelay("FetchTicketPage", time.Minute) })
-	o := h.updateAt(10*time.Minute, workflows.UpdateReset, "r1", workflows.ResetRequest{Confirm: true})
+	o := h.updateAt(10*time.Minute, contract.UpdateReset, "r1", contract.ResetRequest{Confirm: true})
 	during := h.progressAt(10*time.Minute + 30*time.Second)
 	after := h.progressAt(20 * time.Minute)
-	h.signalAt(21*time.Minute, workflows.SignalDeactivate)
+	h.signalAt(21*time.Minute, contract.SignalDeactivate)
 	h.runFresh()
 	h.requireEndedInactive()
 
 	require.True(t, o.accepted)
 	require.True(t, o.completed)
 	require.NoError(t, o.err)
-	assert.Equal(t, workflows.ResetResult{Generation: 2}, decode[workflows.ResetResult](t, o.result))
+	assert.Equal(t, contract.ResetResult{Generation: 2}, decode[contract.ResetResult](t, o.result))
 	require.Len(t, f.callsTo("ResetSync"), 1)
 	assert.Equal(t, integrationID, f.callsTo("ResetSync")[0].ID)
 
-	assert.Equal(t, workflows.PhaseFirstSync, during.Phase)
+	assert.Equal(t, contract.PhaseFirstSync, during.Phase)
 	assert.False(t, during.FirstSyncDone)
 	assert.Equal(t, 2, during.Generation)
-	assert.Equal(t, workflows.Counters{}, during.Counters, "reset zeroes the counters")
+	assert.Equal(t, contract.Counters{}, during.Counters, "reset zeroes the counters")
 	assert.Nil(t, during.LastSyncAt)
 
 	// The whole first sync again, in the new generation; the counters are those of one first sync, not two.
-	assert.Equal(t, []activities.PageRef{ref(1, ""), ref(1, "t1"), ref(1, "t2"), ref(2, ""), ref(2, "t1"),
+	assert.Equal(t, []contract.PageRef{ref(1, ""), ref(1, "t1"), ref(1, "t2"), ref(2, ""), ref(2, "t1"),
 		ref(2, "t2")}, refsOf(f.callsTo("FetchTicketPage")))
 	assert.Equal(t, []string{"", "c1", "", "c1"}, f.froms("FetchCommentPage"))
 	assert.True(t, after.FirstSyncDone)
 	assert.Equal(t, 2, after.Generation)
 	assert.Equal(t, firstSyncTotals, after.Counters)
-	assert.Equal(t, workflows.PhaseWaiting, after.Phase)
-	assert.Equal(t, []string{workflows.PhaseFirstSync, workflows.PhaseWaiting, workflows.PhaseFirstSync,
-		workflows.PhaseWaiting, workflows.PhaseInactive}, h.phases)
+	assert.Equal(t, contract.PhaseWaiting, after.Phase)
+	assert.Equal(t, []string{contract.PhaseFirstSync, contract.PhaseWaiting, contract.PhaseFirstSync,
+		contract.PhaseWaiting, contract.PhaseInactive}, h.phases)
 }
 
 func TestCredentialsRejectedWaitsForNewSettings(t *testing.T) {
 	f := newFake(3, 2)
 	var badToken atomic.Bool
 	badToken.Store(true)
-	f.fail = func(act string, r activities.PageRef) error {
+	f.fail = func(act string, r contract.PageRef) error {
 		if act == "FetchTicketPage" && r.From == "t1" && badToken.Load() {
 			return temporal.NewNonRetryableApplicationError("zendesk rejected credentials",
-				workflows.ErrCredentialsRejected, nil)
+				contract.ErrCredentialsRejected, nil)
 		}
 		return nil
 	}
@@ -419,53 +419,53 @@ func TestCredentialsRejectedWaitsForNewSettings(t *testing.T) {
 	h.at(10*time.Minute, func() { running = !h.env.IsWorkflowCompleted() })
 	rejected := h.progressAt(10 * time.Minute)
 	h.at(10*time.Minute+time.Second, func() { badToken.Store(false) })
-	h.signalAt(10*time.Minute+time.Second, workflows.SignalSettingsChanged)
+	h.signalAt(10*time.Minute+time.Second, contract.SignalSettingsChanged)
 	resumed := h.progressAt(10*time.Minute + 2*time.Second)
-	h.signalAt(11*time.Minute, workflows.SignalDeactivate)
+	h.signalAt(11*time.Minute, contract.SignalDeactivate)
 	h.runFresh()
 	h.requireEndedInactive()
 
 	assert.True(t, running, "credentials rejected must not end the workflow")
-	assert.Equal(t, workflows.PhaseCredentialsRejected, rejected.Phase)
+	assert.Equal(t, contract.PhaseCredentialsRejected, rejected.Phase)
 	assert.Equal(t, "zendesk rejected credentials", rejected.LastError)
 	assert.False(t, rejected.FirstSyncDone)
 	errs := f.callsTo("RecordError")
 	require.Len(t, errs, 1)
-	assert.Equal(t, activities.ErrorInput{IntegrationID: integrationID, Message: "zendesk rejected credentials"}, errs[0].Err)
+	assert.Equal(t, contract.ErrorInput{IntegrationID: integrationID, Message: "zendesk rejected credentials"}, errs[0].Err)
 
 	// settings-changed re-reads the settings and retries at once, from the committed position (page "" was applied).
 	assert.Len(t, f.callsTo("LoadSettings"), 2)
 	assert.Equal(t, []string{"", "t1", "t1", "t2"}, f.froms("FetchTicketPage"))
 	assert.True(t, resumed.FirstSyncDone, "the sync did not resume right after settings-changed: %+v", *resumed)
 	assert.Empty(t, resumed.LastError)
-	assert.Equal(t, workflows.PhaseWaiting, resumed.Phase)
+	assert.Equal(t, contract.PhaseWaiting, resumed.Phase)
 	assert.Equal(t, firstSyncTotals, resumed.Counters)
 	// "waiting" is passed through (the retry wakes at once) before the first sync starts again.
-	assert.Equal(t, []string{workflows.PhaseFirstSync, workflows.PhaseCredentialsRejected, workflows.PhaseWaiting,
-		workflows.PhaseFirstSync, workflows.PhaseWaiting, workflows.PhaseInactive}, h.phases)
+	assert.Equal(t, []string{contract.PhaseFirstSync, contract.PhaseCredentialsRejected, contract.PhaseWaiting,
+		contract.PhaseFirstSync, contract.PhaseWaiting, contract.PhaseInactive}, h.phases)
 }
 
 func TestCredentialsRejectedDuringIncrementalResumesOnSettingsChange(t *testing.T) {
 	f := newFake(1, 1)
 	var badToken atomic.Bool
-	f.fail = func(act string, r activities.PageRef) error {
+	f.fail = func(act string, r contract.PageRef) error {
 		if act == "FetchTicketPage" && badToken.Load() {
-			return temporal.NewNonRetryableApplicationError("token revoked", workflows.ErrCredentialsRejected, nil)
+			return temporal.NewNonRetryableApplicationError("token revoked", contract.ErrCredentialsRejected, nil)
 		}
 		return nil
 	}
 	h := newHarness(t, f)
 	h.at(10*time.Minute, func() { badToken.Store(true) })
-	h.updateAt(10*time.Minute, workflows.UpdateSyncNow, "u0", workflows.SyncRequest{})
+	h.updateAt(10*time.Minute, contract.UpdateSyncNow, "u0", contract.SyncRequest{})
 	rejected := h.progressAt(20 * time.Minute)
 	h.at(30*time.Minute, func() { badToken.Store(false) })
-	h.signalAt(30*time.Minute, workflows.SignalSettingsChanged)
+	h.signalAt(30*time.Minute, contract.SignalSettingsChanged)
 	resumed := h.progressAt(30*time.Minute + time.Second)
-	h.signalAt(31*time.Minute, workflows.SignalDeactivate)
+	h.signalAt(31*time.Minute, contract.SignalDeactivate)
 	h.runFresh()
 	h.requireEndedInactive()
 
-	assert.Equal(t, workflows.PhaseCredentialsRejected, rejected.Phase)
+	assert.Equal(t, contract.PhaseCredentialsRejected, rejected.Phase)
 	assert.True(t, rejected.FirstSyncDone, "a rejected token does not undo the first sync")
 	assert.Equal(t, "token revoked", rejected.LastError)
 	assert.Equal(t, 3, resumed.SyncsCompleted)
@@ -478,20 +478,20 @@ func TestMalformedPageRetriesAfterInterval(t *testing.T) {
 	f := newFake(3, 2)
 	f.settings.IntervalSeconds = 60
 	var failures atomic.Int32
-	f.fail = func(act string, r activities.PageRef) error {
+	f.fail = func(act string, r contract.PageRef) error {
 		if act == "FetchCommentPage" && r.From == "c1" && failures.Add(1) == 1 {
-			return temporal.NewNonRetryableApplicationError("malformed page", workflows.ErrMalformedPage, nil)
+			return temporal.NewNonRetryableApplicationError("malformed page", contract.ErrMalformedPage, nil)
 		}
 		return nil
 	}
 	h := newHarness(t, f)
 	failed := h.progressAt(30 * time.Second)
 	retried := h.progressAt(61 * time.Second)
-	h.signalAt(90*time.Second, workflows.SignalDeactivate)
+	h.signalAt(90*time.Second, contract.SignalDeactivate)
 	h.runFresh()
 	h.requireEndedInactive()
 
-	assert.Equal(t, workflows.PhaseWaiting, failed.Phase)
+	assert.Equal(t, contract.PhaseWaiting, failed.Phase)
 	assert.Equal(t, "malformed page", failed.LastError)
 	assert.False(t, failed.FirstSyncDone)
 	assert.Equal(t, 1, failed.SyncsCompleted)
@@ -506,14 +506,14 @@ func TestMalformedPageRetriesAfterInterval(t *testing.T) {
 	assert.True(t, retried.LastSyncAt.Equal(t0.Add(time.Minute)), "retried at %v, want after one interval", retried.LastSyncAt)
 	assert.Equal(t, []string{"", "t1", "t2", "t3"}, f.froms("FetchTicketPage"))
 	assert.Equal(t, []string{"", "c1", "c1"}, f.froms("FetchCommentPage"))
-	assert.Equal(t, workflows.Counters{Pages: 6, TicketsSynced: 3 * ticketsPer, CasesCreated: 3 * ticketsPer,
+	assert.Equal(t, contract.Counters{Pages: 6, TicketsSynced: 3 * ticketsPer, CasesCreated: 3 * ticketsPer,
 		CommentsSynced: 2 * commentsPer}, retried.Counters)
 }
 
 func TestDeactivateWhileWaitingEndsWithoutAnotherPass(t *testing.T) {
 	f := newFake(1, 1)
 	h := newHarness(t, f)
-	h.signalAt(10*time.Minute, workflows.SignalDeactivate)
+	h.signalAt(10*time.Minute, contract.SignalDeactivate)
 	h.runFresh()
 	h.requireEndedInactive()
 	assert.Len(t, f.callsTo("SyncPosition"), 1)
@@ -527,27 +527,27 @@ func TestInactiveIntegrationEndsAtOnce(t *testing.T) {
 	h.runFresh()
 	h.requireEndedInactive()
 	assert.Equal(t, []string{"LoadSettings"}, f.names())
-	assert.Equal(t, []string{workflows.PhaseInactive}, h.phases)
+	assert.Equal(t, []string{contract.PhaseInactive}, h.phases)
 	assert.WithinDuration(t, t0, h.env.Now(), 0)
 }
 
 func TestSettingsChangedToInactiveEndsWithoutSync(t *testing.T) {
 	f := newFake(1, 1)
 	h := newHarness(t, f)
-	h.at(10*time.Minute, func() { f.setSettings(func(s *activities.Settings) { s.Active = false }) })
-	h.signalAt(10*time.Minute, workflows.SignalSettingsChanged)
+	h.at(10*time.Minute, func() { f.setSettings(func(s *contract.Settings) { s.Active = false }) })
+	h.signalAt(10*time.Minute, contract.SignalSettingsChanged)
 	h.runFresh()
 	h.requireEndedInactive()
 	assert.Len(t, f.callsTo("LoadSettings"), 2)
 	assert.Len(t, f.callsTo("SyncPosition"), 1, "a deactivated integration must not sync again")
 }
 
-func continueAsNewInput(t *testing.T, err error) (*workflow.ContinueAsNewError, workflows.Input) {
+func continueAsNewInput(t *testing.T, err error) (*workflow.ContinueAsNewError, contract.Input) {
 	t.Helper()
 	var canErr *workflow.ContinueAsNewError
 	require.True(t, errors.As(err, &canErr), "want continue-as-new, got %v", err)
-	assert.Equal(t, workflows.IntegrationWorkflowName, canErr.WorkflowType.Name)
-	var in workflows.Input
+	assert.Equal(t, contract.IntegrationWorkflowName, canErr.WorkflowType.Name)
+	var in contract.Input
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(canErr.Input, &in))
 	require.NotNil(t, in.State)
 	return canErr, in
@@ -568,7 +568,7 @@ func TestContinueAsNewWhenSuggested(t *testing.T) {
 	st := in.State
 	assert.True(t, st.FirstSyncDone)
 	assert.Equal(t, 1, st.Generation)
-	want := plus(firstSyncTotals, workflows.Counters{Pages: 2, TicketsSynced: ticketsPer, CasesCreated: ticketsPer})
+	want := plus(firstSyncTotals, contract.Counters{Pages: 2, TicketsSynced: ticketsPer, CasesCreated: ticketsPer})
 	assert.Equal(t, want, st.Totals)
 	assert.Equal(t, 2, st.SyncsCompleted)
 	assert.Equal(t, 0, st.Cycles, "the cycle count restarts with the new run")
@@ -583,10 +583,10 @@ func TestContinueAsNewAtCycleCapKeepsCarriedState(t *testing.T) {
 	f.streams["tickets"].cursor, f.streams["comments"].cursor = "t3", "c2" // the first sync was done by an earlier run
 	h := newHarness(t, f)
 	lastSync := t0.Add(-time.Hour)
-	carried := &workflows.State{Phase: workflows.PhaseWaiting, FirstSyncDone: true, Generation: 1,
+	carried := &contract.State{Phase: contract.PhaseWaiting, FirstSyncDone: true, Generation: 1,
 		Totals: firstSyncTotals, LastSyncAt: &lastSync, SyncsCompleted: 7, Cycles: workflows.MaxCyclesPerRun - 1,
-		LastSync: workflows.SyncResult{Seq: 7, Phase: workflows.PhaseIncremental}}
-	h.run(workflows.Input{IntegrationID: integrationID, Name: "acme", State: carried})
+		LastSync: contract.SyncResult{Seq: 7, Phase: contract.PhaseIncremental}}
+	h.run(contract.Input{IntegrationID: integrationID, Name: "acme", State: carried})
 
 	_, in := continueAsNewInput(t, h.env.GetWorkflowError())
 	// A continued run goes straight to the incremental loop: it waits an interval and does not redo the first sync.
@@ -601,7 +601,7 @@ func TestContinueAsNewAtCycleCapKeepsCarriedState(t *testing.T) {
 	want := firstSyncTotals
 	want.Pages += 2
 	assert.Equal(t, want, st.Totals)
-	assert.Equal(t, []string{workflows.PhaseWaiting, workflows.PhaseIncremental}, h.phases)
+	assert.Equal(t, []string{contract.PhaseWaiting, contract.PhaseIncremental}, h.phases)
 }
 
 // A sync-now that arrives while a pass is running must wait for the pass it causes, not return the result of the
@@ -610,13 +610,13 @@ func TestSyncNowDuringPassWaitsForTheNextPass(t *testing.T) {
 	f := newFake(3, 2)
 	f.delays["FetchTicketPage"] = time.Minute
 	h := newHarness(t, f)
-	o := h.updateAt(30*time.Second, workflows.UpdateSyncNow, "u1", workflows.SyncRequest{Wait: true})
-	h.signalAt(time.Hour-time.Minute, workflows.SignalDeactivate)
+	o := h.updateAt(30*time.Second, contract.UpdateSyncNow, "u1", contract.SyncRequest{Wait: true})
+	h.signalAt(time.Hour-time.Minute, contract.SignalDeactivate)
 	h.runFresh()
 	h.requireEndedInactive()
 	require.True(t, o.completed)
 	require.NoError(t, o.err)
-	assert.Equal(t, 2, decode[workflows.SyncResult](t, o.result).Seq,
+	assert.Equal(t, 2, decode[contract.SyncResult](t, o.result).Seq,
 		"the update returned the first sync, which started before it was sent")
 }
 
@@ -625,9 +625,9 @@ func TestSyncNowDuringPassWaitsForTheNextPass(t *testing.T) {
 func TestContinueAsNewWithPendingSyncNowDoesNotHang(t *testing.T) {
 	f := newFake(1, 1)
 	var failures atomic.Int32
-	f.fail = func(act string, r activities.PageRef) error {
+	f.fail = func(act string, r contract.PageRef) error {
 		if act == "FetchTicketPage" && r.From == "t1" && failures.Add(1) == 1 {
-			return temporal.NewNonRetryableApplicationError("malformed page", workflows.ErrMalformedPage, nil)
+			return temporal.NewNonRetryableApplicationError("malformed page", contract.ErrMalformedPage, nil)
 		}
 		return nil
 	}
@@ -635,9 +635,9 @@ func TestContinueAsNewWithPendingSyncNowDoesNotHang(t *testing.T) {
 	h := newHarness(t, f)
 	h.env.SetTestTimeout(5 * time.Second)
 	h.at(10*time.Minute, func() { h.env.SetContinueAsNewSuggested(true) })
-	h.updateAt(10*time.Minute, workflows.UpdateSyncNow, "u0", workflows.SyncRequest{}) // an incremental pass, which fails
-	o := h.updateAt(10*time.Minute+30*time.Second, workflows.UpdateSyncNow, "u1", workflows.SyncRequest{Wait: true})
-	h.env.ExecuteWorkflow(workflows.IntegrationWorkflow, workflows.Input{IntegrationID: integrationID, Name: "acme"})
+	h.updateAt(10*time.Minute, contract.UpdateSyncNow, "u0", contract.SyncRequest{}) // an incremental pass, which fails
+	o := h.updateAt(10*time.Minute+30*time.Second, contract.UpdateSyncNow, "u1", contract.SyncRequest{Wait: true})
+	h.env.ExecuteWorkflow(workflows.IntegrationWorkflow, contract.Input{IntegrationID: integrationID, Name: "acme"})
 
 	require.True(t, o.accepted)
 	assert.True(t, o.completed, "the sync-now update never completed")

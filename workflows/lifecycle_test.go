@@ -13,7 +13,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/zendesk-sync/zendesk-sync/activities"
+	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/workflows"
 )
 
@@ -26,19 +26,19 @@ func TestActivateDuringAPassAfterDeactivateKeepsTheRunGoing(t *testing.T) {
 	f := newFake(3, 2)
 	f.delays["FetchTicketPage"] = time.Minute // the first sync takes three minutes
 	h := newHarness(t, f)
-	h.signalAt(30*time.Second, workflows.SignalDeactivate)
-	h.signalAt(31*time.Second, workflows.SignalSettingsChanged)
+	h.signalAt(30*time.Second, contract.SignalDeactivate)
+	h.signalAt(31*time.Second, contract.SignalSettingsChanged)
 	h.at(5*time.Minute, func() { f.grow(1, 0) })
-	o := h.updateAt(10*time.Minute, workflows.UpdateSyncNow, "u1", workflows.SyncRequest{Wait: true})
-	h.at(20*time.Minute, func() { f.setSettings(func(s *activities.Settings) { s.Active = false }) })
-	h.signalAt(20*time.Minute, workflows.SignalDeactivate)
+	o := h.updateAt(10*time.Minute, contract.UpdateSyncNow, "u1", contract.SyncRequest{Wait: true})
+	h.at(20*time.Minute, func() { f.setSettings(func(s *contract.Settings) { s.Active = false }) })
+	h.signalAt(20*time.Minute, contract.SignalDeactivate)
 	h.runFresh()
 	h.requireEndedInactive()
 
 	require.True(t, o.accepted, "sync-now refused after the activation: %v", o.rejectErr)
 	require.True(t, o.completed)
 	require.NoError(t, o.err)
-	assert.Equal(t, 2, decode[workflows.SyncResult](t, o.result).Seq)
+	assert.Equal(t, 2, decode[contract.SyncResult](t, o.result).Seq)
 	assert.WithinDuration(t, t0.Add(20*time.Minute), h.env.Now(), 0, "the run ended before the real deactivation")
 	assert.Len(t, f.callsTo("LoadSettings"), 2, "the first read, and the re-read before ending")
 }
@@ -47,8 +47,8 @@ func TestActivateDuringAPassAfterDeactivateKeepsTheRunGoing(t *testing.T) {
 func TestDeactivateAloneEndsWithoutRereadingSettings(t *testing.T) {
 	f := newFake(1, 1)
 	h := newHarness(t, f)
-	h.at(10*time.Minute, func() { f.setSettings(func(s *activities.Settings) { s.Active = false }) })
-	h.signalAt(10*time.Minute, workflows.SignalDeactivate)
+	h.at(10*time.Minute, func() { f.setSettings(func(s *contract.Settings) { s.Active = false }) })
+	h.signalAt(10*time.Minute, contract.SignalDeactivate)
 	h.runFresh()
 	h.requireEndedInactive()
 	assert.Len(t, f.callsTo("LoadSettings"), 1)
@@ -62,26 +62,26 @@ func TestContinueAsNewServesSyncNowArrivingWhileRetryFailuresRuns(t *testing.T) 
 	h := newHarness(t, f)
 	h.env.SetTestTimeout(20 * time.Second)
 	h.env.OnActivity(a.RetryFailures, mock.Anything, mock.Anything).
-		Return(activities.RetryResult{Retried: 1, Fixed: 1}, nil).After(5 * time.Minute)
+		Return(contract.RetryResult{Retried: 1, Fixed: 1}, nil).After(5 * time.Minute)
 	retry := &outcome{}
 	h.at(10*time.Minute, func() {
-		h.env.UpdateWorkflow(workflows.UpdateRetryFailures, "r1", &testsuite.TestUpdateCallback{
+		h.env.UpdateWorkflow(contract.UpdateRetryFailures, "r1", &testsuite.TestUpdateCallback{
 			OnAccept:   func() { retry.accepted = true },
 			OnReject:   func(err error) { retry.rejected, retry.rejectErr = true, err },
 			OnComplete: func(r any, err error) { retry.completed, retry.result, retry.err = true, r, err },
 		})
 	})
 	h.at(10*time.Minute+time.Second, func() { h.env.SetContinueAsNewSuggested(true) })
-	h.updateAt(10*time.Minute+time.Second, workflows.UpdateSyncNow, "u0", workflows.SyncRequest{}) // a pass, then continue-as-new is due
+	h.updateAt(10*time.Minute+time.Second, contract.UpdateSyncNow, "u0", contract.SyncRequest{}) // a pass, then continue-as-new is due
 	h.at(11*time.Minute, func() { f.grow(1, 0) })
-	o := h.updateAt(11*time.Minute, workflows.UpdateSyncNow, "u1", workflows.SyncRequest{Wait: true})
-	h.env.ExecuteWorkflow(workflows.IntegrationWorkflow, workflows.Input{IntegrationID: integrationID, Name: "acme"})
+	o := h.updateAt(11*time.Minute, contract.UpdateSyncNow, "u1", contract.SyncRequest{Wait: true})
+	h.env.ExecuteWorkflow(workflows.IntegrationWorkflow, contract.Input{IntegrationID: integrationID, Name: "acme"})
 
 	require.True(t, h.env.IsWorkflowCompleted(), "the workflow hung")
 	require.True(t, o.accepted)
 	require.True(t, o.completed, "the sync-now update never completed")
 	require.NoError(t, o.err)
-	res := decode[workflows.SyncResult](t, o.result)
+	res := decode[contract.SyncResult](t, o.result)
 	assert.Equal(t, 3, res.Seq)
 	assert.Equal(t, int64(ticketsPer), res.Counters.TicketsSynced)
 	require.True(t, retry.completed, "continue-as-new did not wait for the retry-failures update")
@@ -98,22 +98,22 @@ func TestStalePassDoesNotAnswerAWaitingSyncNow(t *testing.T) {
 	f := newFake(1, 1)
 	h := newHarness(t, f)
 	stale := true
-	f.fail = func(act string, r activities.PageRef) error {
+	f.fail = func(act string, r contract.PageRef) error {
 		if act == "FetchTicketPage" && r.From == "t1" && stale {
 			stale = false
-			return temporal.NewNonRetryableApplicationError("stale page", workflows.ErrStalePage, nil)
+			return temporal.NewNonRetryableApplicationError("stale page", contract.ErrStalePage, nil)
 		}
 		return nil
 	}
 	h.at(10*time.Minute, func() { f.grow(1, 0) })
-	o := h.updateAt(10*time.Minute, workflows.UpdateSyncNow, "u1", workflows.SyncRequest{Wait: true})
-	h.signalAt(20*time.Minute, workflows.SignalDeactivate)
+	o := h.updateAt(10*time.Minute, contract.UpdateSyncNow, "u1", contract.SyncRequest{Wait: true})
+	h.signalAt(20*time.Minute, contract.SignalDeactivate)
 	h.runFresh()
 	h.requireEndedInactive()
 
 	require.True(t, o.completed)
 	require.NoError(t, o.err)
-	res := decode[workflows.SyncResult](t, o.result)
+	res := decode[contract.SyncResult](t, o.result)
 	assert.Equal(t, 3, res.Seq, "the superseded pass answered the caller")
 	assert.False(t, res.Superseded)
 	assert.Empty(t, res.Error)
@@ -128,7 +128,7 @@ func TestLongFirstSyncContinuesAsNewBetweenPages(t *testing.T) {
 	const pages = 5000
 	f := newFake(pages, 3)
 	f.delays["FetchTicketPage"] = time.Second // simulated: lets updates land in the middle of a run
-	in := workflows.Input{IntegrationID: integrationID, Name: "acme"}
+	in := contract.Input{IntegrationID: integrationID, Name: "acme"}
 	var ask *outcome // the sync-now --wait caller, asking each run again while it is answered Pending
 	pendings := 0
 	var runs, applied []int
@@ -137,16 +137,16 @@ func TestLongFirstSyncContinuesAsNewBetweenPages(t *testing.T) {
 		h := newHarness(t, f)
 		before := len(f.callsTo("ApplyTicketPage")) + len(f.callsTo("ApplyCommentPage"))
 		if run == 2 {
-			ask = h.updateAt(30*time.Second, workflows.UpdateSyncNow, "u1", workflows.SyncRequest{Wait: true})
+			ask = h.updateAt(30*time.Second, contract.UpdateSyncNow, "u1", contract.SyncRequest{Wait: true})
 		} else if ask != nil && ask.completed {
 			require.NoError(t, ask.err)
-			if res := decode[workflows.SyncResult](t, ask.result); res.Pending {
+			if res := decode[contract.SyncResult](t, ask.result); res.Pending {
 				pendings++
-				ask = h.updateAt(30*time.Second, workflows.UpdateSyncNow, "u"+strconv.Itoa(run),
-					workflows.SyncRequest{Wait: true, WaitFor: res.Seq})
+				ask = h.updateAt(30*time.Second, contract.UpdateSyncNow, "u"+strconv.Itoa(run),
+					contract.SyncRequest{Wait: true, WaitFor: res.Seq})
 			}
 		}
-		h.signalAt(30*time.Minute, workflows.SignalDeactivate)
+		h.signalAt(30*time.Minute, contract.SignalDeactivate)
 		h.env.ExecuteWorkflow(workflows.IntegrationWorkflow, in)
 		require.True(t, h.env.IsWorkflowCompleted())
 		applied = append(applied, len(f.callsTo("ApplyTicketPage"))+len(f.callsTo("ApplyCommentPage"))-before)
@@ -182,7 +182,7 @@ func TestLongFirstSyncContinuesAsNewBetweenPages(t *testing.T) {
 	assert.Positive(t, pendings, "the caller was never caught by a hand-over")
 	require.True(t, ask.completed)
 	require.NoError(t, ask.err)
-	res := decode[workflows.SyncResult](t, ask.result)
+	res := decode[contract.SyncResult](t, ask.result)
 	assert.False(t, res.Pending)
 	assert.Equal(t, 2, res.Seq, "sync-now arrived during the first sync: it waits for the pass after it")
 	assert.Len(t, f.callsTo("EndSync"), 2)

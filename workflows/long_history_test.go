@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 	"go.temporal.io/server/temporaltest"
 
+	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/workflows"
 )
 
@@ -36,9 +37,9 @@ func TestHistoryOfEveryRunStaysBoundedOnAFiveThousandPageFirstSync(t *testing.T)
 	})
 	require.NoError(t, err)
 	f := newFake(pages, 2)
-	ts.NewWorker(workflows.TaskQueue, func(r worker.Registry) {
+	ts.NewWorker(contract.TaskQueue, func(r worker.Registry) {
 		r.RegisterWorkflowWithOptions(workflows.IntegrationWorkflow,
-			workflow.RegisterOptions{Name: workflows.IntegrationWorkflowName})
+			workflow.RegisterOptions{Name: contract.IntegrationWorkflowName})
 		for name, fn := range map[string]any{
 			"LoadSettings": f.LoadSettings, "SyncPosition": f.SyncPosition,
 			"FetchTicketPage": f.FetchTicketPage, "ApplyTicketPage": f.ApplyTicketPage,
@@ -49,11 +50,11 @@ func TestHistoryOfEveryRunStaysBoundedOnAFiveThousandPageFirstSync(t *testing.T)
 		}
 	})
 	r := &recorder{t: t, ctx: ctx, c: c}
-	id := workflows.IntegrationWorkflowID(integrationID)
-	r.start(id, workflows.Input{IntegrationID: integrationID, Name: "acme"})
-	var p workflows.Progress
+	id := contract.IntegrationWorkflowID(integrationID)
+	r.start(id, contract.Input{IntegrationID: integrationID, Name: "acme"})
+	var p contract.Progress
 	for deadline := time.Now().Add(14 * time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
-		v, err := c.QueryWorkflow(ctx, id, "", workflows.QueryProgress)
+		v, err := c.QueryWorkflow(ctx, id, "", contract.QueryProgress)
 		if err == nil && v.Get(&p) == nil && p.FirstSyncDone {
 			break
 		}

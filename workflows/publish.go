@@ -24,7 +24,7 @@ func PublishCaseWorkflow(ctx workflow.Context, caseID int64) (contract.PublishRe
 		return res, err
 	}
 	if !res.Already && res.IntegrationID != 0 {
-		_ = workflow.SignalExternalWorkflow(ctx, IntegrationWorkflowID(res.IntegrationID), "", SignalLocalChange, nil).Get(ctx, nil)
+		_ = workflow.SignalExternalWorkflow(ctx, contract.IntegrationWorkflowID(res.IntegrationID), "", contract.SignalLocalChange, nil).Get(ctx, nil)
 	}
 	return res, nil
 }

@@ -22,6 +22,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 	"go.temporal.io/server/temporaltest"
 
+	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/workflows"
 )
 
@@ -48,9 +49,9 @@ func TestRecordHistory(t *testing.T) {
 	require.NoError(t, err)
 
 	f := newFake(3, 2)
-	ts.NewWorker(workflows.TaskQueue, func(r worker.Registry) {
+	ts.NewWorker(contract.TaskQueue, func(r worker.Registry) {
 		r.RegisterWorkflowWithOptions(workflows.IntegrationWorkflow,
-			workflow.RegisterOptions{Name: workflows.IntegrationWorkflowName})
+			workflow.RegisterOptions{Name: contract.IntegrationWorkflowName})
 		for name, fn := range map[string]any{
 			"LoadSettings": f.LoadSettings, "SyncPosition": f.SyncPosition,
 			"FetchTicketPage": f.FetchTicketPage, "ApplyTicketPage": f.ApplyTicketPage,
@@ -63,36 +64,36 @@ func TestRecordHistory(t *testing.T) {
 	r := &recorder{t: t, ctx: ctx, c: c}
 
 	// Life of an integration: first sync, sync-now, a local change, reset, a settings change, deactivation.
-	id := workflows.IntegrationWorkflowID(integrationID)
-	run := r.start(id, workflows.Input{IntegrationID: integrationID, Name: "acme"})
-	r.waitProgress(id, func(p workflows.Progress) bool { return p.FirstSyncDone && p.Phase == workflows.PhaseWaiting })
+	id := contract.IntegrationWorkflowID(integrationID)
+	run := r.start(id, contract.Input{IntegrationID: integrationID, Name: "acme"})
+	r.waitProgress(id, func(p contract.Progress) bool { return p.FirstSyncDone && p.Phase == contract.PhaseWaiting })
 	f.grow(1, 1)
-	var res workflows.SyncResult
-	r.update(id, workflows.UpdateSyncNow, workflows.SyncRequest{Wait: true}, &res)
+	var res contract.SyncResult
+	r.update(id, contract.UpdateSyncNow, contract.SyncRequest{Wait: true}, &res)
 	require.Equal(t, 2, res.Seq)
 	require.Empty(t, res.Error)
-	require.NoError(t, c.SignalWorkflow(ctx, id, "", workflows.SignalLocalChange, nil))
-	r.waitProgress(id, func(p workflows.Progress) bool { return p.SyncsCompleted == 3 && p.Phase == workflows.PhaseWaiting })
-	var reset workflows.ResetResult
-	r.update(id, workflows.UpdateReset, workflows.ResetRequest{Confirm: true}, &reset)
+	require.NoError(t, c.SignalWorkflow(ctx, id, "", contract.SignalLocalChange, nil))
+	r.waitProgress(id, func(p contract.Progress) bool { return p.SyncsCompleted == 3 && p.Phase == contract.PhaseWaiting })
+	var reset contract.ResetResult
+	r.update(id, contract.UpdateReset, contract.ResetRequest{Confirm: true}, &reset)
 	require.Equal(t, 2, reset.Generation)
-	r.waitProgress(id, func(p workflows.Progress) bool { return p.FirstSyncDone && p.SyncsCompleted == 4 })
-	require.NoError(t, c.SignalWorkflow(ctx, id, "", workflows.SignalSettingsChanged, nil))
-	r.waitProgress(id, func(p workflows.Progress) bool { return p.SyncsCompleted == 5 && p.Phase == workflows.PhaseWaiting })
-	require.NoError(t, c.SignalWorkflow(ctx, id, "", workflows.SignalDeactivate, nil))
+	r.waitProgress(id, func(p contract.Progress) bool { return p.FirstSyncDone && p.SyncsCompleted == 4 })
+	require.NoError(t, c.SignalWorkflow(ctx, id, "", contract.SignalSettingsChanged, nil))
+	r.waitProgress(id, func(p contract.Progress) bool { return p.SyncsCompleted == 5 && p.Phase == contract.PhaseWaiting })
+	require.NoError(t, c.SignalWorkflow(ctx, id, "", contract.SignalDeactivate, nil))
 	require.NoError(t, run.Get(ctx, nil))
 	r.write(id, run.GetRunID(), "integration_history.json", enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED)
 
 	// A run that continues as new: it carries a state one pass short of the cycle cap, and sync-now runs that pass.
-	id = workflows.IntegrationWorkflowID(integrationID + 1)
+	id = contract.IntegrationWorkflowID(integrationID + 1)
 	last := time.Now().UTC().Truncate(time.Second)
-	run = r.start(id, workflows.Input{IntegrationID: integrationID + 1, Name: "acme-2", State: &workflows.State{
-		Phase: workflows.PhaseWaiting, FirstSyncDone: true, Generation: 2, Totals: firstSyncTotals, LastSyncAt: &last,
+	run = r.start(id, contract.Input{IntegrationID: integrationID + 1, Name: "acme-2", State: &contract.State{
+		Phase: contract.PhaseWaiting, FirstSyncDone: true, Generation: 2, Totals: firstSyncTotals, LastSyncAt: &last,
 		SyncsCompleted: 4, Cycles: workflows.MaxCyclesPerRun - 1}})
-	r.update(id, workflows.UpdateSyncNow, workflows.SyncRequest{Wait: true}, &res)
+	r.update(id, contract.UpdateSyncNow, contract.SyncRequest{Wait: true}, &res)
 	require.Equal(t, 5, res.Seq)
-	r.waitProgress(id, func(p workflows.Progress) bool { return p.Phase == workflows.PhaseWaiting })
-	require.NoError(t, c.SignalWorkflow(ctx, id, "", workflows.SignalDeactivate, nil))
+	r.waitProgress(id, func(p contract.Progress) bool { return p.Phase == contract.PhaseWaiting })
+	require.NoError(t, c.SignalWorkflow(ctx, id, "", contract.SignalDeactivate, nil))
 	require.NoError(t, c.GetWorkflow(ctx, id, "").Get(ctx, nil))
 	r.write(id, run.GetRunID(), "integration_history_continue_as_new.json",
 		enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW)
@@ -104,10 +105,10 @@ type recorder struct {
 	c   client.Client
 }
 
-func (r *recorder) start(id string, in workflows.Input) client.WorkflowRun {
-	run, err := r.c.ExecuteWorkflow(r.ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue,
+func (r *recorder) start(id string, in contract.Input) client.WorkflowRun {
+	run, err := r.c.ExecuteWorkflow(r.ctx, client.StartWorkflowOptions{ID: id, TaskQueue: contract.TaskQueue,
 		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.IntegrationKey.ValueSet(in.Name))},
-		workflows.IntegrationWorkflowName, in)
+		contract.IntegrationWorkflowName, in)
 	require.NoError(r.t, err)
 	return run
 }
@@ -119,10 +120,10 @@ func (r *recorder) update(id, name string, arg, out any) {
 	require.NoError(r.t, h.Get(r.ctx, out))
 }
 
-func (r *recorder) waitProgress(id string, cond func(workflows.Progress) bool) {
-	var p workflows.Progress
+func (r *recorder) waitProgress(id string, cond func(contract.Progress) bool) {
+	var p contract.Progress
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		v, err := r.c.QueryWorkflow(r.ctx, id, "", workflows.QueryProgress)
+		v, err := r.c.QueryWorkflow(r.ctx, id, "", contract.QueryProgress)
 		if err == nil && v.Get(&p) == nil && cond(p) {
 			return
 		}

@@ -1,22 +1,33 @@
 package workflows
 
 import (
+	"sort"
+
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/zendesk-sync/zendesk-sync/contract"
 )
 
 // Registry is the part of worker.Worker that registration needs.
 type Registry interface {
 	RegisterWorkflowWithOptions(w interface{}, options workflow.RegisterOptions)
-	RegisterActivity(a interface{})
+	RegisterActivityWithOptions(a interface{}, options activity.RegisterOptions)
 }
 
-// Register registers every workflow and activity on a worker, so the worker binary and the tests register
-// exactly the same things. acts is the activities struct (activities.Activities, or a test's fake with the same
-// method names): registered as a struct, each method is registered under its own name, which is the
-// contract.Activity* name the workflow schedules. Taking it as a plain value keeps this package free of the
-// activities package (and of the storage and Zendesk packages behind it).
-func Register(r Registry, acts interface{}) {
-	r.RegisterWorkflowWithOptions(IntegrationWorkflow, workflow.RegisterOptions{Name: IntegrationWorkflowName})
-	r.RegisterWorkflowWithOptions(PublishCaseWorkflow, workflow.RegisterOptions{Name: PublishWorkflowName})
-	r.RegisterActivity(acts)
+// Register registers every workflow and the given activities on a worker, so the worker binary and the tests
+// register exactly the same things. acts maps each contract.Activity* name to its function (the worker builds it
+// from the activity rooms); taking them as plain values keeps this package free of the activities packages (and of
+// the storage and Zendesk packages behind them).
+func Register(r Registry, acts map[string]any) {
+	r.RegisterWorkflowWithOptions(IntegrationWorkflow, workflow.RegisterOptions{Name: contract.IntegrationWorkflowName})
+	r.RegisterWorkflowWithOptions(PublishCaseWorkflow, workflow.RegisterOptions{Name: contract.PublishWorkflowName})
+	names := make([]string, 0, len(acts))
+	for name := range acts {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		r.RegisterActivityWithOptions(acts[name], activity.RegisterOptions{Name: name})
+	}
 }

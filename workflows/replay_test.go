@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/workflows"
 )
 
@@ -25,7 +26,7 @@ func TestReplayIntegrationHistory(t *testing.T) {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
 			r.RegisterWorkflowWithOptions(workflows.IntegrationWorkflow,
-				workflow.RegisterOptions{Name: workflows.IntegrationWorkflowName})
+				workflow.RegisterOptions{Name: contract.IntegrationWorkflowName})
 			require.NoError(t, r.ReplayWorkflowHistoryFromJSONFile(nil, file))
 		})
 	}
@@ -51,9 +52,9 @@ func TestReplayHistoryCoversTheLifecycle(t *testing.T) {
 			signals[a.GetSignalName()]++
 		}
 	}
-	assert.Equal(t, map[string]int{workflows.UpdateSyncNow: 1, workflows.UpdateReset: 1}, updates)
-	assert.Equal(t, map[string]int{workflows.SignalLocalChange: 1, workflows.SignalSettingsChanged: 1,
-		workflows.SignalDeactivate: 1}, signals)
+	assert.Equal(t, map[string]int{contract.UpdateSyncNow: 1, contract.UpdateReset: 1}, updates)
+	assert.Equal(t, map[string]int{contract.SignalLocalChange: 1, contract.SignalSettingsChanged: 1,
+		contract.SignalDeactivate: 1}, signals)
 	assert.Equal(t, 2, count[enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED])
 	assert.Positive(t, count[enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES])
 	assert.Equal(t, 1, count[enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED])

@@ -148,7 +148,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if acts == nil {
 		acts = &activities.Activities{Store: st, Key: deps.Key, PerPage: cfg.PerPage, Logger: logger}
 	}
-	workflows.Register(w, acts)
+	workflows.Register(w, activityFuncs(acts))
 	logger.Info("worker started", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace,
 		"task_queue", cfg.TaskQueue, "stop_timeout", cfg.StopTimeout, "retention", cfg.Retention)
 	// Run stops polling when ctx ends and waits for running activities up to the stop timeout.

@@ -1,4 +1,4 @@
-package activities
+package importing
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/zendesk-sync/zendesk-sync/activities"
+	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/store"
 	"github.com/zendesk-sync/zendesk-sync/zendesk"
 )
@@ -19,16 +21,16 @@ const cursorRestartOverlap = 5 * time.Minute
 
 // FetchTicketPage reads one page of the incremental ticket export (users side-loaded) from ref.From, and stages
 // it. Retrying it re-fetches and replaces the staged page, so it is idempotent.
-func (a *Activities) FetchTicketPage(ctx context.Context, ref PageRef) (FetchResult, error) {
+func (a *Activities) FetchTicketPage(ctx context.Context, ref contract.PageRef) (contract.FetchResult, error) {
 	in, err := a.Store.Integration(ctx, ref.IntegrationID)
 	if err != nil {
-		return FetchResult{}, err
+		return contract.FetchResult{}, err
 	}
-	c, err := a.client(in)
+	c, err := a.Client(in)
 	if err != nil {
-		return FetchResult{}, err
+		return contract.FetchResult{}, err
 	}
-	stop := keepAlive(ctx)
+	stop := activities.KeepAlive(ctx)
 	defer stop()
 	var start time.Time
 	if in.SyncFrom.Valid {
@@ -42,18 +44,18 @@ func (a *Activities) FetchTicketPage(ctx context.Context, ref PageRef) (FetchRes
 		// stands, so applying it moves the stream onto the new cursor; the workflow sees an ordinary page.
 		var restart time.Time
 		if restart, err = a.ticketRestartTime(ctx, in, start); err != nil {
-			return FetchResult{}, err
+			return contract.FetchResult{}, err
 		}
-		a.logger().Warn("Zendesk refused the ticket export cursor: restarting the ticket stream by time",
+		a.Log().Warn("Zendesk refused the ticket export cursor: restarting the ticket stream by time",
 			"integration", in.Name, "error", refused.Error(), "start_time", restart.UTC().Format(time.RFC3339))
 		page, err = c.TicketExportPage(ctx, "", restart, a.PerPage)
 	}
 	if err != nil {
-		return FetchResult{}, a.classify(ctx, in, fmt.Sprintf("fetch tickets from cursor %q", ref.From), err)
+		return contract.FetchResult{}, a.Classify(ctx, in, fmt.Sprintf("fetch tickets from cursor %q", ref.From), err)
 	}
 	body, err := encodeStaged(stageTickets(page.Tickets, page.Users, page.Bad))
 	if err != nil {
-		return FetchResult{}, err
+		return contract.FetchResult{}, err
 	}
 	next := page.AfterCursor
 	if next == "" {
@@ -63,9 +65,9 @@ func (a *Activities) FetchTicketPage(ctx context.Context, ref PageRef) (FetchRes
 	endOfStream := page.EndOfStream || next == ref.From
 	if err := a.Store.StagePage(ctx, &store.Page{IntegrationID: in.ID, Kind: store.KindTickets, Generation: ref.Generation,
 		FromPos: ref.From, NextPos: next, EndOfStream: endOfStream, Body: body}); err != nil {
-		return FetchResult{}, err
+		return contract.FetchResult{}, err
 	}
-	return FetchResult{Next: next, EndOfStream: endOfStream, Records: len(page.Tickets) + len(page.Bad)}, nil
+	return contract.FetchResult{Next: next, EndOfStream: endOfStream, Records: len(page.Tickets) + len(page.Bad)}, nil
 }
 
 // ticketRestartTime is where the ticket stream restarts by time: the newest generated_timestamp it applied in
@@ -87,24 +89,24 @@ func (a *Activities) ticketRestartTime(ctx context.Context, in *store.Integratio
 
 // FetchCommentPage reads one page of ticket events with their comments from ref.From (a Unix time), fetches the
 // comment authors not mirrored yet in one batched call, and stages both.
-func (a *Activities) FetchCommentPage(ctx context.Context, ref PageRef) (FetchResult, error) {
+func (a *Activities) FetchCommentPage(ctx context.Context, ref contract.PageRef) (contract.FetchResult, error) {
 	in, err := a.Store.Integration(ctx, ref.IntegrationID)
 	if err != nil {
-		return FetchResult{}, err
+		return contract.FetchResult{}, err
 	}
-	c, err := a.client(in)
+	c, err := a.Client(in)
 	if err != nil {
-		return FetchResult{}, err
+		return contract.FetchResult{}, err
 	}
 	start, err := strconv.ParseInt(ref.From, 10, 64)
 	if err != nil {
-		return FetchResult{}, fmt.Errorf("comment stream position %q: %w", ref.From, err)
+		return contract.FetchResult{}, fmt.Errorf("comment stream position %q: %w", ref.From, err)
 	}
-	stop := keepAlive(ctx)
+	stop := activities.KeepAlive(ctx)
 	defer stop()
 	page, err := c.CommentEventsPage(ctx, start)
 	if err != nil {
-		return FetchResult{}, a.classify(ctx, in, fmt.Sprintf("fetch comment events from %d", start), err)
+		return contract.FetchResult{}, a.Classify(ctx, in, fmt.Sprintf("fetch comment events from %d", start), err)
 	}
 	next := start
 	if page.EndTime > next {
@@ -122,25 +124,25 @@ func (a *Activities) FetchCommentPage(ctx context.Context, ref PageRef) (FetchRe
 		// (The check on the last minute: a recent position is sent clamped, so its page is not this case.)
 		more, err := a.commentsOfSecond(ctx, c, in, start)
 		if err != nil {
-			return FetchResult{}, err
+			return contract.FetchResult{}, err
 		}
 		comments = append(comments, more...)
 		next, endOfStream = start+1, false
 	}
 	sc, err := a.stageComments(ctx, c, in, comments, page.Bad)
 	if err != nil {
-		return FetchResult{}, err
+		return contract.FetchResult{}, err
 	}
 	body, err := encodeStaged(sc)
 	if err != nil {
-		return FetchResult{}, err
+		return contract.FetchResult{}, err
 	}
 	nextPos := strconv.FormatInt(next, 10)
 	if err := a.Store.StagePage(ctx, &store.Page{IntegrationID: in.ID, Kind: store.KindComments, Generation: ref.Generation,
 		FromPos: ref.From, NextPos: nextPos, EndOfStream: endOfStream, Body: body}); err != nil {
-		return FetchResult{}, err
+		return contract.FetchResult{}, err
 	}
-	return FetchResult{Next: nextPos, EndOfStream: endOfStream, Records: len(sc.Comments)}, nil
+	return contract.FetchResult{Next: nextPos, EndOfStream: endOfStream, Records: len(sc.Comments)}, nil
 }
 
 // stageComments builds the staged page of comments: each comment once, cleaned, with the authors not mirrored
@@ -156,7 +158,7 @@ func (a *Activities) stageComments(ctx context.Context, c *zendesk.Client, in *s
 			continue
 		}
 		dup[cm.ID] = true
-		row, err := stageComment(cm)
+		row, err := activities.CleanComment(cm)
 		if err != nil {
 			sc.Bad = append(sc.Bad, unstorable("comment", cm.ID, cm.Raw, err.Error()))
 			continue
@@ -180,7 +182,7 @@ func (a *Activities) stageComments(ctx context.Context, c *zendesk.Client, in *s
 	if len(missing) > 0 {
 		users, err := c.ShowManyUsers(ctx, missing)
 		if err != nil {
-			return sc, a.classify(ctx, in, "fetch comment authors", err)
+			return sc, a.Classify(ctx, in, "fetch comment authors", err)
 		}
 		var ubad []stagedBad
 		sc.Users, ubad = stageUsers(users)
@@ -205,7 +207,7 @@ func (a *Activities) commentsOfSecond(ctx context.Context, c *zendesk.Client, in
 	for {
 		page, err := c.TicketExportPage(ctx, cursor, time.Unix(sec, 0), a.PerPage)
 		if err != nil {
-			return nil, a.classify(ctx, in, fmt.Sprintf("list the tickets changed since %d", sec), err)
+			return nil, a.Classify(ctx, in, fmt.Sprintf("list the tickets changed since %d", sec), err)
 		}
 		for _, t := range page.Tickets {
 			if t.Status != "deleted" && t.CreatedAt.Unix() <= sec && !seen[t.ID] {
@@ -218,7 +220,7 @@ func (a *Activities) commentsOfSecond(ctx context.Context, c *zendesk.Client, in
 		}
 		cursor = page.AfterCursor
 	}
-	a.logger().Info("more ticket events in one second than a page holds: reading that second's comments per ticket",
+	a.Log().Info("more ticket events in one second than a page holds: reading that second's comments per ticket",
 		"integration", in.Name, "second", sec, "tickets", len(ids))
 	var out []zendesk.Comment
 	for _, id := range ids {
@@ -228,7 +230,7 @@ func (a *Activities) commentsOfSecond(ctx context.Context, c *zendesk.Client, in
 			continue // deleted since it was listed
 		}
 		if err != nil {
-			return nil, a.classify(ctx, in, fmt.Sprintf("list the comments of ticket %d", id), err)
+			return nil, a.Classify(ctx, in, fmt.Sprintf("list the comments of ticket %d", id), err)
 		}
 		for _, cm := range cs {
 			if cm.CreatedAt.Unix() == sec {
@@ -242,7 +244,7 @@ func (a *Activities) commentsOfSecond(ctx context.Context, c *zendesk.Client, in
 func stageBad(bad []zendesk.BadRecord) []stagedBad {
 	out := make([]stagedBad, 0, len(bad))
 	for _, b := range bad {
-		out = append(out, stagedBad{Kind: b.Kind, ID: b.ID, Reason: cleanText(b.Err.Error()), Raw: storablePayload(b.Raw)})
+		out = append(out, stagedBad{Kind: b.Kind, ID: b.ID, Reason: activities.CleanText(b.Err.Error()), Raw: activities.StorablePayload(b.Raw)})
 	}
 	return out
 }

@@ -1,4 +1,4 @@
-package activities
+package importing
 
 import (
 	"encoding/json"
@@ -52,7 +52,7 @@ func TestTranslateTicket(t *testing.T) {
 		}
 		return ex
 	}
-	oneWay := importRules{OwnerUserID: owner, Priority: mapping.Remote, Generation: 2}
+	oneWay := importRules{Priority: mapping.Remote, Generation: 2}
 	twoWay := oneWay
 	twoWay.TwoWay = true
 
@@ -156,7 +156,7 @@ func TestTranslateTicket(t *testing.T) {
 			}},
 		{"two-way with local priority: the local subject stays", ticket("open", "Remote subject", nil),
 			mirrored(2, nil, localCase("Local subject", "open"), synced("Printer", "open")),
-			importRules{OwnerUserID: owner, TwoWay: true, Priority: mapping.Local, Generation: 2},
+			importRules{TwoWay: true, Priority: mapping.Local, Generation: 2},
 			func(t *testing.T, got translated) {
 				assert.Nil(t, got.ChangedCase)
 				require.Len(t, got.Conflicts, 1)
@@ -192,9 +192,22 @@ func TestTranslateTicket(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := translateTicket(tc.tk, tc.ex, parties, tc.r)
+			derive := func(t *zendesk.Ticket) (mapping.CaseValues, []string) { return deriveCase(t, parties, owner) }
+			got, err := translateTicket(tc.tk, tc.ex, derive, tc.r)
 			require.NoError(t, err)
 			tc.want(t, got)
 		})
 	}
+}
+
+// deriveCase derives the case values as activities.People.CaseValues does, from a fixed table of people.
+func deriveCase(t *zendesk.Ticket, parties map[int64]*mapping.Party, ownerID int64) (mapping.CaseValues, []string) {
+	party := func(id *int64) *mapping.Party {
+		if id == nil {
+			return nil
+		}
+		return parties[*id]
+	}
+	return mapping.DeriveCase(mapping.TicketFacts{Subject: t.Subject, Description: t.Description, Status: t.Status,
+		Priority: t.Priority}, party(t.RequesterID), party(t.SubmitterID), party(t.AssigneeID), ownerID)
 }

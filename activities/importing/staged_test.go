@@ -1,4 +1,4 @@
-package activities
+package importing
 
 import (
 	"encoding/json"

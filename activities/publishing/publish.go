@@ -1,4 +1,4 @@
-package activities
+package publishing
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/zendesk-sync/zendesk-sync/activities"
 	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/mapping"
 	"github.com/zendesk-sync/zendesk-sync/store"
@@ -28,21 +29,21 @@ func ExternalID(caseID int64) string { return "zendesk-sync-case-" + strconv.For
 // PublishCase creates the Zendesk ticket of a CRM case exactly once, however often it is retried: it returns the
 // ticket already linked to the case, else the ticket Zendesk already has with the case's external_id (a retry after
 // a create whose answer was lost), else it creates the ticket (with an Idempotency-Key) and links it at once.
-func (a *Activities) PublishCase(ctx context.Context, ref contract.CaseRef) (PublishResult, error) {
+func (a *Activities) PublishCase(ctx context.Context, ref contract.CaseRef) (contract.PublishResult, error) {
 	caseID := ref.CaseID
 	cs, err := a.Store.CaseForPublish(ctx, caseID)
 	if err != nil {
-		return PublishResult{}, temporal.NewNonRetryableApplicationError(err.Error(), errPublishRefused, nil)
+		return contract.PublishResult{}, temporal.NewNonRetryableApplicationError(err.Error(), errPublishRefused, nil)
 	}
 	if cs.IntegrationID == nil {
-		return PublishResult{}, temporal.NewNonRetryableApplicationError(
+		return contract.PublishResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("case %d belongs to no integration", caseID), errNotTwoWay, nil)
 	}
 	in, err := a.Store.Integration(ctx, *cs.IntegrationID)
 	if err != nil {
-		return PublishResult{}, err
+		return contract.PublishResult{}, err
 	}
-	res := PublishResult{IntegrationID: in.ID}
+	res := contract.PublishResult{IntegrationID: in.ID}
 	if id, ok, err := a.Store.CaseTicket(ctx, caseID); err != nil || ok {
 		res.TicketID, res.Already = id, ok
 		return res, err
@@ -52,14 +53,14 @@ func (a *Activities) PublishCase(ctx context.Context, ref contract.CaseRef) (Pub
 			"integration %q does not have two-way sync on: cases are published to Zendesk by two-way integrations only", in.Name),
 			errNotTwoWay, nil)
 	}
-	c, err := a.client(in)
+	c, err := a.Client(in)
 	if err != nil {
 		return res, err
 	}
 	ext := ExternalID(caseID)
 	existing, err := c.TicketsByExternalID(ctx, ext)
 	if err != nil {
-		return res, a.classify(ctx, in, "look for the published ticket", err)
+		return res, a.Classify(ctx, in, "look for the published ticket", err)
 	}
 	var t *zendesk.Ticket
 	var first *zendesk.Comment
@@ -77,14 +78,14 @@ func (a *Activities) PublishCase(ctx context.Context, ref contract.CaseRef) (Pub
 				caseID, invalid.Error()), errPublishRefused, nil)
 		}
 		if err != nil {
-			return res, a.classify(ctx, in, fmt.Sprintf("create the ticket of case %d", caseID), err)
+			return res, a.Classify(ctx, in, fmt.Sprintf("create the ticket of case %d", caseID), err)
 		}
 		t, first = &created.Ticket, created.FirstComment
 	}
 	if err := a.mirrorPeople(ctx, c, in, t); err != nil {
 		return res, err
 	}
-	dir, err := a.directory(ctx)
+	dir, err := a.Directory(ctx)
 	if err != nil {
 		return res, err
 	}
@@ -99,7 +100,7 @@ func (a *Activities) PublishCase(ctx context.Context, ref contract.CaseRef) (Pub
 	row.CaseID = &caseID
 	var firstRow *store.CommentRow
 	if first != nil {
-		firstRow = commentRow(*first, t.ID)
+		firstRow = activities.AnsweredComment(*first, t.ID)
 	}
 	if err := a.Store.Published(ctx, in.ID, row, firstRow, in.OwnerUserID); err != nil {
 		return res, err
@@ -137,13 +138,13 @@ func (a *Activities) newTicket(ctx context.Context, in *store.Integration, cs *s
 	var err error
 	switch {
 	case cs.ContactEmail != nil && *cs.ContactEmail != "":
-		name := strings.TrimSpace(deref(cs.ContactFirstName) + " " + deref(cs.ContactLastName))
+		name := strings.TrimSpace(activities.Deref(cs.ContactFirstName) + " " + activities.Deref(cs.ContactLastName))
 		if name == "" {
 			name = *cs.ContactEmail
 		}
 		nt.Requester = &zendesk.Requester{Name: name, Email: *cs.ContactEmail}
 	default:
-		if nt.RequesterID, err = lookup(deref(cs.OwnerEmail), false); err != nil {
+		if nt.RequesterID, err = lookup(activities.Deref(cs.OwnerEmail), false); err != nil {
 			return nt, err
 		}
 		if nt.RequesterID == nil {
@@ -152,7 +153,7 @@ func (a *Activities) newTicket(ctx context.Context, in *store.Integration, cs *s
 			}
 		}
 	}
-	if nt.AssigneeID, err = lookup(deref(cs.AssignedToEmail), true); err != nil {
+	if nt.AssigneeID, err = lookup(activities.Deref(cs.AssignedToEmail), true); err != nil {
 		return nt, err
 	}
 	if nt.AssigneeID == nil {
@@ -166,7 +167,7 @@ func (a *Activities) newTicket(ctx context.Context, in *store.Integration, cs *s
 // mirrorPeople mirrors the ticket's people Zendesk may have just created (the requester end-user), so the case's
 // ticket record names them at once.
 func (a *Activities) mirrorPeople(ctx context.Context, c *zendesk.Client, in *store.Integration, t *zendesk.Ticket) error {
-	refs := roleIDs(t)
+	refs := activities.RoleIDs(t)
 	known, err := a.Store.KnownUsers(ctx, in.ID, refs)
 	if err != nil {
 		return err
@@ -182,15 +183,15 @@ func (a *Activities) mirrorPeople(ctx context.Context, c *zendesk.Client, in *st
 	}
 	users, err := c.ShowManyUsers(ctx, missing)
 	if err != nil {
-		return a.classify(ctx, in, "read the ticket's people", err)
+		return a.Classify(ctx, in, "read the ticket's people", err)
 	}
-	dir, err := a.directory(ctx)
+	dir, err := a.Directory(ctx)
 	if err != nil {
 		return err
 	}
 	return a.Store.ReadTx(ctx, in.ID, func(ptx *store.PageTx) error {
-		pp := &people{ptx: ptx, in: in, dir: dir, parties: map[int64]*mapping.Party{}}
-		return pp.upsert(users)
+		pp := activities.NewPeople(ptx, in, dir)
+		return pp.Upsert(users)
 	})
 }
 
@@ -198,7 +199,7 @@ func (a *Activities) mirrorPeople(ctx context.Context, c *zendesk.Client, in *st
 // the merge base: a new ticket is known whole, unlike an updated one (see pushCase).
 func (a *Activities) mirrorOf(ctx context.Context, in *store.Integration, dir *mapping.Directory, gen int,
 	t *zendesk.Ticket) (store.TicketRow, error) {
-	v, err := a.derive(ctx, in, dir, t)
+	v, err := a.DeriveCase(ctx, in, dir, t)
 	if err != nil {
 		return store.TicketRow{}, err
 	}
@@ -206,5 +207,5 @@ func (a *Activities) mirrorOf(ctx context.Context, in *store.Integration, dir *m
 	if err != nil {
 		return store.TicketRow{}, err
 	}
-	return ticketRow(*t, synced, gen), nil
+	return activities.TicketRow(*t, synced, gen), nil
 }

@@ -1,4 +1,4 @@
-package activities
+package pushing
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zendesk-sync/zendesk-sync/activities"
 	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/mapping"
 	"github.com/zendesk-sync/zendesk-sync/store"
@@ -25,9 +26,9 @@ var pushable = []mapping.Field{mapping.FieldSubject, mapping.FieldStatus, mappin
 // fields changed locally (a partial update), three-way merged against the values last synced and the ticket as
 // Zendesk has it now (fetched in batches of 100), and each new case comment as a ticket comment. A closed ticket
 // is never updated: the case gets a note saying why. Re-running it after a lost answer sends nothing twice.
-func (a *Activities) PushLocalChanges(ctx context.Context, ref contract.IntegrationRef) (PushResult, error) {
+func (a *Activities) PushLocalChanges(ctx context.Context, ref contract.IntegrationRef) (contract.PushResult, error) {
 	integrationID := ref.IntegrationID
-	var res PushResult
+	var res contract.PushResult
 	in, err := a.Store.Integration(ctx, integrationID)
 	if err != nil {
 		return res, err
@@ -42,11 +43,11 @@ func (a *Activities) PushLocalChanges(ctx context.Context, ref contract.Integrat
 		// raced it): parked until two-way is switched on again.
 		return res, a.Store.ParkOutbox(ctx, in.ID, "two-way sync is switched off", false)
 	}
-	c, err := a.client(in)
+	c, err := a.Client(in)
 	if err != nil {
 		return res, err
 	}
-	stop := keepAlive(ctx)
+	stop := activities.KeepAlive(ctx)
 	defer stop()
 
 	byCase := map[int64][]store.OutboxItem{}
@@ -76,13 +77,13 @@ func (a *Activities) PushLocalChanges(ctx context.Context, ref contract.Integrat
 	}
 	fresh, err := c.ShowManyTickets(ctx, ticketIDs)
 	if err != nil {
-		return res, a.classify(ctx, in, "read tickets before pushing", err)
+		return res, a.Classify(ctx, in, "read tickets before pushing", err)
 	}
 	now := map[int64]*zendesk.Ticket{}
 	for i := range fresh {
 		now[fresh[i].ID] = &fresh[i]
 	}
-	dir, err := a.directory(ctx)
+	dir, err := a.Directory(ctx)
 	if err != nil {
 		return res, err
 	}
@@ -113,20 +114,20 @@ func (a *Activities) PushLocalChanges(ctx context.Context, ref contract.Integrat
 			// Zendesk's ticket changed between our read and our update (an agent's edit): read it again and merge
 			// afresh, so that edit is weighed like any other; a ticket edited that often is left to a retry.
 			if tries == staleRereads {
-				return res, a.classify(ctx, in, fmt.Sprintf("push case %d to ticket %d", caseID, stale.ticketID), stale.err)
+				return res, a.Classify(ctx, in, fmt.Sprintf("push case %d to ticket %d", caseID, stale.ticketID), stale.err)
 			}
 			if remoteTicket, err = a.reread(ctx, c, in, stale.ticketID); err != nil {
 				return res, err
 			}
 		}
 	}
-	pushes.WithLabelValues(in.Name).Add(float64(res.Pushed))
+	activities.ObservePushes(in.Name, res.Pushed)
 	return res, nil
 }
 
 func (a *Activities) pushCase(ctx context.Context, c *zendesk.Client, in *store.Integration, dir *mapping.Directory,
-	t *store.PushTarget, remoteTicket *zendesk.Ticket, its []store.OutboxItem, comments map[int64]store.LocalComment) (PushResult, error) {
-	var res PushResult
+	t *store.PushTarget, remoteTicket *zendesk.Ticket, its []store.OutboxItem, comments map[int64]store.LocalComment) (contract.PushResult, error) {
+	var res contract.PushResult
 	ticketID := *t.TicketID
 	if remoteTicket == nil || !mapping.TicketWritable(remoteTicket.Status) {
 		why := closedNote(ticketID)
@@ -136,7 +137,7 @@ func (a *Activities) pushCase(ctx context.Context, c *zendesk.Client, in *store.
 		res.Skipped = len(its)
 		return res, a.Store.ApplyPushed(ctx, store.Pushed{IntegrationID: in.ID, CaseID: t.CaseID, Done: ids(its), Note: &why})
 	}
-	remote, err := a.derive(ctx, in, dir, remoteTicket)
+	remote, err := a.DeriveCase(ctx, in, dir, remoteTicket)
 	if err != nil {
 		return res, err
 	}
@@ -149,7 +150,7 @@ func (a *Activities) pushCase(ctx context.Context, c *zendesk.Client, in *store.
 		base = remote
 	}
 	local := mapping.CaseValues{Subject: t.Subject, Description: t.Description, Status: t.Status, Priority: t.Priority,
-		OwnerID: zeroIfNil(t.OwnerUserID), AssignedToID: zeroIfNil(t.AssignedToID), ContactID: zeroIfNil(t.ContactID),
+		OwnerID: activities.ZeroIfNil(t.OwnerUserID), AssignedToID: activities.ZeroIfNil(t.AssignedToID), ContactID: activities.ZeroIfNil(t.ContactID),
 		StatusOK: true, PriorityOK: true}
 
 	touched := map[mapping.Field]bool{}
@@ -268,12 +269,12 @@ func (a *Activities) pushCase(ctx context.Context, c *zendesk.Client, in *store.
 				}
 				continue
 			default:
-				return res, a.classify(ctx, in, fmt.Sprintf("push comment %d of case %d to ticket %d", cm.ID, t.CaseID,
+				return res, a.Classify(ctx, in, fmt.Sprintf("push comment %d of case %d to ticket %d", cm.ID, t.CaseID,
 					ticketID), err)
 			}
 			res.Pushed++
 			if u.AddedComment != nil {
-				linked = commentRow(*u.AddedComment, ticketID)
+				linked = activities.AnsweredComment(*u.AddedComment, ticketID)
 			} else if linked, err = a.findComment(ctx, c, in, cm, ticketID, time.Now().Add(-time.Minute)); err != nil {
 				return res, err
 			}
@@ -309,7 +310,7 @@ func (a *Activities) reread(ctx context.Context, c *zendesk.Client, in *store.In
 	case errors.As(err, &nf):
 		return nil, nil
 	case err != nil:
-		return nil, a.classify(ctx, in, fmt.Sprintf("read ticket %d again before pushing", ticketID), err)
+		return nil, a.Classify(ctx, in, fmt.Sprintf("read ticket %d again before pushing", ticketID), err)
 	}
 	return tk, nil
 }
@@ -369,7 +370,7 @@ func (a *Activities) sendFields(ctx context.Context, c *zendesk.Client, in *stor
 			pushed++
 			// The next field of a split update is checked against the ticket as this update left it.
 			stamp = u.Ticket.UpdatedAt
-			answer, err := a.derive(ctx, in, dir, &u.Ticket)
+			answer, err := a.DeriveCase(ctx, in, dir, &u.Ticket)
 			if err != nil {
 				return pushed, false, err
 			}
@@ -388,7 +389,7 @@ func (a *Activities) sendFields(ctx context.Context, c *zendesk.Client, in *stor
 		case errors.As(err, &invalid):
 			refused = append(refused, fmt.Sprintf("%s not pushed: Zendesk refused it: %s", g[0].field, invalid.Error()))
 		default:
-			return pushed, false, a.classify(ctx, in, fmt.Sprintf("push case %d to ticket %d", caseID, ticketID), err)
+			return pushed, false, a.Classify(ctx, in, fmt.Sprintf("push case %d to ticket %d", caseID, ticketID), err)
 		}
 	}
 	if len(refused) == 0 {
@@ -456,7 +457,7 @@ func (a *Activities) setUpdate(ctx context.Context, in *store.Integration, f map
 // commentAuthor is the Zendesk user with the CRM author's email, else the Default Zendesk User, else nobody
 // (the API user).
 func (a *Activities) commentAuthor(ctx context.Context, in *store.Integration, cm store.LocalComment) (*int64, error) {
-	for _, email := range []string{deref(cm.AuthorEmail), in.DefaultUserEmail} {
+	for _, email := range []string{activities.Deref(cm.AuthorEmail), in.DefaultUserEmail} {
 		if email == "" {
 			continue
 		}
@@ -487,52 +488,19 @@ func (a *Activities) findComment(ctx context.Context, c *zendesk.Client, in *sto
 	ticketID int64, since time.Time) (*store.CommentRow, error) {
 	list, err := c.TicketComments(ctx, ticketID)
 	if err != nil {
-		return nil, a.classify(ctx, in, fmt.Sprintf("look for comment %d on ticket %d", cm.ID, ticketID), err)
+		return nil, a.Classify(ctx, in, fmt.Sprintf("look for comment %d on ticket %d", cm.ID, ticketID), err)
 	}
 	for _, z := range list {
 		if strings.TrimSpace(z.Body) == strings.TrimSpace(cm.Body) && !z.CreatedAt.Before(since) {
-			return commentRow(z, ticketID), nil
+			return activities.AnsweredComment(z, ticketID), nil
 		}
 	}
 	return nil, nil
 }
 
-// derive computes the case values a ticket gives, resolving its people from the mirror.
-func (a *Activities) derive(ctx context.Context, in *store.Integration, dir *mapping.Directory, t *zendesk.Ticket) (mapping.CaseValues, error) {
-	var v mapping.CaseValues
-	err := a.Store.ReadTx(ctx, in.ID, func(ptx *store.PageTx) error {
-		pp := &people{ptx: ptx, in: in, dir: dir, parties: map[int64]*mapping.Party{}}
-		if err := pp.load(roleIDs(t)); err != nil {
-			return err
-		}
-		v, _ = pp.caseValues(t)
-		return nil
-	})
-	return v, err
-}
-
 // closedNote is the case note of a change that a closed Zendesk ticket cannot take.
 func closedNote(ticketID int64) string {
 	return fmt.Sprintf("local changes not pushed: Zendesk ticket %d is closed, and a closed ticket cannot be updated", ticketID)
-}
-
-// commentRow is the mirror row of a comment Zendesk answered a push or publish with. It is cleaned exactly like an
-// imported comment (clean.go): Zendesk may echo text PostgreSQL cannot store, and a refused row would fail the push
-// after the comment was already posted.
-func commentRow(z zendesk.Comment, ticketID int64) *store.CommentRow {
-	z.TicketID = ticketID
-	if len(z.Raw) == 0 {
-		z.Raw = json.RawMessage(`{}`)
-	} else if !json.Valid(z.Raw) {
-		z.Raw = storablePayload(z.Raw)
-	}
-	row, err := stageComment(z)
-	if err != nil {
-		// Raw is valid JSON here, so cleaning cannot fail; keep the cleaned text fields whatever happens.
-		row = store.CommentRow{ZendeskID: z.ID, TicketID: ticketID, Body: cleanText(z.Body),
-			HTMLBody: cleanText(z.HTMLBody), Public: z.Public, Raw: json.RawMessage(`{}`)}
-	}
-	return &row
 }
 
 func ids(items []store.OutboxItem) []int64 {

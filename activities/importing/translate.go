@@ -1,9 +1,10 @@
-package activities
+package importing
 
 import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/zendesk-sync/zendesk-sync/activities"
 	"github.com/zendesk-sync/zendesk-sync/mapping"
 	"github.com/zendesk-sync/zendesk-sync/store"
 	"github.com/zendesk-sync/zendesk-sync/zendesk"
@@ -11,10 +12,9 @@ import (
 
 // importRules are the integration's settings the translation of a ticket follows.
 type importRules struct {
-	OwnerUserID int64            // the integration's owner: the fallback owner of cases and comments
-	TwoWay      bool             // local edits are merged per field (MergeTwoWay) rather than imported over
-	Priority    mapping.Priority // who wins a field changed on both sides
-	Generation  int              // the sync's generation: a ticket synced in an older one is derived again
+	TwoWay     bool             // local edits are merged per field (MergeTwoWay) rather than imported over
+	Priority   mapping.Priority // who wins a field changed on both sides
+	Generation int              // the sync's generation: a ticket synced in an older one is derived again
 }
 
 // translated is what one ticket becomes: nothing (Skip: unchanged since the last sync), or its mirror row with,
@@ -28,20 +28,22 @@ type translated struct {
 	Warnings    []string
 }
 
+// deriveFunc derives a ticket's case values from the people its page resolved (activities.People.CaseValues).
+type deriveFunc func(t *zendesk.Ticket) (mapping.CaseValues, []string)
+
 // translateTicket is the import's decision for one ticket, without I/O: from the ticket, its mirror row (nil when
-// it was never seen), the people the page resolved (by Zendesk user id) and the local case (ex.Case), to the rows
-// to write. Unit-tested table by table in translate_test.go.
-func translateTicket(t *zendesk.Ticket, ex *store.ExistingTicket, parties map[int64]*mapping.Party,
-	r importRules) (translated, error) {
+// it was never seen), its people as the page resolved them (derive) and the local case (ex.Case), to the rows to
+// write. Unit-tested table by table in translate_test.go.
+func translateTicket(t *zendesk.Ticket, ex *store.ExistingTicket, derive deriveFunc, r importRules) (translated, error) {
 	if unchanged(ex, t, r.Generation) {
 		return translated{Skip: true}, nil
 	}
-	next, warnings := deriveCase(t, parties, r.OwnerUserID)
+	next, warnings := derive(t)
 	synced, err := json.Marshal(next)
 	if err != nil {
 		return translated{}, fmt.Errorf("encode the synced values of ticket %d: %w", t.ID, err)
 	}
-	out := translated{Ticket: ticketRow(*t, synced, r.Generation), Warnings: warnings}
+	out := translated{Ticket: activities.TicketRow(*t, synced, r.Generation), Warnings: warnings}
 	switch {
 	case ex == nil || ex.Case == nil:
 		out.NewCase = caseToCreate(t, ex, next)
@@ -56,18 +58,6 @@ func translateTicket(t *zendesk.Ticket, ex *store.ExistingTicket, parties map[in
 		}
 	}
 	return out, nil
-}
-
-// deriveCase is what the ticket says its case should be, with its people as resolved (parties, by Zendesk id).
-func deriveCase(t *zendesk.Ticket, parties map[int64]*mapping.Party, ownerID int64) (mapping.CaseValues, []string) {
-	party := func(id *int64) *mapping.Party {
-		if id == nil {
-			return nil
-		}
-		return parties[*id]
-	}
-	return mapping.DeriveCase(mapping.TicketFacts{Subject: t.Subject, Description: t.Description, Status: t.Status,
-		Priority: t.Priority}, party(t.RequesterID), party(t.SubmitterID), party(t.AssigneeID), ownerID)
 }
 
 // caseToCreate is the case of a ticket that has none, or nil when it gets none: a ticket deleted when first seen,
@@ -126,7 +116,7 @@ func mergeCase(t *zendesk.Ticket, ex *store.ExistingTicket, next mapping.CaseVal
 	}
 	cr := caseRow(ex.Case.ID, values)
 	if values.Status == mapping.CaseStatusClosed && current.Status != mapping.CaseStatusClosed {
-		cr.ClosedAt = timePtr(t.UpdatedAt)
+		cr.ClosedAt = activities.TimePtr(t.UpdatedAt)
 	}
 	out.changed = &cr
 	return out

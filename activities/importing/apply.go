@@ -1,12 +1,12 @@
-package activities
+package importing
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"strings"
 	"time"
 
+	"github.com/zendesk-sync/zendesk-sync/activities"
+	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/mapping"
 	"github.com/zendesk-sync/zendesk-sync/store"
 	"github.com/zendesk-sync/zendesk-sync/zendesk"
@@ -15,7 +15,7 @@ import (
 // ApplyTicketPage maps a staged ticket page (users to CRM users and contacts, statuses, priorities), resolves
 // conflicts with local case edits and upserts cases, tickets and users, moving the cursor in the same
 // transaction. A retry after a lost completion finds the page applied and changes nothing.
-func (a *Activities) ApplyTicketPage(ctx context.Context, ref PageRef) (store.Counters, error) {
+func (a *Activities) ApplyTicketPage(ctx context.Context, ref contract.PageRef) (store.Counters, error) {
 	return a.applyStaged(ctx, ref, store.KindTickets, func(ptx *store.PageTx, in *store.Integration,
 		dir *mapping.Directory, body []byte) (store.Counters, error) {
 		var st stagedTickets
@@ -32,24 +32,24 @@ func (a *Activities) ApplyTicketPage(ctx context.Context, ref PageRef) (store.Co
 }
 
 // applyStaged applies one staged page of either stream exactly once (store.ApplyPage) and counts it.
-func (a *Activities) applyStaged(ctx context.Context, ref PageRef, kind string,
+func (a *Activities) applyStaged(ctx context.Context, ref contract.PageRef, kind string,
 	fn func(ptx *store.PageTx, in *store.Integration, dir *mapping.Directory, body []byte) (store.Counters, error)) (store.Counters, error) {
 	in, err := a.Store.Integration(ctx, ref.IntegrationID)
 	if err != nil {
 		return store.Counters{}, err
 	}
-	dir, err := a.directory(ctx)
+	dir, err := a.Directory(ctx)
 	if err != nil {
 		return store.Counters{}, err
 	}
 	// Applying may wait for the sync-state lock or write a large page: heartbeat so the heartbeat timeout only
 	// catches a lost worker, never a slow apply.
-	stop := keepAlive(ctx)
+	stop := activities.KeepAlive(ctx)
 	defer stop()
 	apply := func(ptx *store.PageTx, page *store.Page) (c store.Counters, err error) {
-		err = a.guard(func() (err error) {
-			if a.beforeApply != nil {
-				a.beforeApply(kind)
+		err = a.Guard(func() (err error) {
+			if a.BeforeApply != nil {
+				a.BeforeApply(kind)
 			}
 			c, err = fn(ptx, in, dir, page.Body)
 			return err
@@ -58,15 +58,15 @@ func (a *Activities) applyStaged(ctx context.Context, ref PageRef, kind string,
 	}
 	c, err := a.Store.ApplyPage(ctx, in.ID, kind, ref.Generation, ref.From, apply)
 	if errors.Is(err, store.ErrPageMissing) || errors.Is(err, errStagedFormat) {
+		// (A page staged in another format, by an older worker, is fetched again the same way.)
 		// The page was fetched, but its staged copy is gone while the stream still stands at its start:
-		// sync_pages is UNLOGGED, so a PostgreSQL crash or failover empties it (or it was staged by an older
-		// worker in another format). Waiting cannot bring it back, so
+		// sync_pages is UNLOGGED, so a PostgreSQL crash or failover empties it. Waiting cannot bring it back, so
 		// the page is fetched again from Zendesk here, staged, and applied. If Zendesk's answer moved on meanwhile,
 		// the page ends elsewhere than the workflow was told: the pages it fetched next then no longer fit the
 		// position (stale, or taken for applied), the pass ends early, and the next pass goes on from the
 		// position PostgreSQL holds. Nothing is lost or applied twice; the workflow needs no change.
-		a.logger().Warn("staged page lost (database crash or failover?) or of an older format: fetching it again",
-			"integration", in.Name, "kind", kind, "from", ref.From, "error", err)
+		a.Log().Warn("staged page lost (database crash or failover?): fetching it again", "integration", in.Name,
+			"kind", kind, "from", ref.From)
 		refetch := a.FetchTicketPage
 		if kind == store.KindComments {
 			refetch = a.FetchCommentPage
@@ -77,151 +77,25 @@ func (a *Activities) applyStaged(ctx context.Context, ref PageRef, kind string,
 		c, err = a.Store.ApplyPage(ctx, in.ID, kind, ref.Generation, ref.From, apply)
 	}
 	if err == nil {
-		observePage(in.Name, kind, c)
+		activities.ObservePage(in.Name, kind, c)
 	}
-	return c, a.classify(ctx, in, "apply "+kind+" page", err)
-}
-
-func (a *Activities) directory(ctx context.Context) (*mapping.Directory, error) {
-	users, err := a.Store.CRMUsers(ctx)
-	if err != nil {
-		return nil, err
-	}
-	mu := make([]mapping.CRMUser, len(users))
-	for i, u := range users {
-		mu[i] = mapping.CRMUser{ID: u.ID, Email: u.Email, Secondary: u.Secondary}
-	}
-	return mapping.NewDirectory(mu), nil
-}
-
-// people resolves Zendesk users to CRM people for one page: agents to CRM users by email, end-users to contacts
-// (matched by email or created). Resolution is redone on every sync, so a CRM user added later is picked up.
-type people struct {
-	ptx     *store.PageTx
-	in      *store.Integration
-	dir     *mapping.Directory
-	parties map[int64]*mapping.Party
-}
-
-// upsert mirrors the given users, creating contacts for end-users nobody matches.
-func (p *people) upsert(users []zendesk.User) error {
-	var emails []string
-	for _, u := range users {
-		if !mapping.IsAgent(u.Role) && u.Email != nil {
-			if e := mapping.NormalizeEmail(*u.Email); e != "" {
-				emails = append(emails, e)
-			}
-		}
-	}
-	contacts, err := p.ptx.ContactsByEmail(emails)
-	if err != nil {
-		return err
-	}
-	var create []store.NewContact
-	planned := map[string]bool{}
-	for _, u := range users {
-		if u.Role != mapping.RoleEndUser || u.Email == nil {
-			continue
-		}
-		e := mapping.NormalizeEmail(*u.Email)
-		if e == "" || contacts[e] != 0 || planned[e] {
-			continue
-		}
-		phone := ""
-		if u.Phone != nil {
-			phone = *u.Phone
-		}
-		nc, ok := mapping.ContactFor(u.Name, *u.Email, phone)
-		if !ok {
-			continue
-		}
-		planned[e] = true
-		create = append(create, store.NewContact{Email: nc.Email, NamePrefix: nullable(nc.Name.Prefix),
-			FirstName: nullable(nc.Name.First), MiddleName: nullable(nc.Name.Middle), LastName: nullable(nc.Name.Last),
-			NameSuffix: nullable(nc.Name.Suffix), Phone: nullable(nc.Phone), OwnerUserID: p.in.OwnerUserID})
-	}
-	created, err := p.ptx.CreateContacts(create)
-	if err != nil {
-		return err
-	}
-	for e, id := range created {
-		contacts[e] = id
-	}
-	rows := make([]store.ZUser, 0, len(users))
-	for _, u := range users {
-		email := ""
-		if u.Email != nil {
-			email = *u.Email
-		}
-		var contactID int64
-		if u.Role == mapping.RoleEndUser {
-			contactID = contacts[mapping.NormalizeEmail(email)]
-		}
-		party := mapping.ResolveParty(u.ID, u.Role, email, contactID, p.dir)
-		pp := party
-		p.parties[u.ID] = &pp
-		created, updated := u.CreatedAt, u.UpdatedAt
-		rows = append(rows, store.ZUser{ZendeskID: u.ID, Name: u.Name, Email: u.Email, Role: nullable(u.Role),
-			Phone: u.Phone, Active: u.Active, CRMUserID: nonZero(party.CRMUserID), ContactID: nonZero(party.ContactID),
-			OriginCreatedAt: timePtr(created), OriginUpdatedAt: timePtr(updated), Raw: u.Raw})
-	}
-	return p.ptx.UpsertUsers(dedupeUsers(rows))
-}
-
-// load resolves users mirrored by earlier pages that this page references but did not side-load.
-func (p *people) load(ids []int64) error {
-	var need []int64
-	for _, id := range ids {
-		if _, ok := p.parties[id]; !ok {
-			need = append(need, id)
-		}
-	}
-	known, err := p.ptx.Users(need)
-	if err != nil {
-		return err
-	}
-	for id, u := range known {
-		email, role := deref(u.Email), deref(u.Role)
-		var contactID int64
-		if u.ContactID != nil {
-			contactID = *u.ContactID
-		}
-		party := mapping.ResolveParty(id, role, email, contactID, p.dir)
-		p.parties[id] = &party
-	}
-	return nil
-}
-
-// caseValues derives the case values of a ticket whose people this page has resolved.
-func (p *people) caseValues(t *zendesk.Ticket) (mapping.CaseValues, []string) {
-	return deriveCase(t, p.parties, p.in.OwnerUserID)
-}
-
-// roleIDs are the ids of a ticket's requester, submitter and assignee that are set.
-func roleIDs(t *zendesk.Ticket) []int64 {
-	var out []int64
-	for _, p := range []*int64{t.RequesterID, t.SubmitterID, t.AssigneeID} {
-		if p != nil {
-			out = append(out, *p)
-		}
-	}
-	return out
+	return c, a.Classify(ctx, in, "apply "+kind+" page", err)
 }
 
 func (a *Activities) applyTickets(ptx *store.PageTx, in *store.Integration, dir *mapping.Directory, st *stagedTickets) (store.Counters, error) {
 	var out store.Counters
 	failures := badFailures(st.Bad)
 	tickets := st.tickets()
-	pp := &people{ptx: ptx, in: in, dir: dir, parties: map[int64]*mapping.Party{}}
-	if err := pp.upsert(stagedUsers(st.Users)); err != nil {
+	pp := activities.NewPeople(ptx, in, dir)
+	if err := pp.Upsert(stagedUsers(st.Users)); err != nil {
 		return out, err
 	}
 	var refs, ids []int64
 	for i := range tickets {
 		ids = append(ids, tickets[i].ID)
-		refs = append(refs, roleIDs(&tickets[i])...)
+		refs = append(refs, activities.RoleIDs(&tickets[i])...)
 	}
-	if err := pp.load(refs); err != nil {
+	if err := pp.Load(refs); err != nil {
 		return out, err
 	}
 	existing, err := ptx.Tickets(ids)
@@ -237,9 +111,8 @@ func (a *Activities) applyTickets(ptx *store.PageTx, in *store.Integration, dir 
 		}
 		a.AfterCasesRead(caseIDs)
 	}
-	rules := importRules{OwnerUserID: in.OwnerUserID, TwoWay: in.TwoWay, Priority: mapping.Priority(in.Priority),
-		Generation: ptx.State.Generation}
-	w, err := a.translateTickets(in.Name, tickets, existing, pp.parties, rules)
+	rules := importRules{TwoWay: in.TwoWay, Priority: mapping.Priority(in.Priority), Generation: ptx.State.Generation}
+	w, err := a.translateTickets(in.Name, tickets, existing, pp.CaseValues, rules)
 	if err != nil {
 		return out, err
 	}
@@ -274,16 +147,16 @@ type ticketWrites struct {
 
 // translateTickets translates a page's tickets (translateTicket) and gathers their rows.
 func (a *Activities) translateTickets(integration string, tickets []zendesk.Ticket,
-	existing map[int64]*store.ExistingTicket, parties map[int64]*mapping.Party, r importRules) (ticketWrites, error) {
+	existing map[int64]*store.ExistingTicket, derive deriveFunc, r importRules) (ticketWrites, error) {
 	var w ticketWrites
 	for i := range tickets {
 		t := &tickets[i]
-		tr, err := translateTicket(t, existing[t.ID], parties, r)
+		tr, err := translateTicket(t, existing[t.ID], derive, r)
 		if err != nil {
 			return w, err
 		}
 		for _, warning := range tr.Warnings {
-			a.logger().Warn("ticket mapped with a warning", "integration", integration, "ticket", t.ID, "warning", warning)
+			a.Log().Warn("ticket mapped with a warning", "integration", integration, "ticket", t.ID, "warning", warning)
 		}
 		if tr.Skip {
 			continue // unchanged since the last sync: nothing is written
@@ -334,7 +207,7 @@ func (w *ticketWrites) write(ptx *store.PageTx) (int64, error) {
 
 // ApplyCommentPage mirrors a staged page of comments (and their authors) and gives each comment whose ticket has
 // a case its case comment, moving the events position in the same transaction.
-func (a *Activities) ApplyCommentPage(ctx context.Context, ref PageRef) (store.Counters, error) {
+func (a *Activities) ApplyCommentPage(ctx context.Context, ref contract.PageRef) (store.Counters, error) {
 	return a.applyStaged(ctx, ref, store.KindComments, func(ptx *store.PageTx, in *store.Integration,
 		dir *mapping.Directory, body []byte) (store.Counters, error) {
 		var sc stagedComments
@@ -343,8 +216,8 @@ func (a *Activities) ApplyCommentPage(ctx context.Context, ref PageRef) (store.C
 		}
 		var out store.Counters
 		failures := badFailures(sc.Bad)
-		pp := &people{ptx: ptx, in: in, dir: dir, parties: map[int64]*mapping.Party{}}
-		if err := pp.upsert(stagedUsers(sc.Users)); err != nil {
+		pp := activities.NewPeople(ptx, in, dir)
+		if err := pp.Upsert(stagedUsers(sc.Users)); err != nil {
 			return out, err
 		}
 		linked, err := ptx.InsertAndLinkComments(in.OwnerUserID, sc.Comments)
@@ -370,7 +243,7 @@ func badFailures(bad []stagedBad) []store.Failure {
 
 func badFailure(b stagedBad) store.Failure {
 	// Cleaned again here: a failure with an unstorable payload would fail its page like the record did.
-	f := store.Failure{Kind: b.Kind, Reason: cleanText(b.Reason), Payload: cleanPayload(b.Raw)}
+	f := store.Failure{Kind: b.Kind, Reason: activities.CleanText(b.Reason), Payload: activities.CleanPayload(b.Raw)}
 	if f.Kind == "" {
 		f.Kind = "ticket"
 	}
@@ -394,20 +267,6 @@ func unchanged(ex *store.ExistingTicket, t *zendesk.Ticket, gen int) bool {
 	return ex.Status == t.Status && sameTime(ex.OriginUpdatedAt, t.UpdatedAt)
 }
 
-func ticketRow(t zendesk.Ticket, synced json.RawMessage, gen int) store.TicketRow {
-	subject := ""
-	if t.Subject != nil {
-		subject = *t.Subject
-	}
-	return store.TicketRow{ZendeskID: t.ID, URL: t.URL, Subject: subject, Description: t.Description,
-		ExternalID: t.ExternalID, ProblemID: t.ProblemID, Type: t.Type, Status: t.Status, Priority: t.Priority,
-		Recipient: t.Recipient, RequesterID: t.RequesterID, SubmitterID: t.SubmitterID, AssigneeID: t.AssigneeID,
-		CollaboratorIDs: t.CollaboratorIDs, HasIncidents: t.HasIncidents, DueAt: t.DueAt,
-		OriginCreatedAt: timePtr(t.CreatedAt), OriginUpdatedAt: timePtr(t.UpdatedAt),
-		GeneratedTimestamp: t.GeneratedTimestamp, Raw: t.Raw, Synced: synced, SyncGeneration: gen,
-		RawDigest: store.RawDigestOf(t.Raw)}
-}
-
 // newCase builds a case for a ticket seen for the first time (spec §4.5 step 4): CRM defaults where the ticket
 // gives nothing mappable, reported at the ticket's creation, closed at its last update when it is closed.
 func newCase(t zendesk.Ticket, v mapping.CaseValues) store.CaseRow {
@@ -419,74 +278,25 @@ func newCase(t zendesk.Ticket, v mapping.CaseValues) store.CaseRow {
 	}
 	cr := caseRow(0, v)
 	cr.TicketID = t.ID
-	cr.ReportedAt = timePtr(t.CreatedAt)
+	cr.ReportedAt = activities.TimePtr(t.CreatedAt)
 	if v.Status == mapping.CaseStatusClosed {
-		cr.ClosedAt = timePtr(t.UpdatedAt)
+		cr.ClosedAt = activities.TimePtr(t.UpdatedAt)
 	}
 	return cr
 }
 
 func caseRow(id int64, v mapping.CaseValues) store.CaseRow {
 	return store.CaseRow{ID: id, Subject: v.Subject, Description: v.Description, Status: v.Status, Priority: v.Priority,
-		OwnerUserID: nonZero(v.OwnerID), AssignedToUserID: nonZero(v.AssignedToID), ContactID: nonZero(v.ContactID)}
+		OwnerUserID: activities.NonZero(v.OwnerID), AssignedToUserID: activities.NonZero(v.AssignedToID), ContactID: activities.NonZero(v.ContactID)}
 }
 
 func caseValues(c *store.CaseRow) mapping.CaseValues {
 	return mapping.CaseValues{Subject: c.Subject, Description: c.Description, Status: c.Status, Priority: c.Priority,
-		OwnerID: zeroIfNil(c.OwnerUserID), AssignedToID: zeroIfNil(c.AssignedToUserID), ContactID: zeroIfNil(c.ContactID),
+		OwnerID: activities.ZeroIfNil(c.OwnerUserID), AssignedToID: activities.ZeroIfNil(c.AssignedToUserID), ContactID: activities.ZeroIfNil(c.ContactID),
 		StatusOK: true, PriorityOK: true}
 }
 
-func dedupeUsers(rows []store.ZUser) []store.ZUser {
-	idx := map[int64]int{}
-	out := rows[:0]
-	for _, r := range rows {
-		if i, ok := idx[r.ZendeskID]; ok {
-			out[i] = r
-			continue
-		}
-		idx[r.ZendeskID] = len(out)
-		out = append(out, r)
-	}
-	return out
-}
-
 func sameTime(a *time.Time, b time.Time) bool { return a != nil && a.Equal(b) }
-
-func timePtr(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &t
-}
-
-func nullable(s string) *string {
-	if strings.TrimSpace(s) == "" {
-		return nil
-	}
-	return &s
-}
-
-func nonZero(id int64) *int64 {
-	if id == 0 {
-		return nil
-	}
-	return &id
-}
-
-func zeroIfNil(id *int64) int64 {
-	if id == nil {
-		return 0
-	}
-	return *id
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
 
 func pendingFields(names []string) []mapping.Field {
 	fs := make([]mapping.Field, len(names))

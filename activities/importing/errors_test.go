@@ -1,4 +1,4 @@
-package activities
+package importing
 
 import (
 	"context"
@@ -16,6 +16,8 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/zendesk-sync/zendesk-sync/activities"
+	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/internal/testdb"
 	"github.com/zendesk-sync/zendesk-sync/secrets"
 	"github.com/zendesk-sync/zendesk-sync/store"
@@ -51,20 +53,28 @@ func newFixture(t *testing.T, tickets int) *fixture {
 	id, err := st.CreateIntegration(ctx, &store.Integration{Name: "acme", URL: hs.URL, Email: "agent@example.com",
 		TokenEnc: sealed, DefaultUserEmail: "agent@example.com", OwnerUserID: uid, Priority: "remote", IntervalSeconds: 3600})
 	require.NoError(t, err)
-	return &fixture{a: &Activities{Store: st, Key: key}, st: st, id: id, ctx: ctx}
+	return &fixture{a: &Activities{Activities: &activities.Activities{Store: st, Key: key}}, st: st, id: id, ctx: ctx}
+}
+
+// register registers the page activities of a under their contract names, as the worker does.
+func register(r interface {
+	RegisterActivityWithOptions(a interface{}, options activity.RegisterOptions)
+}, a *Activities) {
+	r.RegisterActivityWithOptions(a.FetchTicketPage, activity.RegisterOptions{Name: contract.ActivityFetchTicketPage})
+	r.RegisterActivityWithOptions(a.ApplyTicketPage, activity.RegisterOptions{Name: contract.ActivityApplyTicketPage})
 }
 
 // fetchThenApply is a minimal workflow: fetch the first ticket page and apply it, with the retry policy the
 // integration workflow uses (retry for ever, 1 s doubling to a minute), so the SDK's test environment runs the
 // real activities through their real retries.
-func fetchThenApply(ctx workflow.Context, ref PageRef) (FetchResult, error) {
+func fetchThenApply(ctx workflow.Context, ref contract.PageRef) (contract.FetchResult, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 10 * time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
 			MaximumInterval: time.Minute, MaximumAttempts: 50},
 	})
 	var a *Activities
-	var fr FetchResult
+	var fr contract.FetchResult
 	if err := workflow.ExecuteActivity(ctx, a.FetchTicketPage, ref).Get(ctx, &fr); err != nil {
 		return fr, err
 	}
@@ -75,26 +85,26 @@ func fetchThenApply(ctx workflow.Context, ref PageRef) (FetchResult, error) {
 func TestPanicInMappingFailsTheApplyForGoodAfterThreeAttempts(t *testing.T) {
 	f := newFixture(t, 50)
 	var calls atomic.Int32
-	f.a.beforeApply = func(kind string) {
+	f.a.BeforeApply = func(kind string) {
 		calls.Add(1)
 		var m map[string]int
 		m["boom"]++ // a nil-map write: the kind of bug a mapping change can bring
 	}
 	var ts testsuite.WorkflowTestSuite
 	env := ts.NewTestWorkflowEnvironment()
-	env.RegisterActivity(f.a)
+	register(env, f.a)
 	env.RegisterWorkflow(fetchThenApply)
-	env.ExecuteWorkflow(fetchThenApply, PageRef{IntegrationID: f.id, Generation: 0, From: ""})
+	env.ExecuteWorkflow(fetchThenApply, contract.PageRef{IntegrationID: f.id, Generation: 0, From: ""})
 	require.True(t, env.IsWorkflowCompleted())
 	err := env.GetWorkflowError()
 	require.Error(t, err)
 	var ae *temporal.ApplicationError
 	require.True(t, errors.As(err, &ae), "an application error, not a panic error retried for ever: %v", err)
-	assert.Equal(t, errPermanent, ae.Type())
+	assert.Equal(t, contract.ErrPermanentFailure, ae.Type())
 	assert.True(t, ae.NonRetryable())
 	assert.Contains(t, ae.Message(), "panic: assignment to entry in nil map")
 	assert.Contains(t, ae.Message(), "a bug in the sync's code")
-	assert.EqualValues(t, permanentAttempts, calls.Load(), "tried a bounded number of times")
+	assert.EqualValues(t, activities.PermanentAttempts, calls.Load(), "tried a bounded number of times")
 
 	// Nothing of the page landed and the stream did not move: the next pass tries the page again.
 	var n int
@@ -118,27 +128,27 @@ func TestConstraintViolationFailsTheApplyForGoodAfterThreeAttempts(t *testing.T)
 			attempts.Add(1)
 		}
 	})
-	env.RegisterActivity(f.a)
+	register(env, f.a)
 	env.RegisterWorkflow(fetchThenApply)
-	env.ExecuteWorkflow(fetchThenApply, PageRef{IntegrationID: f.id, Generation: 0, From: ""})
+	env.ExecuteWorkflow(fetchThenApply, contract.PageRef{IntegrationID: f.id, Generation: 0, From: ""})
 	require.True(t, env.IsWorkflowCompleted())
 	err = env.GetWorkflowError()
 	require.Error(t, err)
 	var ae *temporal.ApplicationError
 	require.True(t, errors.As(err, &ae), "%v", err)
-	assert.Equal(t, errPermanent, ae.Type())
+	assert.Equal(t, contract.ErrPermanentFailure, ae.Type())
 	assert.True(t, ae.NonRetryable())
 	assert.Contains(t, ae.Message(), "crm_subject_not_empty")
 	assert.Contains(t, ae.Message(), "SQLSTATE 23514")
-	assert.EqualValues(t, permanentAttempts, attempts.Load())
+	assert.EqualValues(t, activities.PermanentAttempts, attempts.Load())
 }
 
 func TestRetriedApplyActivityReportsTheCountersOfItsPage(t *testing.T) {
 	f := newFixture(t, 50)
 	var ts testsuite.WorkflowTestSuite
 	env := ts.NewTestActivityEnvironment()
-	env.RegisterActivity(f.a)
-	ref := PageRef{IntegrationID: f.id, Generation: 0, From: ""}
+	register(env, f.a)
+	ref := contract.PageRef{IntegrationID: f.id, Generation: 0, From: ""}
 	_, err := env.ExecuteActivity(f.a.FetchTicketPage, ref)
 	require.NoError(t, err)
 	v, err := env.ExecuteActivity(f.a.ApplyTicketPage, ref)
@@ -162,15 +172,15 @@ func TestApplyHeartbeatsWhileItWaits(t *testing.T) {
 	f := newFixture(t, 20)
 	var ts testsuite.WorkflowTestSuite
 	env := ts.NewTestActivityEnvironment()
-	env.RegisterActivity(f.a)
+	register(env, f.a)
 	var beats atomic.Int32
 	env.SetOnActivityHeartbeatListener(func(*activity.Info, converter.EncodedValues) { beats.Add(1) })
-	ref := PageRef{IntegrationID: f.id, Generation: 0, From: ""}
+	ref := contract.PageRef{IntegrationID: f.id, Generation: 0, From: ""}
 	_, err := env.ExecuteActivity(f.a.FetchTicketPage, ref)
 	require.NoError(t, err)
 	beats.Store(0)
 	// Longer than keepAlive's period: an apply slowed by a lock or a huge page.
-	f.a.beforeApply = func(string) { time.Sleep(7 * time.Second) }
+	f.a.BeforeApply = func(string) { time.Sleep(7 * time.Second) }
 	_, err = env.ExecuteActivity(f.a.ApplyTicketPage, ref)
 	require.NoError(t, err)
 	assert.Positive(t, beats.Load(), "a slow apply heartbeats")
