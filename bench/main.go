@@ -276,11 +276,13 @@ func run() error {
 	}
 
 	// 6. Rate-limited.
-	// Zendesk allows 10 export requests a minute. The "minute" is scaled down, but never so far that the limits
-	// stop binding: a window of at least twice the time this machine's unthrottled sync took for 10 requests
-	// (else the run measures the worker, not the pacing). The window used is in the results.
-	nRL := min(20000, max(2000, n/5))
-	window := 2 * time.Second
+	// Zendesk allows 10 export requests a minute. The "minute" is scaled down to rateWindow (20 s: close enough
+	// to the real one that the pacing's per-window costs weigh as they would, short enough for a few windows in a
+	// benchmark), and never so far that the limits stop binding: at least twice the time this machine's
+	// unthrottled sync took for 10 requests (else the run measures the worker, not the pacing). The window used
+	// is in the results.
+	nRL := min(rateLimitedMaxN, max(2000, n/10))
+	window := rateWindow
 	if res.Sync != nil && res.Sync.Requests > 0 {
 		perReq := time.Duration(res.Sync.Seconds / float64(res.Sync.Requests) * float64(time.Second))
 		window = max(window, (20 * perReq).Round(time.Second))
@@ -309,6 +311,16 @@ func run() error {
 	printTable(os.Stdout, res)
 	return writeResults(*outDir, res, began)
 }
+
+// rateWindow is the rate-limit window of the rate-limited run (Zendesk's is a minute), and rateLimitedMaxN the
+// most tickets it syncs: 10,000 tickets take 39 export requests, four windows.
+const (
+	rateWindow      = 20 * time.Second
+	rateLimitedMaxN = 10000
+)
+
+// rateLimitedTarget is the share of the time the limits allow that the rate-limited run must reach.
+const rateLimitedTarget = 0.97
 
 func oneSync(ctx context.Context, e *env, label string, n int) (*syncResult, error) {
 	st, err := e.newStack(ctx, label, simOptions(n))
@@ -399,10 +411,10 @@ func judge(r *results) {
 		set("incremental_lt_3s", nil)
 	}
 	if r.RateLimitedShare != nil {
-		set("ratelimited_ge_95pct", ptr(*r.RateLimitedShare >= 0.95))
+		set("ratelimited_ge_97pct", ptr(*r.RateLimitedShare >= rateLimitedTarget))
 		set("ratelimited_no_extra_429", ptr(*r.RateLimitedExtra == 0))
 	} else {
-		set("ratelimited_ge_95pct", nil)
+		set("ratelimited_ge_97pct", nil)
 		set("ratelimited_no_extra_429", nil)
 	}
 	if r.TwoWayP95S != nil {
@@ -477,8 +489,8 @@ func printTable(w *os.File, r *results) {
 	if r.RateLimited != nil {
 		rlN = fmt.Sprintf(" (N=%d, 10 exports/%s)", r.RateLimited.N, r.RateLimited.Window)
 	}
-	fmt.Fprintf(tw, "6. rate-limited share of allowed%s\t%s\t≥ 95%%\t%s\n", rlN, fmtPct(r.RateLimitedShare),
-		met(r.Targets["ratelimited_ge_95pct"]))
+	fmt.Fprintf(tw, "6. rate-limited share of allowed%s\t%s\t≥ 97%%\t%s\n", rlN, fmtPct(r.RateLimitedShare),
+		met(r.Targets["ratelimited_ge_97pct"]))
 	fmt.Fprintf(tw, "   429s (after the first in a window)\t%s (%s)\t0 after first\t%s\n", fmtI(r.RateLimited429s),
 		fmtI(r.RateLimitedExtra), met(r.Targets["ratelimited_no_extra_429"]))
 	fmt.Fprintf(tw, "7. two-way latency p50 / p95 (s)\t%s / %s\tp95 < 5\t%s\n", fmtF(r.TwoWayP50S, "%.3f"),

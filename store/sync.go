@@ -33,6 +33,8 @@ type PageTx struct {
 	ctx           context.Context
 	IntegrationID int64
 	State         *SyncState
+	// loaded names the input tables (bulk.go) this transaction has loaded already.
+	loaded map[string]bool
 }
 
 // Tx exposes the raw transaction for statements not covered here.
@@ -146,24 +148,25 @@ func (p *PageTx) UpsertUsers(users []ZUser) error {
 	if len(users) == 0 {
 		return nil
 	}
-	doc, err := json.Marshal(users)
-	if err != nil {
-		return fmt.Errorf("encode users: %w", err)
+	if err := p.load(inUsers, len(users), func(i int) []any {
+		u := &users[i]
+		return []any{u.ZendeskID, u.Name, u.Email, u.Role, u.Phone, u.Active, u.CRMUserID, u.ContactID,
+			u.OriginCreatedAt, u.OriginUpdatedAt, text(u.Raw)}
+	}); err != nil {
+		return err
 	}
-	_, err = p.tx.ExecContext(p.ctx, `INSERT INTO zd_users AS z (integration_id, zendesk_id, name, email, role, phone, active,
+	_, err := p.tx.ExecContext(p.ctx, `INSERT INTO zd_users AS z (integration_id, zendesk_id, name, email, role, phone, active,
 		crm_user_id, contact_id, origin_created_at, origin_updated_at, raw)
 		SELECT $1, x.zendesk_id, x.name, x.email, x.role, x.phone, x.active, x.crm_user_id, x.contact_id,
 			x.origin_created_at, x.origin_updated_at, x.raw
-		FROM jsonb_to_recordset($2::jsonb) AS x(zendesk_id bigint, name text, email text, role text, phone text,
-			active boolean, crm_user_id bigint, contact_id bigint, origin_created_at timestamptz,
-			origin_updated_at timestamptz, raw jsonb)
+		FROM zs_in_users x
 		ON CONFLICT (integration_id, zendesk_id) DO UPDATE SET name=EXCLUDED.name, email=EXCLUDED.email,
 			role=EXCLUDED.role, phone=EXCLUDED.phone, active=EXCLUDED.active, crm_user_id=EXCLUDED.crm_user_id,
 			contact_id=EXCLUDED.contact_id, origin_created_at=EXCLUDED.origin_created_at,
 			origin_updated_at=EXCLUDED.origin_updated_at, raw=EXCLUDED.raw, updated_at=now()
 		WHERE (z.name, z.email, z.role, z.phone, z.active, z.crm_user_id, z.contact_id, z.origin_updated_at)
 			IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.email, EXCLUDED.role, EXCLUDED.phone, EXCLUDED.active,
-			EXCLUDED.crm_user_id, EXCLUDED.contact_id, EXCLUDED.origin_updated_at)`, p.IntegrationID, doc)
+			EXCLUDED.crm_user_id, EXCLUDED.contact_id, EXCLUDED.origin_updated_at)`, p.IntegrationID)
 	if err != nil {
 		return fmt.Errorf("upsert users: %w", err)
 	}
@@ -202,16 +205,17 @@ func (p *PageTx) CreateContacts(cs []NewContact) (map[string]int64, error) {
 	if len(cs) == 0 {
 		return out, nil
 	}
-	doc, err := json.Marshal(cs)
-	if err != nil {
-		return nil, fmt.Errorf("encode contacts: %w", err)
+	if err := p.load(inContacts, len(cs), func(i int) []any {
+		c := &cs[i]
+		return []any{c.Email, c.NamePrefix, c.FirstName, c.MiddleName, c.LastName, c.NameSuffix, c.Phone, c.OwnerUserID}
+	}); err != nil {
+		return nil, err
 	}
 	rows, err := p.tx.QueryxContext(p.ctx, `INSERT INTO contacts (integration_id, email, name_prefix, first_name,
 		middle_name, last_name, name_suffix, phone, owner_user_id)
 		SELECT $1, x.email, x.name_prefix, x.first_name, x.middle_name, x.last_name, x.name_suffix, x.phone, x.owner_user_id
-		FROM jsonb_to_recordset($2::jsonb) AS x(email text, name_prefix text, first_name text, middle_name text,
-			last_name text, name_suffix text, phone text, owner_user_id bigint)
-		RETURNING lower(email), id`, p.IntegrationID, doc)
+		FROM zs_in_contacts x
+		RETURNING lower(email), id`, p.IntegrationID)
 	if err != nil {
 		return nil, fmt.Errorf("create contacts: %w", err)
 	}
@@ -372,25 +376,32 @@ func (p *PageTx) CreateCases(cs []CaseRow) (map[int64]int64, error) {
 	if len(cs) == 0 {
 		return out, nil
 	}
-	doc, err := json.Marshal(cs)
-	if err != nil {
-		return nil, fmt.Errorf("encode cases: %w", err)
+	if err := p.loadCases(cs); err != nil {
+		return nil, err
 	}
 	// ids are drawn in the SELECT so each row's id can be paired with its ticket without relying on RETURNING order.
 	rows, err := p.tx.QueryxContext(p.ctx, `WITH x AS (
-			SELECT nextval('cases_id_seq') AS id, * FROM jsonb_to_recordset($2::jsonb) AS x(ticket_id bigint,
-				subject text, description text, status text, priority text, owner_user_id bigint,
-				assigned_to_user_id bigint, contact_id bigint, reported_at timestamptz, closed_at timestamptz)
+			SELECT nextval('cases_id_seq') AS id, ticket_id, subject, description, status, priority, owner_user_id,
+				assigned_to_user_id, contact_id, reported_at, closed_at FROM zs_in_cases
 		), ins AS (
 			INSERT INTO cases (id, integration_id, subject, description, status, priority, owner_user_id,
 				assigned_to_user_id, contact_id, reported_at, closed_at)
 			SELECT id, $1, subject, description, status, priority, owner_user_id, assigned_to_user_id, contact_id,
 				reported_at, closed_at FROM x
-		) SELECT ticket_id, id FROM x`, p.IntegrationID, doc)
+		) SELECT ticket_id, id FROM x`, p.IntegrationID)
 	if err != nil {
 		return nil, fmt.Errorf("create cases: %w", err)
 	}
 	return scanPairs(rows, out)
+}
+
+// loadCases loads case rows into zs_in_cases.
+func (p *PageTx) loadCases(cs []CaseRow) error {
+	return p.load(inCases, len(cs), func(i int) []any {
+		c := &cs[i]
+		return []any{c.ID, c.TicketID, c.Subject, c.Description, c.Status, c.Priority, c.OwnerUserID,
+			c.AssignedToUserID, c.ContactID, c.ReportedAt, c.ClosedAt}
+	})
 }
 
 // UpdateCases writes the derived fields of changed cases in one statement and moves their updated_at.
@@ -398,16 +409,13 @@ func (p *PageTx) UpdateCases(cs []CaseRow) error {
 	if len(cs) == 0 {
 		return nil
 	}
-	doc, err := json.Marshal(cs)
-	if err != nil {
-		return fmt.Errorf("encode cases: %w", err)
+	if err := p.loadCases(cs); err != nil {
+		return err
 	}
-	_, err = p.tx.ExecContext(p.ctx, `UPDATE cases c SET subject=x.subject, description=x.description, status=x.status,
+	_, err := p.tx.ExecContext(p.ctx, `UPDATE cases c SET subject=x.subject, description=x.description, status=x.status,
 		priority=x.priority, owner_user_id=x.owner_user_id, assigned_to_user_id=x.assigned_to_user_id,
 		contact_id=x.contact_id, closed_at = COALESCE(x.closed_at, c.closed_at), updated_at=now()
-		FROM jsonb_to_recordset($2::jsonb) AS x(id bigint, subject text, description text, status text, priority text,
-			owner_user_id bigint, assigned_to_user_id bigint, contact_id bigint, closed_at timestamptz)
-		WHERE c.id = x.id AND c.integration_id = $1`, p.IntegrationID, doc)
+		FROM zs_in_cases x WHERE c.id = x.id AND c.integration_id = $1`, p.IntegrationID)
 	if err != nil {
 		return fmt.Errorf("update cases: %w", err)
 	}
@@ -419,11 +427,16 @@ func (p *PageTx) UpsertTickets(ts []TicketRow) error {
 	if len(ts) == 0 {
 		return nil
 	}
-	doc, err := json.Marshal(ts)
-	if err != nil {
-		return fmt.Errorf("encode tickets: %w", err)
+	if err := p.load(inTickets, len(ts), func(i int) []any {
+		t := &ts[i]
+		return []any{t.ZendeskID, t.URL, t.Subject, t.Description, t.ExternalID, t.ProblemID, t.Type, t.Status,
+			t.Priority, t.Recipient, t.RequesterID, t.SubmitterID, t.AssigneeID, int64s(t.CollaboratorIDs),
+			t.HasIncidents, t.DueAt, t.OriginCreatedAt, t.OriginUpdatedAt, t.GeneratedTimestamp, text(t.Raw),
+			t.CaseID, text(t.Synced), t.SyncGeneration, t.RawDigest}
+	}); err != nil {
+		return err
 	}
-	_, err = p.tx.ExecContext(p.ctx, `INSERT INTO zd_tickets AS t (integration_id, zendesk_id, url, subject, description,
+	_, err := p.tx.ExecContext(p.ctx, `INSERT INTO zd_tickets AS t (integration_id, zendesk_id, url, subject, description,
 		external_id, problem_id, type, status, priority, recipient, requester_id, submitter_id, assignee_id,
 		collaborator_ids, has_incidents, due_at, origin_created_at, origin_updated_at, generated_timestamp, raw,
 		case_id, synced, sync_generation, raw_digest)
@@ -431,12 +444,7 @@ func (p *PageTx) UpsertTickets(ts []TicketRow) error {
 			x.priority, x.recipient, x.requester_id, x.submitter_id, x.assignee_id, COALESCE(x.collaborator_ids, '{}'),
 			x.has_incidents, x.due_at, x.origin_created_at, x.origin_updated_at, x.generated_timestamp, x.raw,
 			x.case_id, x.synced, x.sync_generation, NULLIF(x.raw_digest, '')
-		FROM jsonb_to_recordset($2::jsonb) AS x(zendesk_id bigint, url text, subject text, description text,
-			external_id text, problem_id bigint, type text, status text, priority text, recipient text,
-			requester_id bigint, submitter_id bigint, assignee_id bigint, collaborator_ids bigint[],
-			has_incidents boolean, due_at timestamptz, origin_created_at timestamptz, origin_updated_at timestamptz,
-			generated_timestamp bigint, raw jsonb, case_id bigint, synced jsonb, sync_generation integer,
-			raw_digest text)
+		FROM zs_in_tickets x
 		ON CONFLICT (integration_id, zendesk_id) DO UPDATE SET url=EXCLUDED.url, subject=EXCLUDED.subject,
 			description=EXCLUDED.description, external_id=EXCLUDED.external_id, problem_id=EXCLUDED.problem_id,
 			type=EXCLUDED.type, status=EXCLUDED.status, priority=EXCLUDED.priority, recipient=EXCLUDED.recipient,
@@ -446,7 +454,7 @@ func (p *PageTx) UpsertTickets(ts []TicketRow) error {
 			generated_timestamp=EXCLUDED.generated_timestamp, raw=EXCLUDED.raw,
 			case_id=COALESCE(EXCLUDED.case_id, t.case_id), synced=EXCLUDED.synced,
 			sync_generation=EXCLUDED.sync_generation, raw_digest=EXCLUDED.raw_digest, updated_at=now()`,
-		p.IntegrationID, doc)
+		p.IntegrationID)
 	if err != nil {
 		return fmt.Errorf("upsert tickets: %w", err)
 	}
@@ -470,20 +478,26 @@ func (p *PageTx) InsertComments(cs []CommentRow) error {
 	if len(cs) == 0 {
 		return nil
 	}
-	doc, err := json.Marshal(cs)
-	if err != nil {
-		return fmt.Errorf("encode comments: %w", err)
+	if err := p.loadComments(cs); err != nil {
+		return err
 	}
-	_, err = p.tx.ExecContext(p.ctx, `INSERT INTO zd_comments (integration_id, zendesk_id, ticket_id, author_id, body,
+	_, err := p.tx.ExecContext(p.ctx, `INSERT INTO zd_comments (integration_id, zendesk_id, ticket_id, author_id, body,
 		html_body, public, origin_created_at, raw)
 		SELECT $1, x.zendesk_id, x.ticket_id, x.author_id, x.body, x.html_body, x.public, x.origin_created_at, x.raw
-		FROM jsonb_to_recordset($2::jsonb) AS x(zendesk_id bigint, ticket_id bigint, author_id bigint, body text,
-			html_body text, public boolean, origin_created_at timestamptz, raw jsonb)
-		ON CONFLICT (integration_id, zendesk_id) DO NOTHING`, p.IntegrationID, doc)
+		FROM zs_in_comments x
+		ON CONFLICT (integration_id, zendesk_id) DO NOTHING`, p.IntegrationID)
 	if err != nil {
 		return fmt.Errorf("insert comments: %w", err)
 	}
 	return nil
+}
+
+// loadComments loads comment rows into zs_in_comments.
+func (p *PageTx) loadComments(cs []CommentRow) error {
+	return p.load(inComments, len(cs), func(i int) []any {
+		c := &cs[i]
+		return []any{c.ZendeskID, c.TicketID, c.AuthorID, c.Body, c.HTMLBody, c.Public, c.OriginCreatedAt, text(c.Raw)}
+	})
 }
 
 // LinkComments gives every mirrored comment whose ticket has a case, and that has no case comment yet, its case
@@ -593,20 +607,16 @@ func (p *PageTx) InsertAndLinkComments(ownerID int64, cs []CommentRow) (int64, e
 			uniq = append(uniq, c)
 		}
 	}
-	doc, err := json.Marshal(uniq)
-	if err != nil {
-		return 0, fmt.Errorf("encode comments: %w", err)
+	if err := p.loadComments(uniq); err != nil {
+		return 0, err
 	}
 	var made int64
-	err = p.tx.QueryRowxContext(p.ctx, `WITH x AS (
-			SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(zendesk_id bigint, ticket_id bigint, author_id bigint,
-				body text, html_body text, public boolean, origin_created_at timestamptz, raw jsonb)
-		), fresh AS (
-			SELECT x.* FROM x WHERE NOT EXISTS (SELECT 1 FROM zd_comments z WHERE z.integration_id = $1
+	err := p.tx.QueryRowxContext(p.ctx, `WITH fresh AS (
+			SELECT x.* FROM zs_in_comments x WHERE NOT EXISTS (SELECT 1 FROM zd_comments z WHERE z.integration_id = $1
 				AND z.zendesk_id = x.zendesk_id)
 		), linkable AS (
 			SELECT f.zendesk_id, nextval('case_comments_id_seq') AS new_id, t.case_id, f.body, f.public,
-				COALESCE(u.crm_user_id, $3) AS owner_user_id, u.contact_id, u.email,
+				COALESCE(u.crm_user_id, $2) AS owner_user_id, u.contact_id, u.email,
 				COALESCE(f.origin_created_at, now()) AS created_at
 			FROM fresh f
 			JOIN zd_tickets t ON t.integration_id = $1 AND t.zendesk_id = f.ticket_id AND t.case_id IS NOT NULL
@@ -622,7 +632,7 @@ func (p *PageTx) InsertAndLinkComments(ownerID int64, cs []CommentRow) (int64, e
 				l.new_id FROM fresh f LEFT JOIN linkable l ON l.zendesk_id = f.zendesk_id
 			ON CONFLICT (integration_id, zendesk_id) DO NOTHING
 		)
-		SELECT count(*) FROM cc`, p.IntegrationID, doc, ownerID).Scan(&made)
+		SELECT count(*) FROM cc`, p.IntegrationID, ownerID).Scan(&made)
 	if err != nil {
 		return 0, fmt.Errorf("insert and link comments: %w", err)
 	}

@@ -122,9 +122,11 @@ func decodeTicketPage(r io.Reader) (*TicketPage, error) {
 		switch key {
 		case "tickets":
 			sawTickets = true
+			// eachElement has read and checked each element: its decoding method is called directly rather than
+			// through json.Unmarshal, which would check and scan the bytes twice more first.
 			return eachElement(dec, func(raw json.RawMessage) {
 				var t Ticket
-				if err := json.Unmarshal(raw, &t); err != nil {
+				if err := t.UnmarshalJSON(raw); err != nil {
 					p.Bad = append(p.Bad, badRecord("ticket", raw, err))
 					return
 				}
@@ -133,7 +135,7 @@ func decodeTicketPage(r io.Reader) (*TicketPage, error) {
 		case "users":
 			return eachElement(dec, func(raw json.RawMessage) {
 				var u User
-				if err := json.Unmarshal(raw, &u); err != nil {
+				if err := u.UnmarshalJSON(raw); err != nil {
 					p.Bad = append(p.Bad, badRecord("user", raw, err))
 					return
 				}
@@ -229,18 +231,15 @@ func (p *CommentEventPage) addEvent(raw json.RawMessage) {
 		return
 	}
 	for _, child := range ev.ChildEvents {
-		var kind struct {
-			EventType string `json:"event_type"`
-		}
-		if json.Unmarshal(child, &kind) != nil || kind.EventType != "Comment" {
+		c, isComment, err := decodeChildComment(child)
+		if !isComment {
 			continue
 		}
 		if ev.TicketID <= 0 {
 			p.Bad = append(p.Bad, badRecord("comment", child, errors.New("parent ticket event has no ticket_id")))
 			continue
 		}
-		var c Comment
-		if err := json.Unmarshal(child, &c); err != nil {
+		if err != nil {
 			p.Bad = append(p.Bad, badRecord("comment", child, err))
 			continue
 		}
@@ -259,6 +258,40 @@ func (p *CommentEventPage) addEvent(raw json.RawMessage) {
 		}
 		p.Comments = append(p.Comments, c)
 	}
+}
+
+// childEvent is a child of a ticket event read as the comment it may be, in one pass over its bytes.
+type childEvent struct {
+	EventType string `json:"event_type"`
+	plainComment
+}
+
+// plainComment is Comment without its UnmarshalJSON, to be decoded as part of a childEvent.
+type plainComment Comment
+
+// decodeChildComment decodes a child event that is a comment. Most children are comments, so the child is decoded
+// once as a comment; only when that fails is its event_type read alone, to tell a bad comment (an error) from
+// another kind of event whose fields are not a comment's (ignored).
+func decodeChildComment(child json.RawMessage) (Comment, bool, error) {
+	var ce childEvent
+	if err := json.Unmarshal(child, &ce); err != nil {
+		var kind struct {
+			EventType string `json:"event_type"`
+		}
+		if json.Unmarshal(child, &kind) != nil || kind.EventType != "Comment" {
+			return Comment{}, false, nil
+		}
+		return Comment{}, true, err
+	}
+	if ce.EventType != "Comment" {
+		return Comment{}, false, nil
+	}
+	if ce.ID <= 0 {
+		return Comment{}, true, errMissingID
+	}
+	c := Comment(ce.plainComment)
+	c.Raw = child // its own copy: json.Unmarshal copies each element of ChildEvents
+	return c, true, nil
 }
 
 // auditComment returns the first Comment event of a create/update response's audit, or nil.

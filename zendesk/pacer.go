@@ -19,9 +19,40 @@ const unknownResetWait = 60 * time.Second
 type pacer struct {
 	mu        sync.Mutex
 	notBefore time.Time
+	// resets holds, per limit (header family), the earliest moment it is known to reset by: see resetBound.
+	resets map[string]time.Time
 }
 
-func newPacer() *pacer { return &pacer{} }
+func newPacer() *pacer { return &pacer{resets: map[string]time.Time{}} }
+
+// resetBound narrows down when a limit resets from one more response. Zendesk gives the reset in whole seconds,
+// rounded up, so one response only says the reset falls within the second before now+r: waiting for now+r after
+// the response that exhausts the limit wastes half a second per window on average. Every response of the window
+// bounds the same moment from a different point in time, so the earliest now+r seen is kept (never earlier than
+// the reset: it stays a bound, and the first request after it is not refused). A response whose bound lies a
+// whole granule past the kept one, or one received after the kept moment, belongs to a later window and starts
+// afresh. A reset with a fraction is exact (granule 0).
+func (p *pacer) resetBound(key string, now time.Time, r time.Duration) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	bound := now.Add(r)
+	granule := time.Duration(0)
+	if r%time.Second == 0 {
+		granule = time.Second
+	}
+	if prev, ok := p.resets[key]; ok && now.Before(prev) && bound.Add(-granule).Before(prev) {
+		bound = minTime(bound, prev)
+	}
+	p.resets[key] = bound
+	return bound
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
 
 // block holds requests until t (never shortens an existing pause).
 func (p *pacer) block(t time.Time) {
@@ -60,25 +91,32 @@ func (p *pacer) wait(ctx context.Context) error {
 // observe reads the rate-limit headers of a response and, when any limit is exhausted, pauses until it resets.
 // Zendesk sends several families; each may describe a different limit, and the lowest remaining one decides.
 func (p *pacer) observe(ctx context.Context, log *slog.Logger, h http.Header) {
+	now := time.Now()
 	exhausted := false
-	var reset time.Duration
+	var until time.Time
 	resetKnown := false
-	note := func(remaining int, r time.Duration, known bool) {
+	note := func(key string, remaining int, r time.Duration, known bool) {
+		var bound time.Time
+		if known {
+			bound = p.resetBound(key, now, r)
+		}
 		if remaining > 0 {
 			return
 		}
 		exhausted = true
 		if known {
 			resetKnown = true
-			reset = max(reset, r)
+			if bound.After(until) {
+				until = bound
+			}
 		}
 	}
 	if v, ok := parseInt(h.Get("X-Rate-Limit-Remaining")); ok {
-		note(v, 0, false)
+		note("x-rate-limit", v, 0, false)
 	}
 	if v, ok := parseInt(h.Get("Ratelimit-Remaining")); ok {
 		r, known := parseSeconds(h.Get("Ratelimit-Reset"))
-		note(v, r, known)
+		note("ratelimit", v, r, known)
 	}
 	for k, vs := range h {
 		if !strings.HasPrefix(strings.ToLower(k), "zendesk-ratelimit-") || len(vs) == 0 {
@@ -86,17 +124,17 @@ func (p *pacer) observe(ctx context.Context, log *slog.Logger, h http.Header) {
 		}
 		_, remaining, r, known, ok := parseZendeskRateLimit(vs[0])
 		if ok {
-			note(remaining, r, known)
+			note(strings.ToLower(k), remaining, r, known)
 		}
 	}
 	if !exhausted {
 		return
 	}
 	if !resetKnown {
-		reset = unknownResetWait
+		until = now.Add(unknownResetWait)
 	}
-	log.InfoContext(ctx, "zendesk: rate limit exhausted, pausing requests", "pause", reset)
-	p.block(time.Now().Add(reset))
+	log.InfoContext(ctx, "zendesk: rate limit exhausted, pausing requests", "pause", time.Until(until))
+	p.block(until)
 }
 
 // parseZendeskRateLimit reads "total=100; remaining=99; resets=41" (total is 0 when absent).

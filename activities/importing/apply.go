@@ -2,9 +2,7 @@ package importing
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/zendesk-sync/zendesk-sync/activities"
@@ -21,15 +19,15 @@ func (a *Activities) ApplyTicketPage(ctx context.Context, ref contract.PageRef) 
 	return a.applyStaged(ctx, ref, store.KindTickets, func(ptx *store.PageTx, in *store.Integration,
 		dir *mapping.Directory, body []byte) (store.Counters, error) {
 		var st stagedTickets
-		if err := json.Unmarshal(body, &st); err != nil {
-			return store.Counters{}, fmt.Errorf("decode staged ticket page: %w", err)
+		if err := decodeStaged(body, &st); err != nil {
+			return store.Counters{}, err
 		}
 		c, err := a.applyTickets(ptx, in, dir, &st)
 		if err != nil {
 			return c, err
 		}
 		// Only the page stream notes how far it has read: the point a refused cursor restarts from.
-		return c, ptx.NoteTicketsGenerated(st.generatedMax)
+		return c, ptx.NoteTicketsGenerated(st.generatedMax())
 	})
 }
 
@@ -59,7 +57,8 @@ func (a *Activities) applyStaged(ctx context.Context, ref contract.PageRef, kind
 		return c, err
 	}
 	c, err := a.Store.ApplyPage(ctx, in.ID, kind, ref.Generation, ref.From, apply)
-	if errors.Is(err, store.ErrPageMissing) {
+	if errors.Is(err, store.ErrPageMissing) || errors.Is(err, errStagedFormat) {
+		// (A page staged in another format, by an older worker, is fetched again the same way.)
 		// The page was fetched, but its staged copy is gone while the stream still stands at its start:
 		// sync_pages is UNLOGGED, so a PostgreSQL crash or failover empties it. Waiting cannot bring it back, so
 		// the page is fetched again from Zendesk here, staged, and applied. If Zendesk's answer moved on meanwhile,
@@ -83,51 +82,18 @@ func (a *Activities) applyStaged(ctx context.Context, ref contract.PageRef, kind
 	return c, a.Classify(ctx, in, "apply "+kind+" page", err)
 }
 
-// decodeUsers decodes staged users; one that cannot be read becomes a failure, not a lost page.
-func decodeUsers(raws []json.RawMessage, failures *[]store.Failure) []zendesk.User {
-	users := make([]zendesk.User, 0, len(raws))
-	for _, raw := range raws {
-		var u zendesk.User
-		if err := json.Unmarshal(raw, &u); err != nil {
-			*failures = append(*failures, badFailure(stagedBad{Kind: "user", Reason: err.Error(), Raw: raw}))
-			continue
-		}
-		users = append(users, u)
-	}
-	return users
-}
-
 func (a *Activities) applyTickets(ptx *store.PageTx, in *store.Integration, dir *mapping.Directory, st *stagedTickets) (store.Counters, error) {
 	var out store.Counters
-	var failures []store.Failure
-	for _, b := range st.Bad {
-		failures = append(failures, badFailure(b))
-	}
-	// A ticket can appear twice in one page only if Zendesk repeats it; the last copy is the newest.
-	byID := map[int64]int{}
-	var tickets []zendesk.Ticket
-	for _, raw := range st.Tickets {
-		var t zendesk.Ticket
-		if err := json.Unmarshal(raw, &t); err != nil {
-			failures = append(failures, badFailure(stagedBad{Kind: "ticket", Reason: err.Error(), Raw: raw}))
-			continue
-		}
-		st.generatedMax = max(st.generatedMax, t.GeneratedTimestamp)
-		if i, ok := byID[t.ID]; ok {
-			tickets[i] = t
-			continue
-		}
-		byID[t.ID] = len(tickets)
-		tickets = append(tickets, t)
-	}
+	failures := badFailures(st.Bad)
+	tickets := st.tickets()
 	pp := activities.NewPeople(ptx, in, dir)
-	if err := pp.Upsert(decodeUsers(st.Users, &failures)); err != nil {
+	if err := pp.Upsert(stagedUsers(st.Users)); err != nil {
 		return out, err
 	}
 	var refs, ids []int64
-	for _, t := range tickets {
-		ids = append(ids, t.ID)
-		refs = append(refs, activities.RoleIDs(&t)...)
+	for i := range tickets {
+		ids = append(ids, tickets[i].ID)
+		refs = append(refs, activities.RoleIDs(&tickets[i])...)
 	}
 	if err := pp.Load(refs); err != nil {
 		return out, err
@@ -145,111 +111,14 @@ func (a *Activities) applyTickets(ptx *store.PageTx, in *store.Integration, dir 
 		}
 		a.AfterCasesRead(caseIDs)
 	}
-	gen := ptx.State.Generation
-	prio := mapping.Priority(in.Priority)
-	var rows []store.TicketRow
-	var newCases, changedCases []store.CaseRow
-	type caseConflict struct {
-		caseID int64
-		c      store.Conflict
-	}
-	var conflicts []caseConflict
-	conflictRecord := func(caseID, ticketID int64, fc mapping.FieldConflict) caseConflict {
-		base, local, remote := fc.Base, fc.Local, fc.Remote
-		return caseConflict{caseID, store.Conflict{TicketID: ticketID, Field: string(fc.Field), BaseValue: &base,
-			LocalValue: &local, RemoteValue: &remote, Winner: fc.Winner}}
-	}
-	for _, t := range tickets {
-		ex := existing[t.ID]
-		if unchanged(ex, &t, gen) {
-			continue // unchanged since the last sync: nothing is written
-		}
-		next, warnings := pp.CaseValues(&t)
-		for _, w := range warnings {
-			a.Log().Warn("ticket mapped with a warning", "integration", in.Name, "ticket", t.ID, "warning", w)
-		}
-		synced, err := json.Marshal(next)
-		if err != nil {
-			return out, err
-		}
-		row := activities.TicketRow(t, synced, gen)
-		out.Tickets++
-		switch {
-		case ex == nil || ex.Case == nil:
-			create, _ := mapping.CaseForDeleted(ex == nil)
-			if t.Status == mapping.TicketStatusDeleted && !create {
-				break
-			}
-			if ex != nil && ex.CaseDeletedAt != nil {
-				// The case was deleted in the CRM on purpose: it stays deleted (not re-created), the ticket is
-				// still mirrored, and the integration's failures say so (a trigger records it at the deletion).
-				break
-			}
-			newCases = append(newCases, newCase(t, next))
-		default:
-			current := caseValues(ex.Case)
-			var base *mapping.CaseValues
-			if len(ex.Synced) > 0 && string(ex.Synced) != "null" {
-				var b mapping.CaseValues
-				if err := json.Unmarshal(ex.Synced, &b); err == nil {
-					base = &b
-				}
-			}
-			var merged mapping.CaseValues
-			var changed []mapping.Field
-			if in.TwoWay {
-				var fcs []mapping.FieldConflict
-				var deferred []mapping.Field
-				next, deferred = mapping.DeferToPush(current, base, next, pendingFields(ex.PendingFields))
-				if len(deferred) > 0 {
-					// The merge base keeps the deferred fields' old values: the push merges them against it.
-					if row.Synced, err = json.Marshal(next); err != nil {
-						return out, err
-					}
-				}
-				merged, changed, fcs = mapping.MergeTwoWay(current, base, next, prio)
-				for _, fc := range fcs {
-					conflicts = append(conflicts, conflictRecord(ex.Case.ID, t.ID, fc))
-				}
-			} else {
-				merged, changed = mapping.MergeImport(current, base, next, prio)
-			}
-			if len(changed) > 0 {
-				cr := caseRow(ex.Case.ID, merged)
-				if merged.Status == mapping.CaseStatusClosed && current.Status != mapping.CaseStatusClosed {
-					cr.ClosedAt = activities.TimePtr(t.UpdatedAt)
-				}
-				changedCases = append(changedCases, cr)
-			}
-		}
-		rows = append(rows, row)
-	}
-	ids2cases, err := ptx.CreateCases(newCases)
+	rules := importRules{TwoWay: in.TwoWay, Priority: mapping.Priority(in.Priority), Generation: ptx.State.Generation}
+	w, err := a.translateTickets(in.Name, tickets, existing, pp.CaseValues, rules)
 	if err != nil {
 		return out, err
 	}
-	var withCase []int64
-	for i := range rows {
-		if id, ok := ids2cases[rows[i].ZendeskID]; ok {
-			id := id
-			rows[i].CaseID = &id
-			withCase = append(withCase, rows[i].ZendeskID)
-		}
-	}
-	// A ticket that has a case again (its mirror row was removed and it synced anew) is no longer "case deleted".
-	if err := ptx.ResolveFailures(store.FailureCaseDeleted, withCase); err != nil {
+	created, err := w.write(ptx)
+	if err != nil {
 		return out, err
-	}
-	if err := ptx.UpdateCases(changedCases); err != nil {
-		return out, err
-	}
-	if err := ptx.UpsertTickets(rows); err != nil {
-		return out, err
-	}
-	for _, c := range conflicts {
-		if err := ptx.RecordConflicts(c.caseID, []store.Conflict{c.c}); err != nil {
-			return out, err
-		}
 	}
 	linked, err := ptx.LinkComments(in.OwnerUserID, ids)
 	if err != nil {
@@ -261,11 +130,79 @@ func (a *Activities) applyTickets(ptx *store.PageTx, in *store.Integration, dir 
 	if err := ptx.ResolveFailures("ticket", ids); err != nil {
 		return out, err
 	}
-	out.CasesCreated = int64(len(ids2cases))
-	out.CasesUpdated = int64(len(changedCases))
+	out.Tickets = int64(len(w.rows))
+	out.CasesCreated = created
+	out.CasesUpdated = int64(len(w.changedCases))
 	out.Comments = linked
 	out.Failures = int64(len(failures))
 	return out, nil
+}
+
+// ticketWrites are the rows a ticket page writes, translated ticket by ticket.
+type ticketWrites struct {
+	rows                   []store.TicketRow
+	newCases, changedCases []store.CaseRow
+	conflicts              []store.Conflict
+}
+
+// translateTickets translates a page's tickets (translateTicket) and gathers their rows.
+func (a *Activities) translateTickets(integration string, tickets []zendesk.Ticket,
+	existing map[int64]*store.ExistingTicket, derive deriveFunc, r importRules) (ticketWrites, error) {
+	var w ticketWrites
+	for i := range tickets {
+		t := &tickets[i]
+		tr, err := translateTicket(t, existing[t.ID], derive, r)
+		if err != nil {
+			return w, err
+		}
+		for _, warning := range tr.Warnings {
+			a.Log().Warn("ticket mapped with a warning", "integration", integration, "ticket", t.ID, "warning", warning)
+		}
+		if tr.Skip {
+			continue // unchanged since the last sync: nothing is written
+		}
+		if tr.NewCase != nil {
+			w.newCases = append(w.newCases, *tr.NewCase)
+		}
+		if tr.ChangedCase != nil {
+			w.changedCases = append(w.changedCases, *tr.ChangedCase)
+		}
+		w.conflicts = append(w.conflicts, tr.Conflicts...)
+		w.rows = append(w.rows, tr.Ticket)
+	}
+	return w, nil
+}
+
+// write creates and updates the cases, then writes the ticket rows (linked to the cases created) and the
+// conflicts. It returns how many cases it created.
+func (w *ticketWrites) write(ptx *store.PageTx) (int64, error) {
+	ids2cases, err := ptx.CreateCases(w.newCases)
+	if err != nil {
+		return 0, err
+	}
+	var withCase []int64
+	for i := range w.rows {
+		if id, ok := ids2cases[w.rows[i].ZendeskID]; ok {
+			w.rows[i].CaseID = &id
+			withCase = append(withCase, w.rows[i].ZendeskID)
+		}
+	}
+	// A ticket that has a case again (its mirror row was removed and it synced anew) is no longer "case deleted".
+	if err := ptx.ResolveFailures(store.FailureCaseDeleted, withCase); err != nil {
+		return 0, err
+	}
+	if err := ptx.UpdateCases(w.changedCases); err != nil {
+		return 0, err
+	}
+	if err := ptx.UpsertTickets(w.rows); err != nil {
+		return 0, err
+	}
+	for _, c := range w.conflicts {
+		if err := ptx.RecordConflicts(*c.CaseID, []store.Conflict{c}); err != nil {
+			return 0, err
+		}
+	}
+	return int64(len(ids2cases)), nil
 }
 
 // ApplyCommentPage mirrors a staged page of comments (and their authors) and gives each comment whose ticket has
@@ -274,16 +211,13 @@ func (a *Activities) ApplyCommentPage(ctx context.Context, ref contract.PageRef)
 	return a.applyStaged(ctx, ref, store.KindComments, func(ptx *store.PageTx, in *store.Integration,
 		dir *mapping.Directory, body []byte) (store.Counters, error) {
 		var sc stagedComments
-		if err := json.Unmarshal(body, &sc); err != nil {
-			return store.Counters{}, fmt.Errorf("decode staged comment page: %w", err)
+		if err := decodeStaged(body, &sc); err != nil {
+			return store.Counters{}, err
 		}
 		var out store.Counters
-		var failures []store.Failure
-		for _, b := range sc.Bad {
-			failures = append(failures, badFailure(b))
-		}
+		failures := badFailures(sc.Bad)
 		pp := activities.NewPeople(ptx, in, dir)
-		if err := pp.Upsert(decodeUsers(sc.Users, &failures)); err != nil {
+		if err := pp.Upsert(stagedUsers(sc.Users)); err != nil {
 			return out, err
 		}
 		linked, err := ptx.InsertAndLinkComments(in.OwnerUserID, sc.Comments)
@@ -297,6 +231,14 @@ func (a *Activities) ApplyCommentPage(ctx context.Context, ref contract.PageRef)
 		out.Failures = int64(len(failures))
 		return out, nil
 	})
+}
+
+func badFailures(bad []stagedBad) []store.Failure {
+	out := make([]store.Failure, 0, len(bad))
+	for _, b := range bad {
+		out = append(out, badFailure(b))
+	}
+	return out
 }
 
 func badFailure(b stagedBad) store.Failure {

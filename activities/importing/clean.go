@@ -17,14 +17,15 @@ const maxEmailBytes = 1024
 
 // stageTickets turns a fetched page's tickets and users into a storable staged page.
 func stageTickets(tickets []zendesk.Ticket, users []zendesk.User, bad []zendesk.BadRecord) stagedTickets {
-	st := stagedTickets{Tickets: make([]json.RawMessage, 0, len(tickets)), Bad: stageBad(bad)}
+	st := stagedTickets{Tickets: make([]stagedTicket, 0, len(tickets)), Bad: stageBad(bad)}
 	for _, t := range tickets {
-		raw, _, err := activities.CleanJSON(t.Raw)
+		raw, err := cleanRecord(&t, t.Raw)
 		if err != nil {
 			st.Bad = append(st.Bad, unstorable("ticket", t.ID, t.Raw, err.Error()))
 			continue
 		}
-		st.Tickets = append(st.Tickets, raw)
+		t.Raw = nil // staged beside it
+		st.Tickets = append(st.Tickets, stagedTicket{Ticket: t, Raw: raw})
 	}
 	var ubad []stagedBad
 	st.Users, ubad = stageUsers(users)
@@ -32,9 +33,27 @@ func stageTickets(tickets []zendesk.Ticket, users []zendesk.User, bad []zendesk.
 	return st
 }
 
+// cleanRecord returns a record's raw JSON as jsonb stores it. A record whose JSON had to be cleaned is decoded
+// afresh from the cleaned JSON into *v, so its typed fields are as clean as its raw payload.
+func cleanRecord[T any, P interface {
+	*T
+	json.Unmarshaler
+}](v P, raw json.RawMessage) (json.RawMessage, error) {
+	clean, changed, err := activities.CleanJSON(raw)
+	if err != nil || !changed {
+		return clean, err
+	}
+	var fresh T
+	if err := P(&fresh).UnmarshalJSON(clean); err != nil {
+		return nil, fmt.Errorf("clean record: %w", err)
+	}
+	*v = fresh
+	return clean, nil
+}
+
 // stageUsers cleans users; one that cannot be stored sensibly becomes a bad record.
-func stageUsers(users []zendesk.User) ([]json.RawMessage, []stagedBad) {
-	out := make([]json.RawMessage, 0, len(users))
+func stageUsers(users []zendesk.User) ([]stagedUser, []stagedBad) {
+	out := make([]stagedUser, 0, len(users))
 	var bad []stagedBad
 	for _, u := range users {
 		if u.Email != nil && len(*u.Email) > maxEmailBytes {
@@ -43,12 +62,13 @@ func stageUsers(users []zendesk.User) ([]json.RawMessage, []stagedBad) {
 				len(*u.Email), maxEmailBytes)))
 			continue
 		}
-		raw, _, err := activities.CleanJSON(u.Raw)
+		raw, err := cleanRecord(&u, u.Raw)
 		if err != nil {
 			bad = append(bad, unstorable("user", u.ID, u.Raw, err.Error()))
 			continue
 		}
-		out = append(out, raw)
+		u.Raw = nil // staged beside it
+		out = append(out, stagedUser{User: u, Raw: raw})
 	}
 	return out, bad
 }

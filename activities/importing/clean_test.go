@@ -22,12 +22,13 @@ func TestStagedTicketsAndUsersAreCleanOrBad(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(`{"id":9,"name":"L","email":"`+email+`"}`), &long))
 	st := stageTickets([]zendesk.Ticket{tk}, []zendesk.User{good, long}, nil)
 	require.Len(t, st.Tickets, 1)
-	var back zendesk.Ticket
-	require.NoError(t, json.Unmarshal(st.Tickets[0], &back))
+	back := st.Tickets[0].Ticket
 	assert.Equal(t, "s", *back.Subject)
 	assert.Equal(t, "d", back.Description)
+	assert.JSONEq(t, `{"id":7,"subject":"s","description":"d"}`, string(st.Tickets[0].Raw))
 	require.Len(t, st.Users, 1)
-	assert.NotContains(t, string(st.Users[0]), `\u0000`)
+	assert.Equal(t, "N", st.Users[0].User.Name, "typed fields are decoded from the cleaned JSON")
+	assert.NotContains(t, string(st.Users[0].Raw), `\u0000`)
 	require.Len(t, st.Bad, 1)
 	assert.Equal(t, "user", st.Bad[0].Kind)
 	assert.EqualValues(t, 9, st.Bad[0].ID)

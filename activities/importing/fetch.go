@@ -2,7 +2,6 @@ package importing
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -13,30 +12,6 @@ import (
 	"github.com/zendesk-sync/zendesk-sync/store"
 	"github.com/zendesk-sync/zendesk-sync/zendesk"
 )
-
-// stagedBad is a record Zendesk sent that could not be decoded; it becomes a failure when its page is applied.
-type stagedBad struct {
-	Kind   string          `json:"kind"`
-	ID     int64           `json:"id"`
-	Reason string          `json:"reason"`
-	Raw    json.RawMessage `json:"raw"`
-}
-
-// stagedTickets is a fetched ticket page as it waits in PostgreSQL: Zendesk's own bytes per record.
-type stagedTickets struct {
-	Tickets []json.RawMessage `json:"tickets"`
-	Users   []json.RawMessage `json:"users"`
-	Bad     []stagedBad       `json:"bad"`
-	// generatedMax is the newest generated_timestamp of the page's tickets, found while applying it.
-	generatedMax int64
-}
-
-// stagedComments is a fetched page of comment events, with the authors that were not mirrored yet.
-type stagedComments struct {
-	Comments []store.CommentRow `json:"comments"`
-	Users    []json.RawMessage  `json:"users"`
-	Bad      []stagedBad        `json:"bad"`
-}
 
 // cursorRestartOverlap is how far before the newest applied generated_timestamp the ticket stream restarts when
 // Zendesk refuses its cursor. The cursor export is ordered by generated_timestamp, so restarting at that second
@@ -78,9 +53,9 @@ func (a *Activities) FetchTicketPage(ctx context.Context, ref contract.PageRef) 
 	if err != nil {
 		return contract.FetchResult{}, a.Classify(ctx, in, fmt.Sprintf("fetch tickets from cursor %q", ref.From), err)
 	}
-	body, err := json.Marshal(stageTickets(page.Tickets, page.Users, page.Bad))
+	body, err := encodeStaged(stageTickets(page.Tickets, page.Users, page.Bad))
 	if err != nil {
-		return contract.FetchResult{}, fmt.Errorf("encode ticket page: %w", err)
+		return contract.FetchResult{}, err
 	}
 	next := page.AfterCursor
 	if next == "" {
@@ -154,7 +129,27 @@ func (a *Activities) FetchCommentPage(ctx context.Context, ref contract.PageRef)
 		comments = append(comments, more...)
 		next, endOfStream = start+1, false
 	}
-	sc := stagedComments{Comments: make([]store.CommentRow, 0, len(comments)), Bad: stageBad(page.Bad)}
+	sc, err := a.stageComments(ctx, c, in, comments, page.Bad)
+	if err != nil {
+		return contract.FetchResult{}, err
+	}
+	body, err := encodeStaged(sc)
+	if err != nil {
+		return contract.FetchResult{}, err
+	}
+	nextPos := strconv.FormatInt(next, 10)
+	if err := a.Store.StagePage(ctx, &store.Page{IntegrationID: in.ID, Kind: store.KindComments, Generation: ref.Generation,
+		FromPos: ref.From, NextPos: nextPos, EndOfStream: endOfStream, Body: body}); err != nil {
+		return contract.FetchResult{}, err
+	}
+	return contract.FetchResult{Next: nextPos, EndOfStream: endOfStream, Records: len(sc.Comments)}, nil
+}
+
+// stageComments builds the staged page of comments: each comment once, cleaned, with the authors not mirrored
+// yet, fetched in one batched call.
+func (a *Activities) stageComments(ctx context.Context, c *zendesk.Client, in *store.Integration,
+	comments []zendesk.Comment, bad []zendesk.BadRecord) (stagedComments, error) {
+	sc := stagedComments{Comments: make([]store.CommentRow, 0, len(comments)), Bad: stageBad(bad)}
 	var authors []int64
 	seen := map[int64]bool{}
 	dup := map[int64]bool{}
@@ -176,7 +171,7 @@ func (a *Activities) FetchCommentPage(ctx context.Context, ref contract.PageRef)
 	}
 	known, err := a.Store.KnownUsers(ctx, in.ID, authors)
 	if err != nil {
-		return contract.FetchResult{}, err
+		return sc, err
 	}
 	var missing []int64
 	for _, id := range authors {
@@ -187,22 +182,13 @@ func (a *Activities) FetchCommentPage(ctx context.Context, ref contract.PageRef)
 	if len(missing) > 0 {
 		users, err := c.ShowManyUsers(ctx, missing)
 		if err != nil {
-			return contract.FetchResult{}, a.Classify(ctx, in, "fetch comment authors", err)
+			return sc, a.Classify(ctx, in, "fetch comment authors", err)
 		}
-		var bad []stagedBad
-		sc.Users, bad = stageUsers(users)
-		sc.Bad = append(sc.Bad, bad...)
+		var ubad []stagedBad
+		sc.Users, ubad = stageUsers(users)
+		sc.Bad = append(sc.Bad, ubad...)
 	}
-	body, err := json.Marshal(sc)
-	if err != nil {
-		return contract.FetchResult{}, fmt.Errorf("encode comment page: %w", err)
-	}
-	nextPos := strconv.FormatInt(next, 10)
-	if err := a.Store.StagePage(ctx, &store.Page{IntegrationID: in.ID, Kind: store.KindComments, Generation: ref.Generation,
-		FromPos: ref.From, NextPos: nextPos, EndOfStream: endOfStream, Body: body}); err != nil {
-		return contract.FetchResult{}, err
-	}
-	return contract.FetchResult{Next: nextPos, EndOfStream: endOfStream, Records: len(sc.Comments)}, nil
+	return sc, nil
 }
 
 // exportLag is the last minute Zendesk leaves out of incremental exports; the client clamps start times to it.
