@@ -89,7 +89,7 @@ func (a *Activities) client(in *store.Integration) (*zendesk.Client, error) {
 		return nil, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("integration %q: %v", in.Name, err), errCredentialsRejected, nil)
 	}
-	c, err := zendesk.New(zendesk.Config{URL: in.URL, Email: in.Email, Token: token, HTTPClient: a.HTTPClient,
+	c, err := zendesk.New(zendesk.Config{URL: in.URL, Email: in.Email, Token: token, HTTPClient: a.countingClient(in.ID),
 		Logger: a.logger().With("integration", in.Name)})
 	if err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("integration %q: %v", in.Name, err),
@@ -128,6 +128,9 @@ func (a *Activities) SyncPosition(ctx context.Context, ref contract.IntegrationR
 	if err != nil {
 		return Position{}, err
 	}
+	if err := a.Store.StartPass(ctx, integrationID); err != nil {
+		return Position{}, err
+	}
 	st, err := a.Store.SyncState(ctx, integrationID)
 	if err != nil {
 		return Position{}, err
@@ -142,12 +145,18 @@ func (a *Activities) EndSync(ctx context.Context, in EndSyncInput) error {
 	if err := a.Store.MarkSyncEnded(ctx, in.IntegrationID, in.FirstSyncDone); err != nil {
 		return err
 	}
+	if err := a.Store.EndPass(ctx, in.IntegrationID, ""); err != nil {
+		return err
+	}
 	// A pass that ended well proves the credentials work: local changes parked for them resume.
 	return a.Store.ResumeOutbox(ctx, in.IntegrationID)
 }
 
 // RecordError records why a sync pass stopped, for progress and the CLI.
 func (a *Activities) RecordError(ctx context.Context, in ErrorInput) error {
+	if err := a.Store.FailPass(ctx, in.IntegrationID, in.Message); err != nil {
+		return err
+	}
 	return a.Store.SetLastError(ctx, in.IntegrationID, in.Message)
 }
 

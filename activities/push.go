@@ -367,6 +367,7 @@ func (a *Activities) sendFields(ctx context.Context, c *zendesk.Client, in *stor
 			return pushed, false, &staleTicketError{ticketID: ticketID, err: err}
 		case err == nil:
 			pushed++
+			out.Sent = append(out.Sent, sentUpdate(remoteTicket, upd, acceptedAnswer(u)))
 			// The next field of a split update is checked against the ticket as this update left it.
 			stamp = u.Ticket.UpdatedAt
 			answer, err := a.derive(ctx, in, dir, &u.Ticket)
@@ -386,6 +387,7 @@ func (a *Activities) sendFields(ctx context.Context, c *zendesk.Client, in *stor
 				groups = append(groups, []fieldUpdate{f})
 			}
 		case errors.As(err, &invalid):
+			out.Sent = append(out.Sent, sentUpdate(remoteTicket, upd, "refused: "+invalid.Error()))
 			refused = append(refused, fmt.Sprintf("%s not pushed: Zendesk refused it: %s", g[0].field, invalid.Error()))
 		default:
 			return pushed, false, a.classify(ctx, in, fmt.Sprintf("push case %d to ticket %d", caseID, ticketID), err)
