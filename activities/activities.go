@@ -99,7 +99,7 @@ func (a *Activities) Client(in *store.Integration) (*zendesk.Client, error) {
 			fmt.Sprintf("integration %q: %v", in.Name, err), errCredentialsRejected, nil)
 	}
 	// The account's rate-limit budget is shared with the other workers through PostgreSQL.
-	c, err := zendesk.New(zendesk.Config{URL: in.URL, Email: in.Email, Token: token, HTTPClient: a.HTTPClient,
+	c, err := zendesk.New(zendesk.Config{URL: in.URL, Email: in.Email, Token: token, HTTPClient: a.countingClient(in.ID),
 		Logger: a.Log().With("integration", in.Name), Limiter: a.Store.RateLimits(),
 		Hooks: opsmetrics.ZendeskHooks(in.Name)})
 	if err != nil {
@@ -139,6 +139,9 @@ func (a *Activities) SyncPosition(ctx context.Context, ref contract.IntegrationR
 	if err != nil {
 		return contract.Position{}, err
 	}
+	if err := a.Store.StartPass(ctx, integrationID); err != nil {
+		return contract.Position{}, err
+	}
 	st, err := a.Store.SyncState(ctx, integrationID)
 	if err != nil {
 		return contract.Position{}, err
@@ -153,12 +156,18 @@ func (a *Activities) EndSync(ctx context.Context, in contract.EndSyncInput) erro
 	if err := a.Store.MarkSyncEnded(ctx, in.IntegrationID, in.FirstSyncDone); err != nil {
 		return err
 	}
+	if err := a.Store.EndPass(ctx, in.IntegrationID, ""); err != nil {
+		return err
+	}
 	// A pass that ended well proves the credentials work: local changes parked for them resume.
 	return a.Store.ResumeOutbox(ctx, in.IntegrationID)
 }
 
 // RecordError records why a sync pass stopped, for progress and the CLI.
 func (a *Activities) RecordError(ctx context.Context, in contract.ErrorInput) error {
+	if err := a.Store.FailPass(ctx, in.IntegrationID, in.Message); err != nil {
+		return err
+	}
 	return a.Store.SetLastError(ctx, in.IntegrationID, in.Message)
 }
 

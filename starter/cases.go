@@ -24,6 +24,7 @@ func (a *app) caseCmd() *cobra.Command {
 	}
 	cmd.AddCommand(a.caseListCmd(), a.caseShowCmd(), a.caseCreateCmd(), a.caseUpdateCmd(), a.caseCommentCmd(),
 		a.casePublishCmd())
+	cmd.AddCommand(a.caseHistoryCmd())
 	return cmd
 }
 

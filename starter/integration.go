@@ -23,6 +23,7 @@ func (a *app) integrationCmd() *cobra.Command {
 	}
 	cmd.AddCommand(a.integrationCreateCmd(), a.integrationListCmd(), a.integrationShowCmd(), a.integrationEditCmd(),
 		a.integrationActivateCmd(), a.integrationDeactivateCmd(), a.integrationDeleteCmd(), a.integrationCheckCmd())
+	cmd.AddCommand(a.integrationHistoryCmd())
 	return cmd
 }
 

@@ -55,7 +55,7 @@ func (st *SyncState) Position(kind string) string {
 func (s *Store) ApplyPage(ctx context.Context, integrationID int64, kind string, gen int, from string,
 	fn func(ptx *PageTx, page *Page) (Counters, error)) (Counters, error) {
 	var out Counters
-	err := s.InSyncTx(ctx, func(tx *sqlxTx) error {
+	err := s.inSourceTx(ctx, SourceImport, "", func(tx *sqlxTx) error {
 		st, err := lockState(ctx, tx, integrationID)
 		if err != nil {
 			return err
@@ -574,7 +574,7 @@ func (s *Store) ReadTx(ctx context.Context, integrationID int64, fn func(p *Page
 // ApplyDirect applies records fetched outside the page streams (e.g. failed tickets retried by id) under the same
 // sync-state lock and sync marking as a page, without moving any stream position.
 func (s *Store) ApplyDirect(ctx context.Context, integrationID int64, fn func(p *PageTx) error) error {
-	return s.InSyncTx(ctx, func(tx *sqlxTx) error {
+	return s.inSourceTx(ctx, SourceImport, "", func(tx *sqlxTx) error {
 		st, err := lockState(ctx, tx, integrationID)
 		if err != nil {
 			return err

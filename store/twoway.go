@@ -138,7 +138,8 @@ type Pushed struct {
 	// ResolvePush closes the ticket's open push failures (everything sent was accepted).
 	ResolvePush bool
 	Done        []int64
-	Note        *string // set: the case's sync note; "" clears it
+	Note        *string      // set: the case's sync note; "" clears it
+	Sent        []SentUpdate // the updates sent to Zendesk, for the case's history
 }
 
 // Conflict is one recorded conflict decision.
@@ -201,7 +202,10 @@ func (p *PageTx) CompareAndSetCase(caseID int64, fixes []FieldFix) ([]string, er
 
 // ApplyPushed commits the local side of a push in one transaction marked as the sync's own.
 func (s *Store) ApplyPushed(ctx context.Context, p Pushed) error {
-	return s.InSyncTx(ctx, func(tx *sqlxTx) error {
+	return s.inSourceTx(ctx, SourcePush, "", func(tx *sqlxTx) error {
+		if err := recordSent(ctx, tx, p); err != nil {
+			return err
+		}
 		ptx := &PageTx{tx: tx, ctx: ctx, IntegrationID: p.IntegrationID}
 		if p.Synced != nil {
 			if _, err := tx.ExecContext(ctx, `UPDATE zd_tickets SET synced=$3, updated_at=now()
@@ -355,7 +359,7 @@ func (s *Store) CaseTicket(ctx context.Context, caseID int64) (int64, bool, erro
 // linked to a case comment repeating the description (as OroCRM does), and outbox rows for the case's earlier
 // comments so the push sends them.
 func (s *Store) Published(ctx context.Context, integrationID int64, t TicketRow, first *CommentRow, ownerID int64) error {
-	return s.InSyncTx(ctx, func(tx *sqlxTx) error {
+	return s.inSourceTx(ctx, SourcePublish, publishRef(t), func(tx *sqlxTx) error {
 		ptx := &PageTx{tx: tx, ctx: ctx, IntegrationID: integrationID}
 		if err := ptx.UpsertTickets([]TicketRow{t}); err != nil {
 			return err

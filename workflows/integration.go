@@ -573,6 +573,7 @@ func (w *runner) stream(kind string, from string, did *contract.Counters) error 
 		got := c.Counters()
 		did.Add(got)
 		st.Totals.Add(got)
+		w.showDetails()
 		if fr.EndOfStream {
 			return nil
 		}
@@ -632,6 +633,7 @@ func (w *runner) continueAsNew() error {
 // history event).
 func (w *runner) setPhase(p string) {
 	w.st.Phase = p
+	w.showDetails()
 	if w.phaseSeen == p {
 		return
 	}

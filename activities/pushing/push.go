@@ -445,6 +445,7 @@ func (p *push) sendFields(ctx context.Context, caseID int64, remoteTicket *zende
 			return pushed, false, &staleTicketError{ticketID: ticketID, err: err}
 		case err == nil:
 			pushed++
+			out.Sent = append(out.Sent, sentUpdate(remoteTicket, upd, acceptedAnswer(u)))
 			// The next field of a split update is checked against the ticket as this update left it.
 			stamp = u.Ticket.UpdatedAt
 			answer, err := p.a.DeriveCase(ctx, p.in, p.dir, &u.Ticket)
@@ -464,6 +465,7 @@ func (p *push) sendFields(ctx context.Context, caseID int64, remoteTicket *zende
 				groups = append(groups, []fieldUpdate{f})
 			}
 		case errors.As(err, &invalid):
+			out.Sent = append(out.Sent, sentUpdate(remoteTicket, upd, "refused: "+invalid.Error()))
 			refused = append(refused, fmt.Sprintf("%s not pushed: Zendesk refused it: %s", g[0].field, invalid.Error()))
 		default:
 			return pushed, false, p.a.Classify(ctx, p.in, fmt.Sprintf("push case %d to ticket %d", caseID, ticketID), err)
