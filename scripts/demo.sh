@@ -14,7 +14,7 @@
 # Settings (environment): DEMO_TICKETS (3000), DEMO_SYNC_TIMEOUT (seconds, 1800),
 # DEMO_DATABASE_URL (postgres://postgres@127.0.0.1:5432/zendesk_sync?sslmode=disable),
 # DEMO_SKIP_BUILD=1 (use the binaries already in .demo/bin; for testing this script),
-# WORKERS (1): how many worker processes (make demo WORKERS=3), metrics on 9464, 9465, ...
+# WORKERS (1): how many worker processes (make demo WORKERS=3), metrics on 9464, 9474, 9475, ...
 set -Eeuo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -233,7 +233,7 @@ fi
 # WORKERS (make demo WORKERS=3) worker processes on one task queue: Temporal hands each task to one of them,
 # they share each account's rate-limit budget through PostgreSQL, and one at a time relays the outbox. Worker 1
 # keeps the names it always had (worker.pid, worker.log, metrics on $METRICS_ADDR); worker N uses worker-N.* and
-# the metrics port + N-1.
+# the metrics port + 8 + N (9474, 9475, ...: the ports just above 9464 are left to the webhook receiver).
 [[ "$WORKERS" =~ ^[1-9][0-9]?$ ]] || die "WORKERS must be a number from 1 to 99 (got '$WORKERS')"
 worker_sum="$(sha256sum "$BIN/worker" | cut -d' ' -f1)"
 metrics_host="${METRICS_ADDR%:*}"
@@ -242,7 +242,9 @@ metrics_port="${METRICS_ADDR##*:}"
 start_worker() {
 	local n="$1" name=worker port
 	[ "$n" = 1 ] || name="worker-$n"
-	port=$((metrics_port + n - 1))
+	port="$metrics_port"
+	# Workers 2..N skip the next ports: 9465 is the webhook receiver's default (WEBHOOK_ADDR).
+	[ "$n" = 1 ] || port=$((metrics_port + 8 + n))
 	step "$name (task queue $TASK_QUEUE)" "$STATE_DIR/$name.log"
 	if pid_alive "$STATE_DIR/$name.pid"; then
 		if [ "$(cat "$STATE_DIR/$name.sum" 2>/dev/null)" = "$worker_sum" ]; then
@@ -404,7 +406,7 @@ ${_c_bold}The demo is up.${_c_off}
   cases of integration '$INTEGRATION':  $cases
   Temporal Web UI:   $UI_URL
   Zendesk simulator: $SIM_URL
-  worker metrics:    http://$METRICS_ADDR/metrics (worker N: port $metrics_port + N-1; $WORKERS worker(s))
+  worker metrics:    http://$METRICS_ADDR/metrics (worker N >= 2: port $metrics_port + 8 + N; $WORKERS worker(s))
   logs:              $STATE_DIR/{worker,temporal,zendesksim}.log (worker N: worker-N.log)
 
 Next:
