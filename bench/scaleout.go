@@ -46,14 +46,23 @@ func (c *countingSignaler) SignalWorkflow(context.Context, string, string, strin
 	return nil
 }
 
+// openScratch creates a scratch database and opens the store on it (migrated).
+func openScratch(ctx context.Context, dbs *databases) (string, *store.Store, error) {
+	url, err := dbs.create(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	st, err := store.Open(ctx, url, 30*time.Second)
+	if err != nil {
+		return "", nil, err
+	}
+	return url, st, nil
+}
+
 // signalsPerChange runs three relays (as three workers do) on one database and makes local changes one by one,
 // further apart than the relay's debounce: each should cost exactly one signal.
 func signalsPerChange(ctx context.Context, dbs *databases, r *scaleOutResult) error {
-	url, err := dbs.create(ctx)
-	if err != nil {
-		return err
-	}
-	st, err := store.Open(ctx, url, 30*time.Second)
+	url, st, err := openScratch(ctx, dbs)
 	if err != nil {
 		return err
 	}
@@ -106,11 +115,7 @@ func signalsPerChange(ctx context.Context, dbs *databases, r *scaleOutResult) er
 // sharedBudget429s runs two clients of one simulator account (two workers) at the account's limit, sharing its
 // budget in PostgreSQL, and counts the 429s the simulator sent.
 func sharedBudget429s(ctx context.Context, dbs *databases, r *scaleOutResult) error {
-	url, err := dbs.create(ctx)
-	if err != nil {
-		return err
-	}
-	st, err := store.Open(ctx, url, 30*time.Second)
+	_, st, err := openScratch(ctx, dbs)
 	if err != nil {
 		return err
 	}

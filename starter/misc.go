@@ -156,18 +156,11 @@ func (a *app) conflictsCmd() *cobra.Command {
 				if c.CaseID != nil {
 					caseID = fmt.Sprint(*c.CaseID)
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", c.ID, caseID, c.TicketID, c.Field, oneLine(derefStr(c.LocalValue)),
-					oneLine(derefStr(c.RemoteValue)), c.Winner, c.DecidedAt.Local().Format("2006-01-02 15:04:05"))
+				fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", c.ID, caseID, c.TicketID, c.Field, oneLine(deref(c.LocalValue, "")),
+					oneLine(deref(c.RemoteValue, "")), c.Winner, c.DecidedAt.Local().Format("2006-01-02 15:04:05"))
 			}
 			return tw.Flush()
 		},
 	}
 	return needs(cmd, needStore)
-}
-
-func derefStr(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }

@@ -19,14 +19,23 @@ import (
 // read twice are harmless: they are upserted by id, and an unchanged one is not written.
 const cursorRestartOverlap = 5 * time.Minute
 
+// connect reads the integration and gives its Zendesk client.
+func (a *Activities) connect(ctx context.Context, integrationID int64) (*store.Integration, *zendesk.Client, error) {
+	in, err := a.Store.Integration(ctx, integrationID)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := a.Client(in)
+	if err != nil {
+		return nil, nil, err
+	}
+	return in, c, nil
+}
+
 // FetchTicketPage reads one page of the incremental ticket export (users side-loaded) from ref.From, and stages
 // it. Retrying it re-fetches and replaces the staged page, so it is idempotent.
 func (a *Activities) FetchTicketPage(ctx context.Context, ref contract.PageRef) (contract.FetchResult, error) {
-	in, err := a.Store.Integration(ctx, ref.IntegrationID)
-	if err != nil {
-		return contract.FetchResult{}, err
-	}
-	c, err := a.Client(in)
+	in, c, err := a.connect(ctx, ref.IntegrationID)
 	if err != nil {
 		return contract.FetchResult{}, err
 	}
@@ -90,11 +99,7 @@ func (a *Activities) ticketRestartTime(ctx context.Context, in *store.Integratio
 // FetchCommentPage reads one page of ticket events with their comments from ref.From (a Unix time), fetches the
 // comment authors not mirrored yet in one batched call, and stages both.
 func (a *Activities) FetchCommentPage(ctx context.Context, ref contract.PageRef) (contract.FetchResult, error) {
-	in, err := a.Store.Integration(ctx, ref.IntegrationID)
-	if err != nil {
-		return contract.FetchResult{}, err
-	}
-	c, err := a.Client(in)
+	in, c, err := a.connect(ctx, ref.IntegrationID)
 	if err != nil {
 		return contract.FetchResult{}, err
 	}
