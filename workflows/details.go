@@ -23,7 +23,12 @@ func (w *runner) showDetails() {
 	case contract.PhaseIncremental:
 		b.WriteString("**Incremental sync** in progress")
 	case contract.PhaseWaiting:
+		// The pass stays due when it was however many pushes wake the workflow meanwhile (State.NextPassAt); the
+		// first wait after a pass sets it to an interval from now.
 		next := workflow.Now(w.ctx).Add(w.interval).UTC()
+		if st.NextPassAt != nil {
+			next = st.NextPassAt.UTC()
+		}
 		fmt.Fprintf(&b, "**Waiting**: next pass at %s (every %s), or at once on `starter sync`",
 			next.Format("2006-01-02 15:04:05 UTC"), w.interval)
 		if w.settings.TwoWay {

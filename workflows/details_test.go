@@ -44,3 +44,17 @@ func TestCurrentDetailsSummariseTheSync(t *testing.T) {
 	assert.Contains(t, waiting, "Last sync: 2026-01-05T09:")
 	assert.Contains(t, waiting, "Last error: none")
 }
+
+// A push between passes does not move the next pass, and the details keep saying when it is due.
+func TestCurrentDetailsKeepTheNextPassAcrossPushes(t *testing.T) {
+	f := newFake(1, 1)
+	f.settings.TwoWay = true
+	h := newHarness(t, f) // interval 1h: the first sync ends at t0, the next pass is due at t0+1h
+	h.signalAt(30*time.Minute, contract.SignalLocalChange)
+	var afterPush string
+	h.at(31*time.Minute, func() { afterPush = h.details() })
+	h.signalAt(40*time.Minute, contract.SignalDeactivate)
+	h.runFresh()
+	h.requireEndedInactive()
+	assert.Contains(t, afterPush, "next pass at "+t0.Add(time.Hour).UTC().Format("2006-01-02 15:04:05 UTC"))
+}
