@@ -65,6 +65,8 @@ type Activities struct {
 
 	mu      sync.Mutex
 	clients map[int64]cachedClient
+	// requests are the Zendesk requests counted and not yet written to their passes (FlushRequestCounts).
+	requests requestTally
 }
 
 // cachedClient keeps one Zendesk client per integration and settings version, so the client's pacing state
@@ -153,6 +155,7 @@ func (a *Activities) SyncPosition(ctx context.Context, ref contract.IntegrationR
 
 // EndSync records that a sync pass ended well.
 func (a *Activities) EndSync(ctx context.Context, in contract.EndSyncInput) error {
+	a.FlushRequestCounts(ctx)
 	if err := a.Store.MarkSyncEnded(ctx, in.IntegrationID, in.FirstSyncDone); err != nil {
 		return err
 	}
@@ -165,6 +168,7 @@ func (a *Activities) EndSync(ctx context.Context, in contract.EndSyncInput) erro
 
 // RecordError records why a sync pass stopped, for progress and the CLI.
 func (a *Activities) RecordError(ctx context.Context, in contract.ErrorInput) error {
+	a.FlushRequestCounts(ctx)
 	if err := a.Store.FailPass(ctx, in.IntegrationID, in.Message); err != nil {
 		return err
 	}

@@ -3,9 +3,8 @@ package activities
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
-
-	"github.com/zendesk-sync/zendesk-sync/store"
 )
 
 // countingClient is the HTTP client of an integration's Zendesk client: a.HTTPClient (or a default one) whose
@@ -19,27 +18,60 @@ func (a *Activities) countingClient(integrationID int64) *http.Client {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	c.Transport = &requestCounter{base: base, store: a.Store, integrationID: integrationID, a: a}
+	c.Transport = &requestCounter{base: base, tally: &a.requests, integrationID: integrationID}
 	return &c
+}
+
+// requestTally holds the Zendesk requests counted in memory and not yet added to their passes. Writing each
+// request's count as it happens would put a PostgreSQL round trip in every Zendesk request's path.
+type requestTally struct {
+	mu      sync.Mutex
+	pending map[int64]int
+}
+
+func (t *requestTally) add(integrationID int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.pending == nil {
+		t.pending = map[int64]int{}
+	}
+	t.pending[integrationID]++
+}
+
+func (t *requestTally) take() map[int64]int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.pending
+	t.pending = nil
+	return p
 }
 
 // requestCounter counts every request sent to Zendesk, answered or not, retries and 429s included.
 type requestCounter struct {
 	base          http.RoundTripper
-	store         *store.Store
+	tally         *requestTally
 	integrationID int64
-	a             *Activities
 }
 
 func (r *requestCounter) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := r.base.RoundTrip(req)
-	if r.store != nil {
-		// The count is bookkeeping: it must not fail or hold up the request it counts, nor die with its context.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(req.Context()), 5*time.Second)
-		if cerr := r.store.CountRequests(ctx, r.integrationID, 1); cerr != nil {
-			r.a.Log().Debug("could not count a Zendesk request", "error", cerr)
-		}
-		cancel()
+	r.tally.add(r.integrationID)
+	return r.base.RoundTrip(req)
+}
+
+// FlushRequestCounts adds the requests counted since the last flush to their integrations' open passes. The worker
+// calls it as each activity ends, so a pass's requests are recorded before the workflow can close the pass; the
+// end of a pass flushes too. Counting is bookkeeping: a failed write is logged, never an activity's failure.
+func (a *Activities) FlushRequestCounts(ctx context.Context) {
+	pending := a.requests.take()
+	if len(pending) == 0 || a.Store == nil {
+		return
 	}
-	return resp, err
+	// The activity's context may be ending (cancelled, timed out): the count is still worth writing.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	for id, n := range pending {
+		if err := a.Store.CountRequests(ctx, id, n); err != nil {
+			a.Log().Debug("could not count Zendesk requests", "integration_id", id, "requests", n, "error", err)
+		}
+	}
 }

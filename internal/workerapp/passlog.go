@@ -23,6 +23,8 @@ type passLog struct {
 	now    func() time.Time
 	mu     sync.Mutex
 	passes map[string]*pass // by workflow ID
+	// flush, when set, writes the Zendesk requests the activities counted to their passes in PostgreSQL.
+	flush func(context.Context)
 }
 
 type pass struct {
@@ -101,6 +103,10 @@ type passActivity struct {
 
 func (a *passActivity) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (interface{}, error) {
 	out, err := a.Next.ExecuteActivity(ctx, in)
+	// Before the result reaches the workflow, which may close the pass next.
+	if a.l.flush != nil {
+		a.l.flush(ctx)
+	}
 	if err == nil {
 		info := activity.GetInfo(ctx)
 		a.l.record(info.WorkflowExecution.ID, info.ActivityType.Name, in.Args, out)

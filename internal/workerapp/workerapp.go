@@ -197,6 +197,7 @@ func newWorker(c client.Client, cfg Config, deps Deps, st *store.Store, logger *
 	if acts.HTTPClient == nil {
 		acts.HTTPClient = &http.Client{Transport: passes.transport(http.DefaultTransport)}
 	}
+	passes.flush = acts.FlushRequestCounts
 	workflows.Register(w, activityFuncs(acts))
 	return w, inflight
 }
