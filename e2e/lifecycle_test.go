@@ -52,6 +52,9 @@ func TestDeactivateThenActivateAtOnceLeavesOneRunningWorkflowThatSyncs(t *testin
 		time.Sleep(200 * time.Millisecond)
 	}
 	time.Sleep(3 * time.Second)
+	if !running() {
+		dumpRuns(t, e, wfID)
+	}
 	require.True(t, running(), "no workflow runs while the integration is active")
 	resp, err := tc.ListWorkflow(e.ctx, &workflowservice.ListWorkflowExecutionsRequest{
 		Namespace: e.ts.GetDefaultNamespace(), Query: "WorkflowId = '" + wfID + "' AND ExecutionStatus = 'Running'"})
@@ -76,4 +79,42 @@ func TestDeactivateThenActivateAtOnceLeavesOneRunningWorkflowThatSyncs(t *testin
 	assert.Empty(t, res.Error)
 	assert.Equal(t, subject, e.cases("flip")[id].Subject)
 	require.True(t, running())
+}
+
+// dumpRuns logs every run of a workflow and the events of each, to tell how a run that should go on ended.
+func dumpRuns(t *testing.T, e *env, wfID string) {
+	tc := e.ts.GetDefaultClient()
+	resp, err := tc.ListWorkflow(e.ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		Namespace: e.ts.GetDefaultNamespace(), Query: "WorkflowId = '" + wfID + "'"})
+	if err != nil {
+		t.Logf("list runs: %v", err)
+		return
+	}
+	for _, x := range resp.GetExecutions() {
+		runID := x.GetExecution().GetRunId()
+		t.Logf("run %s status %s start %s close %s", runID, x.GetStatus(), x.GetStartTime().AsTime().Format(time.RFC3339Nano),
+			x.GetCloseTime().AsTime().Format(time.RFC3339Nano))
+		it := tc.GetWorkflowHistory(e.ctx, wfID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for it.HasNext() {
+			ev, err := it.Next()
+			if err != nil {
+				t.Logf("history: %v", err)
+				break
+			}
+			extra := ""
+			if a := ev.GetWorkflowExecutionSignaledEventAttributes(); a != nil {
+				extra = a.GetSignalName()
+			}
+			if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil {
+				extra = a.GetActivityType().GetName()
+			}
+			if a := ev.GetActivityTaskCompletedEventAttributes(); a != nil {
+				extra = a.GetResult().String()
+			}
+			if a := ev.GetWorkflowTaskFailedEventAttributes(); a != nil {
+				extra = a.GetCause().String() + " " + a.GetFailure().GetMessage()
+			}
+			t.Logf("  %d %s %s %s", ev.GetEventId(), ev.GetEventTime().AsTime().Format("15:04:05.000"), ev.GetEventType(), extra)
+		}
+	}
 }

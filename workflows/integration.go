@@ -37,6 +37,9 @@ const (
 	// versionPassDue: the next pass is due an interval after the last one, however often local changes wake the
 	// workflow to push in between; a local change with two-way sync off wakes it for nothing (no pass).
 	versionPassDue = "pass-due"
+	// versionSettleSignals: before deciding to end or continue as new, the workflow lets its signal listeners run,
+	// so a signal delivered in the same workflow task is counted (it may otherwise be decided without).
+	versionSettleSignals = "settle-signals"
 )
 
 // IntegrationWorkflow is the entity workflow of one integration: first sync, then incremental syncs on a durable
@@ -227,12 +230,25 @@ func (w *runner) listen(name string, set func()) {
 }
 
 func (w *runner) drainSignals() {
+	if workflow.GetVersion(w.ctx, versionSettleSignals, workflow.DefaultVersion, 1) >= 1 {
+		w.settle()
+	}
 	for _, sig := range w.signals() {
 		ch := workflow.GetSignalChannel(w.ctx, sig.name)
 		for ch.ReceiveAsync(nil) {
 			sig.set()
 		}
 	}
+}
+
+// settle lets every other coroutine run once. A signal that arrives while a listener waits in Receive is handed
+// to that listener at once (ReceiveAsync no longer sees it) but counted only when the listener's coroutine runs;
+// a decision taken before then (end, continue as new) would miss it, and the server would accept that decision
+// because the signal is already in the history.
+func (w *runner) settle() {
+	done := false
+	workflow.Go(w.ctx, func(workflow.Context) { done = true })
+	_ = workflow.Await(w.ctx, func() bool { return done })
 }
 
 func (w *runner) loop() error {
