@@ -30,6 +30,8 @@ type Control struct {
 	Temporal  client.Client
 	TaskQueue string
 	Key       *secrets.Key
+	// PerPage is the export page size the workers use (0: Zendesk's maximum), for previews to page as a pass does.
+	PerPage int
 }
 
 // IntegrationSpec is what `integration create` takes.
