@@ -90,13 +90,12 @@ func (a *app) integrationPreviewCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "preview NAME [--limit TICKETS]",
 		Short: "Show what the first sync would create, before activating (reads at most --limit tickets)",
-		Long: "Show what the first sync would create, before activating the integration.\n\n" +
+		Long: "Show what the first sync would create, before activating (reads at most --limit tickets).\n\n" +
 			"Reads the start of the Zendesk ticket export (from --sync-from, if set) as the first sync would, but at\n" +
 			"most --limit tickets (Zendesk is asked for pages no larger than what is left), so it stays cheap on a\n" +
 			"large account, and writes nothing anywhere. It reports the tickets read, the cases to create, contacts\n" +
 			"matched and to create, agents matched to CRM users and unmatched (the owner stands in for them), and\n" +
-			"the cases' status and priority spread. Works on an inactive integration.\n" +
-			"Exit codes: 0 success, 1 runtime failure (e.g. Zendesk unreachable), 2 usage error.",
+			"the cases' status and priority spread. Works on an inactive integration.",
 		Example: "  starter integration preview acme\n  starter integration preview acme --limit 200 -o json",
 		Args:    exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {

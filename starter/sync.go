@@ -15,15 +15,14 @@ func (a *app) syncCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sync NAME [--wait | --dry-run]",
 		Short: "Schedule Sync: ask for an incremental sync now (--dry-run: show what it would change)",
-		Long: "Schedule Sync: ask for an incremental sync now.\n\n" +
+		Long: "Schedule Sync: ask for an incremental sync now (--dry-run: show what it would change).\n\n" +
 			"--dry-run reads Zendesk as the next pass would (from the same export positions, with the requests of a\n" +
 			"pass, no more) and writes nothing anywhere: no position moves, no case, contact, ticket or comment is\n" +
 			"written, nothing is sent to Zendesk. It prints totals first, then per case the action (create, update)\n" +
 			"with each field's old → new value, the pushes a two-way integration would send, conflicts and which\n" +
 			"side the integration's priority makes win, contacts to create and agents the owner stands in for.\n" +
 			"It needs the secret key (it reads Zendesk from here, like `integration check`), not the worker, and\n" +
-			"is safe while a pass runs.\n" +
-			"Exit codes: 0 success, 1 runtime failure (e.g. the sync failed), 2 usage error.",
+			"is safe while a pass runs.",
 		Example: "  starter sync acme             # returns once the request is accepted\n" +
 			"  starter sync acme --wait      # blocks until that sync ends, prints what it did\n" +
 			"  starter sync acme --dry-run   # what the next pass would change; writes nothing\n" +
