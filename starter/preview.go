@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -23,7 +25,7 @@ func (a *app) runDryRun(cmd *cobra.Command, name string) error {
 	t := r.Totals
 	fmt.Fprintf(a.out, "dry-run of the next pass of %s: nothing was written\n", name)
 	if err := a.fields("tickets read", fmt.Sprintf("%d (%d Zendesk requests, those of a pass)", r.TicketsRead, r.Requests),
-		"cases", fmt.Sprintf("%d to create, %d to update, %d unchanged", t.Create, t.Update, t.None),
+		"cases", fmt.Sprintf("%d to create, %d to update, %d with nothing to do", t.Create, t.Update, t.None),
 		"pushes", fmt.Sprintf("%d to Zendesk", t.Pushes), "conflicts", fmt.Sprint(t.Conflicts),
 		"contacts to create", fmt.Sprint(t.ContactsToCreate),
 		"agents falling back to the owner", fmt.Sprint(t.AgentsFallingBack),
@@ -38,7 +40,7 @@ func (a *app) runDryRun(cmd *cobra.Command, name string) error {
 	}
 	for _, c := range r.Conflicts {
 		fmt.Fprintf(a.out, "conflict  case %d, ticket %d, %s: local %s, Zendesk %s → %s wins (decided at the %s)\n",
-			c.CaseID, c.TicketID, c.Field, showValue(strOrNil(c.Local)), showValue(strOrNil(c.Remote)), c.Winner, c.Step)
+			c.CaseID, c.TicketID, c.Field, showStr(c.Local), showStr(c.Remote), c.Winner, c.Step)
 	}
 	for _, c := range r.ContactsToCreate {
 		fmt.Fprintf(a.out, "contact to create  %s (%s)\n", c.Email, strings.TrimSpace(c.FirstName+" "+c.LastName))
@@ -70,19 +72,25 @@ func writePlan(w io.Writer, p preview.CasePlan, prefix string) {
 	sort.Strings(fields)
 	for _, f := range fields {
 		c := p.Changes[f]
-		fmt.Fprintf(w, "    %s: %s → %s\n", f, showValue(strOrNil(c.Old)), showValue(strOrNil(c.New)))
+		fmt.Fprintf(w, "    %s: %s → %s\n", f, showStr(c.Old), showStr(c.New))
 	}
 	if p.Comments > 0 {
 		fmt.Fprintf(w, "    + %d comment(s)\n", p.Comments)
 	}
 }
 
-// strOrNil is s as a value for showValue: nil stays "(none)".
-func strOrNil(s *string) any {
+// showStr renders a value on one line: quoted (HTML left as it is, unlike showValue's JSON), nil as "(none)".
+func showStr(s *string) string {
 	if s == nil {
-		return nil
+		return "(none)"
 	}
-	return *s
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(*s); err != nil {
+		return *s
+	}
+	return truncate(oneLine(strings.TrimSuffix(b.String(), "\n")), 80)
 }
 
 func (a *app) integrationPreviewCmd() *cobra.Command {
@@ -116,6 +124,9 @@ func (a *app) integrationPreviewCmd() *cobra.Command {
 	return needs(cmd, needStore, needKey)
 }
 
+// maxAgentsShown bounds the unmatched agents the preview's text lists (most tickets first).
+const maxAgentsShown = 10
+
 func (a *app) printFirstSync(p preview.FirstSync) error {
 	read := fmt.Sprintf("%d (the whole export)", p.TicketsRead)
 	if !p.Complete {
@@ -129,7 +140,11 @@ func (a *app) printFirstSync(p preview.FirstSync) error {
 		"status", spread(p.Status), "priority", spread(p.Priority), "failures", fmt.Sprint(p.Failures)); err != nil {
 		return err
 	}
-	for _, ag := range p.AgentsUnmatched {
+	for i, ag := range p.AgentsUnmatched {
+		if i == maxAgentsShown {
+			fmt.Fprintf(a.out, "... and %d more unmatched agents (-o json lists them all)\n", len(p.AgentsUnmatched)-i)
+			break
+		}
 		fmt.Fprintf(a.out, "unmatched agent  %s (%s, Zendesk user %d): %d ticket(s)\n", ag.Email, ag.Name, ag.ZendeskID, ag.Tickets)
 	}
 	return nil
