@@ -7,7 +7,6 @@ import (
 
 	"github.com/zendesk-sync/zendesk-sync/preview"
 	"github.com/zendesk-sync/zendesk-sync/store"
-	"github.com/zendesk-sync/zendesk-sync/zendesk"
 )
 
 // DryRun shows what the integration's next pass would do, reading Zendesk as that pass would (the same export
@@ -38,17 +37,11 @@ func (c *Control) previewDeps(ctx context.Context, name string) (preview.Deps, *
 	if err != nil {
 		return preview.Deps{}, nil, err
 	}
-	k, err := c.key()
-	if err != nil {
-		return preview.Deps{}, nil, err
-	}
-	token, err := k.Open(in.TokenEnc)
-	if err != nil {
-		return preview.Deps{}, nil, err
-	}
+	// The integration's own client (its credentials, as Check uses them), on a transport that counts requests.
 	counter := &requestCounter{base: http.DefaultTransport}
-	zc, err := zendesk.New(zendesk.Config{URL: in.URL, Email: in.Email, Token: token,
-		HTTPClient: &http.Client{Transport: counter}})
+	counted := *c
+	counted.httpClient = &http.Client{Transport: counter}
+	zc, err := counted.zendesk(in)
 	if err != nil {
 		return preview.Deps{}, nil, err
 	}
