@@ -228,3 +228,35 @@ func TestIntegrationPreviewReadsAtMostTheLimit(t *testing.T) {
 	}
 	assert.Equal(t, full.Priority, prio)
 }
+
+// A dry-run while a pass runs: it reads, takes no lock the pass waits for, and the pass lands every ticket as if
+// no dry-run had run.
+func TestDryRunWhileAPassRuns(t *testing.T) {
+	e := newEnv(t, withPerPage(25))
+	e.ctl.PerPage = 25
+	s, url := newSim(t, sim.Options{Seed: 34, Tickets: 300, Slow: 20 * time.Millisecond})
+	e.integration("busy", url, nil)
+	dryRuns := 0
+	for {
+		p, err := e.ctl.Progress(e.ctx, "busy")
+		require.NoError(t, err)
+		if p.FirstSyncDone {
+			break
+		}
+		r, err := e.ctl.DryRun(e.ctx, "busy")
+		require.NoError(t, err, "a dry-run during a pass")
+		assert.Equal(t, "busy", r.Integration)
+		dryRuns++
+	}
+	assert.Positive(t, dryRuns, "at least one dry-run ran during the first sync")
+	live := 0
+	for _, id := range s.TicketIDs() {
+		if !s.IsDeleted(id) {
+			live++
+		}
+	}
+	assert.Equal(t, live, e.count(`SELECT count(*) FROM cases`), "the pass landed every ticket")
+	r, err := e.ctl.DryRun(e.ctx, "busy")
+	require.NoError(t, err)
+	assert.Zero(t, r.Totals.Create+r.Totals.Update, "after the pass, nothing is left to do")
+}
