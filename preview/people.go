@@ -134,8 +134,12 @@ func (p *people) load(ptx *store.PageTx, ids []int64) error {
 
 // caseValues derives a ticket's case values as People.CaseValues does, and notes who its people resolved to.
 func (p *people) caseValues(t *zendesk.Ticket) (mapping.CaseValues, []string) {
+	seen := map[int64]bool{}
 	for _, id := range activities.RoleIDs(t) {
-		p.note(id)
+		if !seen[id] { // an agent who is both submitter and assignee counts once for the ticket
+			seen[id] = true
+			p.note(id)
+		}
 	}
 	return mapping.DeriveCase(mapping.TicketFacts{Subject: t.Subject, Description: t.Description, Status: t.Status,
 		Priority: t.Priority}, p.party(t.RequesterID), p.party(t.SubmitterID), p.party(t.AssigneeID), p.in.OwnerUserID)
