@@ -69,7 +69,7 @@ func newRun(ctx context.Context, d Deps, in *store.Integration, perPage int) (*r
 	r := &run{d: d, in: in, imp: &importing.Activities{Activities: base}, push: &pushing.Activities{Activities: base},
 		pp: newPeople(in, mapping.NewDirectory(mu)), byTicket: map[int64]int{}, imported: map[int64]importedCase{},
 		creates: map[int64]mapping.CaseValues{},
-		rules:   importing.ImportRules{TwoWay: in.TwoWay, Priority: mapping.Priority(in.Priority), Generation: st.Generation}}
+		rules:   importing.RulesFor(in, st.Generation)}
 	r.disp = display{users: emails, contacts: r.pp.emailOf}
 	return r, nil
 }

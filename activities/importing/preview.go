@@ -25,6 +25,12 @@ type Translation = translated
 // DeriveFunc derives a ticket's case values from its people as resolved for the page.
 type DeriveFunc = deriveFunc
 
+// RulesFor are the rules an integration's tickets are translated by in the given sync generation: the one place
+// the import and the previews take them from, so a setting added to them reaches both.
+func RulesFor(in *store.Integration, generation int) ImportRules {
+	return importRules{TwoWay: in.TwoWay, Priority: mapping.Priority(in.Priority), Generation: generation}
+}
+
 // TranslateTicket is translateTicket, the import's decision for one ticket.
 func TranslateTicket(t *zendesk.Ticket, ex *store.ExistingTicket, derive DeriveFunc, r ImportRules) (Translation, error) {
 	return translateTicket(t, ex, derive, r)
