@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -30,6 +31,10 @@ type Control struct {
 	Temporal  client.Client
 	TaskQueue string
 	Key       *secrets.Key
+	// PerPage is the export page size the workers use (0: Zendesk's maximum), for previews to page as a pass does.
+	PerPage int
+	// httpClient, when set, carries the Zendesk requests of zendesk() (a preview counts its requests with it).
+	httpClient *http.Client
 }
 
 // IntegrationSpec is what `integration create` takes.
@@ -327,7 +332,7 @@ func (c *Control) zendesk(in *store.Integration) (*zendesk.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return zendesk.New(zendesk.Config{URL: in.URL, Email: in.Email, Token: token})
+	return zendesk.New(zendesk.Config{URL: in.URL, Email: in.Email, Token: token, HTTPClient: c.httpClient})
 }
 
 // SyncNow asks for an incremental sync; with wait it returns what that sync did, and an error if it failed.

@@ -32,6 +32,7 @@ type stack struct {
 	t                *testing.T
 	args             []string // the connection flags
 	simURL           string
+	sim              *sim.Server
 	simTicketsLive   int64
 	stopWorker       func()
 	workerDone       chan error
@@ -74,7 +75,7 @@ func newStack(t *testing.T, slow time.Duration) *stack {
 	ts := temporaltest.NewServer(temporaltest.WithT(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	require.NoError(t, workerapp.EnsureSearchAttributes(ctx, ts.GetDefaultClient(), ts.GetDefaultNamespace()))
-	st := &stack{t: t, simURL: srv.URL, simTicketsLive: live, dbURL: testdb.New(t), temporal: ts.GetFrontendHostPort(),
+	st := &stack{t: t, simURL: srv.URL, sim: s, simTicketsLive: live, dbURL: testdb.New(t), temporal: ts.GetFrontendHostPort(),
 		namespace: ts.GetDefaultNamespace(), queue: "cli-follow-test", workerDone: make(chan error, 1), stopWorker: cancel,
 		workerLog: &lockedBuffer{}}
 	st.args = []string{"--database-url", st.dbURL, "--temporal-address", st.temporal, "--namespace", st.namespace,

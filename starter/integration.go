@@ -22,7 +22,8 @@ func (a *app) integrationCmd() *cobra.Command {
 		RunE:    groupRun,
 	}
 	cmd.AddCommand(a.integrationCreateCmd(), a.integrationListCmd(), a.integrationShowCmd(), a.integrationEditCmd(),
-		a.integrationActivateCmd(), a.integrationDeactivateCmd(), a.integrationDeleteCmd(), a.integrationCheckCmd())
+		a.integrationActivateCmd(), a.integrationDeactivateCmd(), a.integrationDeleteCmd(), a.integrationCheckCmd(),
+		a.integrationPreviewCmd())
 	cmd.AddCommand(a.integrationHistoryCmd())
 	return cmd
 }

@@ -11,15 +11,31 @@ import (
 )
 
 func (a *app) syncCmd() *cobra.Command {
-	var wait bool
+	var wait, dryRun bool
 	cmd := &cobra.Command{
-		Use:   "sync NAME [--wait]",
-		Short: "Schedule Sync: ask for an incremental sync now",
-		Example: "  starter sync acme          # returns once the request is accepted\n" +
-			"  starter sync acme --wait   # blocks until that sync ends, prints what it did",
+		Use:   "sync NAME [--wait | --dry-run]",
+		Short: "Schedule Sync: ask for an incremental sync now (--dry-run: show what it would change)",
+		Long: "Schedule Sync: ask for an incremental sync now (--dry-run: show what it would change).\n\n" +
+			"--dry-run reads Zendesk as the next pass would (from the same export positions, with the requests of a\n" +
+			"pass, no more) and writes nothing anywhere: no position moves, no case, contact, ticket or comment is\n" +
+			"written, nothing is sent to Zendesk. It prints totals first, then per case the action (create, update)\n" +
+			"with each field's old → new value, the pushes a two-way integration would send, conflicts and which\n" +
+			"side the integration's priority makes win, contacts to create and agents the owner stands in for.\n" +
+			"It needs the secret key (it reads Zendesk from here, like `integration check`), not the worker, and\n" +
+			"is safe while a pass runs.",
+		Example: "  starter sync acme             # returns once the request is accepted\n" +
+			"  starter sync acme --wait      # blocks until that sync ends, prints what it did\n" +
+			"  starter sync acme --dry-run   # what the next pass would change; writes nothing\n" +
+			"  starter sync acme --dry-run -o json",
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
+			if dryRun && wait {
+				return usagef("--dry-run and --wait cannot be combined: a dry-run runs no sync to wait for")
+			}
+			if dryRun {
+				return a.runDryRun(cmd, name)
+			}
 			res, err := a.control().SyncNow(cmd.Context(), name, wait)
 			// A failed sync still did (and counted) something: show it, then report the reason.
 			if wait && (err == nil || res.Error != "") {
@@ -40,7 +56,8 @@ func (a *app) syncCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait until the sync ends and print what it did")
-	return needs(cmd, needStore, needTemporal)
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show what the next pass would change, and write nothing")
+	return needs(cmd, needStore, needTemporal, mayUseKey)
 }
 
 func (a *app) printSyncResult(name string, res contract.SyncResult) error {

@@ -35,6 +35,8 @@ type PageTx struct {
 	State         *SyncState
 	// loaded names the input tables (bulk.go) this transaction has loaded already.
 	loaded map[string]bool
+	// readOnly: a preview's transaction (ReadOnlyTx), which reads cases without locking them.
+	readOnly bool
 }
 
 // Tx exposes the raw transaction for statements not covered here.
@@ -329,8 +331,12 @@ func (p *PageTx) Tickets(ids []int64) (map[int64]*ExistingTicket, error) {
 		return out, nil
 	}
 	var cs []CaseRow
+	lock := " FOR UPDATE"
+	if p.readOnly {
+		lock = ""
+	}
 	if err := p.tx.SelectContext(p.ctx, &cs, `SELECT id, subject, description, status, priority, owner_user_id,
-		assigned_to_user_id, contact_id, reported_at, closed_at FROM cases WHERE id = ANY($1) ORDER BY id FOR UPDATE`,
+		assigned_to_user_id, contact_id, reported_at, closed_at FROM cases WHERE id = ANY($1) ORDER BY id`+lock,
 		int64Array(caseIDs)); err != nil {
 		return nil, fmt.Errorf("lock the cases of tickets: %w", err)
 	}

@@ -111,7 +111,7 @@ func (a *Activities) applyTickets(ptx *store.PageTx, in *store.Integration, dir 
 		}
 		a.AfterCasesRead(caseIDs)
 	}
-	rules := importRules{TwoWay: in.TwoWay, Priority: mapping.Priority(in.Priority), Generation: ptx.State.Generation}
+	rules := RulesFor(in, ptx.State.Generation)
 	w, err := a.translateTickets(in.Name, tickets, existing, pp.CaseValues, rules)
 	if err != nil {
 		return out, err

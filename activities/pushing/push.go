@@ -213,37 +213,24 @@ func (p *push) pushFields(ctx context.Context, t *store.PushTarget, remoteTicket
 	if err != nil {
 		return out, 0, false, err
 	}
-	base, err := mergeBase(t, remote)
+	fp, err := p.a.PlanFields(ctx, p.in, t, remoteTicket, remote, its)
 	if err != nil {
 		return out, 0, false, err
 	}
-	local := localValues(t)
-	plan := mapping.PlanPush(pushable, touchedFields(its), base, local, remote, mapping.Priority(p.in.Priority))
-	for _, c := range plan.Conflicts {
+	for _, c := range fp.Conflicts {
 		bv, lv, rv := c.Base, c.Local, c.Remote
 		out.Conflicts = append(out.Conflicts, store.Conflict{TicketID: ticketID, Field: string(c.Field), BaseValue: &bv,
 			LocalValue: &lv, RemoteValue: &rv, Winner: c.Winner})
 	}
-	for _, f := range plan.Fixes {
+	for _, f := range fp.Fixes {
 		// Zendesk's value won: the case takes it (as the sync's own write, so it is not pushed back), but only if
 		// the CRM has not changed the field again since it was read.
 		out.CaseFix = append(out.CaseFix, store.FieldFix{Field: string(f.Field), Old: f.Old, New: f.New})
 	}
-	newBase := plan.NewBase
-	var sends []fieldUpdate
-	for _, f := range plan.Sends {
-		var one zendesk.TicketUpdate
-		ok, err := p.a.setUpdate(ctx, p.in, f, local, t, remoteTicket, &one)
-		if err != nil {
-			return out, 0, false, err
-		}
-		if !ok {
-			// Nothing Zendesk would take differently (same meaning, or nobody to assign): Zendesk's value is the
-			// one both sides now start from.
-			mapping.CopyField(f, &newBase, remote)
-			continue
-		}
-		sends = append(sends, fieldUpdate{field: f, upd: one})
+	newBase := fp.NewBase
+	sends := make([]fieldUpdate, 0, len(fp.Sends))
+	for _, s := range fp.Sends {
+		sends = append(sends, fieldUpdate{field: s.Field, upd: s.Update})
 	}
 	n, stopped := 0, false
 	if len(sends) > 0 {
