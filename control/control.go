@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/zendesk-sync/zendesk-sync/contract"
+	"github.com/zendesk-sync/zendesk-sync/internal/oauthtoken"
 	"github.com/zendesk-sync/zendesk-sync/mapping"
 	"github.com/zendesk-sync/zendesk-sync/secrets"
 	"github.com/zendesk-sync/zendesk-sync/store"
@@ -30,6 +32,8 @@ type Control struct {
 	Temporal  client.Client
 	TaskQueue string
 	Key       *secrets.Key
+	// HTTPClient, when set, is used for requests to Zendesk (tests point it at the simulator).
+	HTTPClient *http.Client
 }
 
 // IntegrationSpec is what `integration create` takes.
@@ -39,6 +43,8 @@ type IntegrationSpec struct {
 	Priority                                         string
 	Interval                                         time.Duration
 	SyncFrom                                         *time.Time
+	// Auth is "token" (the default) or "oauth"; OAuth takes OAuthClientID and OAuthClientSecret instead of Token.
+	Auth, OAuthClientID, OAuthClientSecret string
 }
 
 // IntegrationEdit holds the settings to change; nil leaves one as it is.
@@ -62,13 +68,14 @@ type IntegrationView struct {
 	Interval         string `json:"interval"`
 	Active           bool   `json:"active"`
 	WorkflowID       string `json:"workflow_id"`
+	Auth             string `json:"auth"` // "token" or "oauth"
 }
 
 // View renders an integration for output.
 func View(in *store.Integration) IntegrationView {
 	return IntegrationView{ID: in.ID, Name: in.Name, URL: in.URL, Email: in.Email, DefaultUserEmail: in.DefaultUserEmail,
 		Owner: in.OwnerEmail, TwoWay: in.TwoWay, Priority: in.Priority, Interval: in.Interval().String(),
-		Active: in.Active, WorkflowID: contract.IntegrationWorkflowID(in.ID)}
+		Active: in.Active, WorkflowID: contract.IntegrationWorkflowID(in.ID), Auth: authOf(in)}
 }
 
 func (c *Control) key() (*secrets.Key, error) {
@@ -89,12 +96,17 @@ func (c *Control) CreateIntegration(ctx context.Context, s IntegrationSpec) (*st
 	if s.Interval != 0 {
 		edit.Interval = &s.Interval
 	}
-	if s.Token == "" {
-		return nil, invalidf("--token is required")
+	oauth, err := c.oauthClient(s)
+	if err != nil {
+		return nil, err
+	}
+	if oauth == nil && s.Token == "" {
+		return nil, invalidf("--token is required (or --auth oauth --oauth-client-id ID)")
 	}
 	if err := c.apply(ctx, in, edit); err != nil {
 		return nil, err
 	}
+	in.OAuthClient = oauth
 	id, err := c.Store.CreateIntegration(ctx, in)
 	if err != nil {
 		return nil, err
@@ -323,11 +335,14 @@ func (c *Control) zendesk(in *store.Integration) (*zendesk.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	if in.Auth == store.AuthOAuth {
+		return zendesk.New(zendesk.Config{URL: in.URL, Tokens: oauthtoken.New(c.Store, k, in, c.HTTPClient)})
+	}
 	token, err := k.Open(in.TokenEnc)
 	if err != nil {
 		return nil, err
 	}
-	return zendesk.New(zendesk.Config{URL: in.URL, Email: in.Email, Token: token})
+	return zendesk.New(zendesk.Config{URL: in.URL, Email: in.Email, Token: token, HTTPClient: c.HTTPClient})
 }
 
 // SyncNow asks for an incremental sync; with wait it returns what that sync did, and an error if it failed.
