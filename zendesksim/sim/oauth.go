@@ -70,6 +70,7 @@ type oauthState struct {
 	refresh map[string]oauthIssued
 	grants  []*oauthGrant
 	stats   OAuthStats
+	issued  []string // every token ever issued, for tests that look for leaks
 }
 
 func (o *oauthState) init() {
@@ -258,6 +259,7 @@ func (s *Server) issueTokens(grant *oauthGrant, in tokenRequest, now time.Time) 
 		a.expires = now.Add(access)
 	}
 	s.oa.access[at] = a
+	s.oa.issued = append(s.oa.issued, at, rt)
 	s.oa.refresh[rt] = oauthIssued{grant: grant, expires: now.Add(refresh)}
 	out := map[string]any{"access_token": at, "token_type": "bearer", "scope": "read write",
 		"refresh_token": rt, "refresh_token_expires_in": int64(refresh / time.Second)}
@@ -298,6 +300,19 @@ func (s *Server) ExpireOAuthAccessTokens() {
 		v.expires = past
 		s.oa.access[k] = v
 	}
+}
+
+// OAuthIssuedTokens returns every access and refresh token issued so far, so a test can check that none leaked.
+func (s *Server) OAuthIssuedTokens() []string {
+	s.oa.mu.Lock()
+	defer s.oa.mu.Unlock()
+	return append([]string(nil), s.oa.issued...)
+}
+
+// OAuthClient returns the id and secret of the simulator's OAuth client.
+func (s *Server) OAuthClient() (id, secret string) {
+	o := s.oauthOptions()
+	return o.ClientID, o.ClientSecret
 }
 
 // OAuthStats returns what the OAuth endpoints did.
