@@ -29,8 +29,8 @@ type Integration struct {
 	Auth             string       `db:"auth"` // AuthToken or AuthOAuth
 	// OAuthClient, on create only, makes an OAuth integration (its oauth_credentials row).
 	OAuthClient *OAuthClient `db:"-"`
-	CreatedAt        time.Time    `db:"created_at"`
-	UpdatedAt        time.Time    `db:"updated_at"`
+	CreatedAt   time.Time    `db:"created_at"`
+	UpdatedAt   time.Time    `db:"updated_at"`
 }
 
 // Interval is the time between incremental syncs.

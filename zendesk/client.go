@@ -35,7 +35,7 @@ type Config struct {
 	URL        string // integration URL, normalized by New (see NormalizeURL)
 	Email      string // API token auth: Basic "{email}/token":token
 	Token      string
-	OAuthToken string        // if set, Authorization: Bearer (instead of Basic)
+	OAuthToken string // if set, Authorization: Bearer (instead of Basic)
 	// Tokens, if set, supplies expiring OAuth access tokens (Bearer) and refreshes them on a 401.
 	Tokens     TokenSource
 	HTTPClient *http.Client  // optional; its Timeout should be 0, the per-request Timeout below applies

@@ -42,9 +42,9 @@ type OAuthApp struct {
 
 // OAuthTokens is what a token grant returned.
 type OAuthTokens struct {
-	AccessToken, RefreshToken    string
-	AccessExpiry, RefreshExpiry  time.Time // zero: Zendesk gave no lifetime
-	IssuedAt                     time.Time
+	AccessToken, RefreshToken   string
+	AccessExpiry, RefreshExpiry time.Time // zero: Zendesk gave no lifetime
+	IssuedAt                    time.Time
 }
 
 // OAuthGrantError is Zendesk's OAuth server refusing a grant, e.g. invalid_grant for a refresh token that was
