@@ -67,8 +67,9 @@ func (a *app) integrationConnectCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "connect NAME [--code C]",
 		Short: "Authorize an OAuth integration in Zendesk and store its tokens (sealed)",
-		Long: "Authorize an OAuth integration (created with --auth oauth) and store its access and refresh tokens,\n" +
-			"sealed with the secret key. It prints Zendesk's authorization URL and waits (up to " + connectTimeout.String() + ")\n" +
+		Long: "Authorize an OAuth integration in Zendesk and store its tokens (sealed).\n\n" +
+			"For an integration created with --auth oauth: the access and refresh tokens are sealed with the secret\n" +
+			"key. It prints Zendesk's authorization URL and waits (up to " + connectTimeout.String() + ")\n" +
 			"for the browser's redirect on a loopback address. On a machine without a browser, open the URL elsewhere:\n" +
 			"the browser lands on an address that does not load; copy the code parameter from it (or the whole\n" +
 			"address) and run `starter integration connect NAME --code CODE` within a minute or two.\n" +
