@@ -44,15 +44,18 @@ const integrationCols = `i.id, i.name, i.url, i.email, i.token_enc, i.default_us
 func (s *Store) CreateIntegration(ctx context.Context, in *Integration) (int64, error) {
 	var id int64
 	err := s.InTx(ctx, func(tx *sqlxTx) error {
-		auth, tokenEnc := AuthToken, in.TokenEnc
+		// The auth column is named only for OAuth, so a token integration is stored the same on any schema version
+		// (a migration test stores rows before 00014).
+		cols, vals, tokenEnc := "", "", in.TokenEnc
+		args := []any{}
 		if in.OAuthClient != nil {
-			auth, tokenEnc = AuthOAuth, []byte{}
+			cols, vals, tokenEnc, args = ", auth", ",$12", []byte{}, []any{AuthOAuth}
 		}
+		args = append([]any{in.Name, in.URL, in.Email, tokenEnc, in.DefaultUserEmail, in.OwnerUserID, in.TwoWay,
+			in.Priority, in.IntervalSeconds, in.SyncFrom, in.Active}, args...)
 		err := tx.QueryRowxContext(ctx, `INSERT INTO integrations (name, url, email, token_enc, default_user_email,
-			owner_user_id, two_way, priority, interval_seconds, sync_from, active, auth)
-			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) RETURNING id`,
-			in.Name, in.URL, in.Email, tokenEnc, in.DefaultUserEmail, in.OwnerUserID, in.TwoWay, in.Priority,
-			in.IntervalSeconds, in.SyncFrom, in.Active, auth).Scan(&id)
+			owner_user_id, two_way, priority, interval_seconds, sync_from, active`+cols+`)
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11`+vals+`) RETURNING id`, args...).Scan(&id)
 		if isUnique(err) {
 			return fmt.Errorf("integration %q: %w", in.Name, ErrExists)
 		}
