@@ -157,6 +157,10 @@ func (c *Control) apply(ctx context.Context, in *store.Integration, e Integratio
 		}
 		in.Email = strings.TrimSpace(*e.Email)
 	}
+	if e.Token != nil && *e.Token != "" && in.Auth == store.AuthOAuth {
+		return invalidf("integration %q authenticates with OAuth: it has no API token; renew its grant with "+
+			"`starter integration connect %s`", in.Name, in.Name)
+	}
 	if e.Token != nil && *e.Token != "" {
 		k, err := c.key()
 		if err != nil {

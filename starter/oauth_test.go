@@ -110,6 +110,7 @@ func TestOAuthCreateAndConnectThroughTheLoopbackAndWithCode(t *testing.T) {
 	c.fails(1, "refused the code", "integration", "connect", "headless", "--code", "not-a-code")
 	assert.Contains(t, c.ok("integration", "connect", "headless", "--code", landed), "connected")
 	assert.Equal(t, 2, s.OAuthStats().CodeExchanges)
+	c.fails(2, "authenticates with OAuth", "integration", "edit", "headless", "--token", "x")
 	c.ok("integration", "create", "--name", "tok", "--url", hs.URL, "--email", "agent@example.com", "--owner",
 		"admin@example.com", "--token", testToken, "--no-check")
 	c.fails(1, "uses an API token", "integration", "connect", "tok", "--code", "x")
