@@ -177,3 +177,28 @@ func TestOAuthRevokedGrantAsksToReconnectAndConnectResumes(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "oauth", control.View(in).Auth)
 }
+
+// Two workers (each with its own Activities, client cache and token source, sharing the database) sync one OAuth
+// integration whose access tokens live two seconds: they refresh many times, never spend a refresh token twice,
+// and the sync loses nothing.
+func TestOAuthTwoWorkersWithShortLivedTokensNeverSpendARefreshTokenTwice(t *testing.T) {
+	e := newEnv(t, withPerPage(50))
+	e.startWorker(nil)
+	s, url := newSim(t, sim.Options{Seed: 43, Tickets: 1500, Slow: 5 * time.Millisecond,
+		OAuth: sim.OAuthOptions{AccessLifetime: 2 * time.Second}})
+	e.oauthIntegration("two", url, s)
+	p := e.firstSyncDone("two")
+	assert.Nil(t, p.LastError)
+	st := s.OAuthStats()
+	assert.GreaterOrEqual(t, st.Refreshes, 1)
+	assert.Zero(t, st.InvalidGrants, "a refresh token was spent twice")
+	assert.Equal(t, 1, st.LiveGrants)
+	live := 0
+	for _, id := range s.TicketIDs() {
+		if !s.IsDeleted(id) {
+			live++
+		}
+	}
+	assert.Equal(t, live, e.count(`SELECT count(*) FROM cases`))
+	t.Logf("refreshes %d, 401s %d", st.Refreshes, s.Counters()["401"])
+}
