@@ -24,6 +24,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/zendesk-sync/zendesk-sync/contract"
+	"github.com/zendesk-sync/zendesk-sync/internal/oauthtoken"
 	"github.com/zendesk-sync/zendesk-sync/internal/opsmetrics"
 	"github.com/zendesk-sync/zendesk-sync/secrets"
 	"github.com/zendesk-sync/zendesk-sync/store"
@@ -95,15 +96,21 @@ func (a *Activities) Client(in *store.Integration) (*zendesk.Client, error) {
 	if a.Key == nil {
 		return nil, secrets.ErrNoKey
 	}
-	token, err := a.Key.Open(in.TokenEnc)
-	if err != nil {
-		return nil, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("integration %q: %v", in.Name, err), errCredentialsRejected, nil)
-	}
 	// The account's rate-limit budget is shared with the other workers through PostgreSQL.
-	c, err := zendesk.New(zendesk.Config{URL: in.URL, Email: in.Email, Token: token, HTTPClient: a.countingClient(in.ID),
+	cfg := zendesk.Config{URL: in.URL, HTTPClient: a.countingClient(in.ID),
 		Logger: a.Log().With("integration", in.Name), Limiter: a.Store.RateLimits(),
-		Hooks: opsmetrics.ZendeskHooks(in.Name)})
+		Hooks: opsmetrics.ZendeskHooks(in.Name)}
+	if in.Auth == store.AuthOAuth {
+		cfg.Tokens = oauthtoken.New(a.Store, a.Key, in, a.HTTPClient)
+	} else {
+		token, err := a.Key.Open(in.TokenEnc)
+		if err != nil {
+			return nil, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("integration %q: %v", in.Name, err), errCredentialsRejected, nil)
+		}
+		cfg.Email, cfg.Token = in.Email, token
+	}
+	c, err := zendesk.New(cfg)
 	if err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("integration %q: %v", in.Name, err),
 			errCredentialsRejected, nil)
@@ -183,13 +190,18 @@ func (a *Activities) ResetSync(ctx context.Context, ref contract.IntegrationRef)
 // Classify turns Zendesk and store errors into what the workflow's retry policy understands.
 func (a *Activities) Classify(ctx context.Context, in *store.Integration, op string, err error) error {
 	var cred *zendesk.CredentialsError
+	var grant *zendesk.OAuthGrantError
 	var rl *zendesk.RateLimitError
 	var mal *zendesk.MalformedResponseError
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &cred):
-		msg := fmt.Sprintf("credentials rejected by Zendesk for integration %q: %s", in.Name, cred.Error())
+	case errors.As(err, &grant), errors.As(err, &cred):
+		msg := fmt.Sprintf("credentials rejected by Zendesk for integration %q: %s", in.Name, err.Error())
+		if in.Auth == store.AuthOAuth {
+			msg = fmt.Sprintf("Zendesk refused the OAuth grant of integration %q (%s): reconnect with `starter integration connect %s`",
+				in.Name, oauthReason(grant, cred), in.Name)
+		}
 		// Local changes cannot be pushed until the credentials work: parked, so the relay stops waking the
 		// integration for them (they resume when the settings are saved or a sync ends well).
 		if perr := a.Store.ParkOutbox(ctx, in.ID, msg, true); perr != nil {
@@ -226,6 +238,22 @@ func (a *Activities) Classify(ctx context.Context, in *store.Integration, op str
 		return fmt.Errorf("%s: Zendesk is unreachable: %w", op, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// oauthReason says in a few words why an OAuth integration's credentials stopped working.
+func oauthReason(grant *zendesk.OAuthGrantError, cred *zendesk.CredentialsError) string {
+	switch {
+	case grant != nil && grant.Code == "not_connected":
+		return "it was never connected"
+	case grant != nil && grant.Code == "rejected":
+		code, _, _ := strings.Cut(grant.Description, ":")
+		return "Zendesk answered " + code
+	case grant != nil:
+		return "Zendesk answered " + grant.Code
+	case cred != nil:
+		return fmt.Sprintf("HTTP %d even with a fresh access token", cred.StatusCode)
+	}
+	return "unknown"
 }
 
 // permanentCause says why err is deterministic (the same call fails the same way however often it is retried),

@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/zendesk-sync/zendesk-sync/contract"
+	"github.com/zendesk-sync/zendesk-sync/internal/oauthtoken"
 	"github.com/zendesk-sync/zendesk-sync/mapping"
 	"github.com/zendesk-sync/zendesk-sync/secrets"
 	"github.com/zendesk-sync/zendesk-sync/store"
@@ -33,8 +34,9 @@ type Control struct {
 	Key       *secrets.Key
 	// PerPage is the export page size the workers use (0: Zendesk's maximum), for previews to page as a pass does.
 	PerPage int
-	// httpClient, when set, carries the Zendesk requests of zendesk() (a preview counts its requests with it).
-	httpClient *http.Client
+	// HTTPClient, when set, is used for requests to Zendesk (tests point it at the simulator; a preview counts
+	// its requests with it).
+	HTTPClient *http.Client
 }
 
 // IntegrationSpec is what `integration create` takes.
@@ -44,6 +46,8 @@ type IntegrationSpec struct {
 	Priority                                         string
 	Interval                                         time.Duration
 	SyncFrom                                         *time.Time
+	// Auth is "token" (the default) or "oauth"; OAuth takes OAuthClientID and OAuthClientSecret instead of Token.
+	Auth, OAuthClientID, OAuthClientSecret string
 }
 
 // IntegrationEdit holds the settings to change; nil leaves one as it is.
@@ -67,13 +71,14 @@ type IntegrationView struct {
 	Interval         string `json:"interval"`
 	Active           bool   `json:"active"`
 	WorkflowID       string `json:"workflow_id"`
+	Auth             string `json:"auth"` // "token" or "oauth"
 }
 
 // View renders an integration for output.
 func View(in *store.Integration) IntegrationView {
 	return IntegrationView{ID: in.ID, Name: in.Name, URL: in.URL, Email: in.Email, DefaultUserEmail: in.DefaultUserEmail,
 		Owner: in.OwnerEmail, TwoWay: in.TwoWay, Priority: in.Priority, Interval: in.Interval().String(),
-		Active: in.Active, WorkflowID: contract.IntegrationWorkflowID(in.ID)}
+		Active: in.Active, WorkflowID: contract.IntegrationWorkflowID(in.ID), Auth: authOf(in)}
 }
 
 func (c *Control) key() (*secrets.Key, error) {
@@ -94,12 +99,17 @@ func (c *Control) CreateIntegration(ctx context.Context, s IntegrationSpec) (*st
 	if s.Interval != 0 {
 		edit.Interval = &s.Interval
 	}
-	if s.Token == "" {
-		return nil, invalidf("--token is required")
+	oauth, err := c.oauthClient(s)
+	if err != nil {
+		return nil, err
+	}
+	if oauth == nil && s.Token == "" {
+		return nil, invalidf("--token is required (or --auth oauth --oauth-client-id ID)")
 	}
 	if err := c.apply(ctx, in, edit); err != nil {
 		return nil, err
 	}
+	in.OAuthClient = oauth
 	id, err := c.Store.CreateIntegration(ctx, in)
 	if err != nil {
 		return nil, err
@@ -149,6 +159,10 @@ func (c *Control) apply(ctx context.Context, in *store.Integration, e Integratio
 			return invalidf("--email %q is not an email address", *e.Email)
 		}
 		in.Email = strings.TrimSpace(*e.Email)
+	}
+	if e.Token != nil && *e.Token != "" && in.Auth == store.AuthOAuth {
+		return invalidf("integration %q authenticates with OAuth: it has no API token; renew its grant with "+
+			"`starter integration connect %s`", in.Name, in.Name)
 	}
 	if e.Token != nil && *e.Token != "" {
 		k, err := c.key()
@@ -328,11 +342,14 @@ func (c *Control) zendesk(in *store.Integration) (*zendesk.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	if in.Auth == store.AuthOAuth {
+		return zendesk.New(zendesk.Config{URL: in.URL, Tokens: oauthtoken.New(c.Store, k, in, c.HTTPClient)})
+	}
 	token, err := k.Open(in.TokenEnc)
 	if err != nil {
 		return nil, err
 	}
-	return zendesk.New(zendesk.Config{URL: in.URL, Email: in.Email, Token: token, HTTPClient: c.httpClient})
+	return zendesk.New(zendesk.Config{URL: in.URL, Email: in.Email, Token: token, HTTPClient: c.HTTPClient})
 }
 
 // SyncNow asks for an incremental sync; with wait it returns what that sync did, and an error if it failed.

@@ -38,9 +38,13 @@ func (c *Control) previewDeps(ctx context.Context, name string) (preview.Deps, *
 		return preview.Deps{}, nil, err
 	}
 	// The integration's own client (its credentials, as Check uses them), on a transport that counts requests.
-	counter := &requestCounter{base: http.DefaultTransport}
+	base := http.DefaultTransport
+	if c.HTTPClient != nil && c.HTTPClient.Transport != nil {
+		base = c.HTTPClient.Transport
+	}
+	counter := &requestCounter{base: base}
 	counted := *c
-	counted.httpClient = &http.Client{Transport: counter}
+	counted.HTTPClient = &http.Client{Transport: counter}
 	zc, err := counted.zendesk(in)
 	if err != nil {
 		return preview.Deps{}, nil, err

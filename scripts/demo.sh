@@ -28,6 +28,10 @@ SIM_HOST=127.0.0.1
 SIM_PORT=8090
 SIM_URL="http://$SIM_HOST:$SIM_PORT"
 SIM_TICKETS="${DEMO_TICKETS:-3000}"
+# DEMO_AUTH=oauth: the integration authorizes with OAuth (starter integration connect) instead of an API token;
+# the simulator's access tokens then live DEMO_OAUTH_LIFETIME, so the worker refreshes them as the demo runs.
+DEMO_AUTH="${DEMO_AUTH:-token}"
+DEMO_OAUTH_LIFETIME="${DEMO_OAUTH_LIFETIME:-2m}"
 TEMPORAL_HOST=127.0.0.1
 TEMPORAL_PORT=7233
 TEMPORAL_UI_PORT=8233
@@ -224,7 +228,8 @@ if port_open "$SIM_HOST" "$SIM_PORT"; then
 	fi
 else
 	start_bg zendesksim "$STATE_DIR/zendesksim.log" "$BIN/zendesksim" \
-		-addr "$SIM_HOST:$SIM_PORT" -seed 1 -tickets "$SIM_TICKETS" -email agent@example.com -token secret
+		-addr "$SIM_HOST:$SIM_PORT" -seed 1 -tickets "$SIM_TICKETS" -email agent@example.com -token secret \
+		-oauth-access-lifetime "$DEMO_OAUTH_LIFETIME"
 	wait_ready zendesksim "$SIM_HOST" "$SIM_PORT" 60 "$STATE_DIR/zendesksim.log"
 	ok "started (pid $(cat "$STATE_DIR/zendesksim.pid")), $SIM_TICKETS tickets"
 fi
@@ -338,6 +343,28 @@ fi
 
 # ---------------------------------------------------------------- 8. integration
 step "integration '$INTEGRATION'" "$STATE_DIR/starter.log"
+# connect_oauth runs `starter integration connect` and plays the admin's browser: the simulator's consent page
+# approves at once and redirects to connect's loopback listener, which exchanges the code.
+connect_oauth() {
+	local out="$STATE_DIR/connect.log" url="" pid i
+	"$BIN/starter" integration connect "$INTEGRATION" >"$out" 2>&1 &
+	pid=$!
+	for i in $(seq 1 50); do
+		url="$(grep -o 'http://[^ ]*/oauth/authorizations/new?[^ ]*' "$out" || true)"
+		[ -n "$url" ] && break
+		sleep 0.2
+	done
+	[ -n "$url" ] || die "starter integration connect printed no authorization URL: $(cat "$out")"
+	curl -fsSL --max-time 30 -o /dev/null "$url" || die "the simulator's OAuth consent page failed ($url)"
+	wait "$pid" || die "starter integration connect $INTEGRATION failed: $(cat "$out")"
+	ok "connected with OAuth (tokens sealed; access tokens live $DEMO_OAUTH_LIFETIME)"
+}
+if [ "$DEMO_AUTH" = oauth ] && starter integration show "$INTEGRATION" >/dev/null 2>&1 &&
+	{ [ "$NEW_KEY" = 1 ] || ! starter integration show "$INTEGRATION" -o json | grep -q '"auth": "oauth"'; }; then
+	# A token integration, or OAuth secrets sealed with a lost key: created again, with OAuth.
+	starter integration delete "$INTEGRATION" >/dev/null
+	ok "integration removed, to be created again with OAuth"
+fi
 if starter integration show "$INTEGRATION" >/dev/null 2>&1; then
 	ok "already exists"
 	if [ "$NEW_KEY" = 1 ]; then
@@ -347,6 +374,12 @@ if starter integration show "$INTEGRATION" >/dev/null 2>&1; then
 			die "cannot re-encrypt the token of '$INTEGRATION' with the new key; drop the database (dropdb -h 127.0.0.1 -U postgres zendesk_sync) and run make demo again"
 		ok "token stored again under the new secret key"
 	fi
+elif [ "$DEMO_AUTH" = oauth ]; then
+	ZENDESK_OAUTH_CLIENT_SECRET=sim-oauth-secret starter integration create --name "$INTEGRATION" --url "$SIM_URL" \
+		--email agent@example.com --auth oauth --oauth-client-id zendesk-sync --owner owner@example.com \
+		--default-user-email agent@example.com --interval 1m
+	ok "created (OAuth)"
+	connect_oauth
 else
 	starter integration create --name "$INTEGRATION" --url "$SIM_URL" \
 		--email agent@example.com --token secret --owner owner@example.com \

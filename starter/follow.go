@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -164,6 +165,9 @@ func stuck(p control.ProgressView) error {
 		msg := "credentials rejected"
 		if p.LastError != nil {
 			msg += ": " + *p.LastError
+		}
+		if strings.Contains(msg, "starter integration connect") {
+			return fmt.Errorf("integration %q: %s", p.Integration, msg) // OAuth: the message says what to run
 		}
 		return fmt.Errorf("integration %q: %s (fix them with `starter integration edit %s --email ... --token ...`)",
 			p.Integration, msg, p.Integration)

@@ -25,6 +25,7 @@ func (a *app) integrationCmd() *cobra.Command {
 		a.integrationActivateCmd(), a.integrationDeactivateCmd(), a.integrationDeleteCmd(), a.integrationCheckCmd(),
 		a.integrationPreviewCmd())
 	cmd.AddCommand(a.integrationHistoryCmd())
+	cmd.AddCommand(a.integrationConnectCmd())
 	return cmd
 }
 
@@ -63,16 +64,19 @@ func parseDate(s string) (time.Time, error) {
 
 func (a *app) integrationCreateCmd() *cobra.Command {
 	var f integrationFlags
+	var o oauthFlags
 	var noCheck bool
 	cmd := &cobra.Command{
-		Use:   "create --name N --url URL --email E --token T --owner E [flags]",
+		Use:   "create --name N --url URL --email E (--token T | --auth oauth --oauth-client-id ID) --owner E [flags]",
 		Short: "Connect a Zendesk account (created inactive; activate it to start syncing)",
 		Long: "Connect a Zendesk account (created inactive; activate it to start syncing).\n\n" +
 			"Once stored, its credentials are tried against Zendesk with one request (up to " + createCheckTimeout.String() + "):\n" +
 			"a rejected token is a warning on stderr (the integration is kept: fix it with `integration edit`),\n" +
 			"an unreachable Zendesk says to run `starter integration check NAME` later. --no-check skips the try.",
 		Example: "  starter integration create --name acme --url https://acme.zendesk.com --email agent@acme.com \\\n" +
-			"      --token \"$ZENDESK_TOKEN\" --owner admin@example.com --two-way --interval 10m --sync-from 2024-01-01",
+			"      --token \"$ZENDESK_TOKEN\" --owner admin@example.com --two-way --interval 10m --sync-from 2024-01-01\n" +
+			"  ZENDESK_OAUTH_CLIENT_SECRET=... starter integration create --name acme --url https://acme.zendesk.com \\\n" +
+			"      --email admin@acme.com --owner admin@example.com --auth oauth --oauth-client-id zendesk_sync",
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// Checked here too: control reads a zero interval as "not given", but a typed 0 is refused as on edit.
@@ -82,6 +86,9 @@ func (a *app) integrationCreateCmd() *cobra.Command {
 			spec := control.IntegrationSpec{Name: f.name, URL: f.url, Email: f.email, Token: f.token,
 				DefaultUserEmail: f.defaultUser, Owner: f.owner, TwoWay: f.twoWay, Priority: f.priority,
 				Interval: f.interval}
+			if err := o.apply(&spec); err != nil {
+				return err
+			}
 			if f.syncFrom != "" {
 				t, err := parseDate(f.syncFrom)
 				if err != nil {
@@ -96,6 +103,10 @@ func (a *app) integrationCreateCmd() *cobra.Command {
 			if err := a.printIntegration(in); err != nil {
 				return err
 			}
+			if in.Auth == store.AuthOAuth {
+				fmt.Fprintf(a.errOut, "next: authorize it with `starter integration connect %s`, then activate it\n", in.Name)
+				return nil
+			}
 			if noCheck {
 				fmt.Fprintf(a.errOut, "connection not checked: run `starter integration check %s` before activating it\n", in.Name)
 				return nil
@@ -107,7 +118,8 @@ func (a *app) integrationCreateCmd() *cobra.Command {
 	f.bind(cmd)
 	cmd.Flags().BoolVar(&noCheck, "no-check", false, "do not try the credentials against Zendesk now "+
 		"(run \"starter integration check NAME\" later)")
-	for _, name := range []string{"name", "url", "email", "token", "owner"} {
+	o.bind(cmd)
+	for _, name := range []string{"name", "url", "email", "owner"} {
 		_ = cmd.MarkFlagRequired(name)
 	}
 	return needs(cmd, needStore, needKey)
@@ -333,5 +345,6 @@ func (a *app) printIntegration(in *store.Integration) error {
 	}
 	return a.fields("id", fmt.Sprint(v.ID), "name", v.Name, "url", v.URL, "email", v.Email,
 		"default user email", def, "owner", v.Owner, "two-way", yesNo(v.TwoWay), "priority", v.Priority,
-		"interval", v.Interval, "sync from", syncFrom, "active", yesNo(v.Active), "workflow id", v.WorkflowID)
+		"interval", v.Interval, "sync from", syncFrom, "active", yesNo(v.Active), "workflow id", v.WorkflowID,
+		"auth", v.Auth)
 }

@@ -26,8 +26,11 @@ type Integration struct {
 	SyncFrom         sql.NullTime `db:"sync_from"`
 	Active           bool         `db:"active"`
 	SettingsVersion  int          `db:"settings_version"`
-	CreatedAt        time.Time    `db:"created_at"`
-	UpdatedAt        time.Time    `db:"updated_at"`
+	Auth             string       `db:"auth"` // AuthToken or AuthOAuth
+	// OAuthClient, on create only, makes an OAuth integration (its oauth_credentials row).
+	OAuthClient *OAuthClient `db:"-"`
+	CreatedAt   time.Time    `db:"created_at"`
+	UpdatedAt   time.Time    `db:"updated_at"`
 }
 
 // Interval is the time between incremental syncs.
@@ -35,17 +38,24 @@ func (i *Integration) Interval() time.Duration { return time.Duration(i.Interval
 
 const integrationCols = `i.id, i.name, i.url, i.email, i.token_enc, i.default_user_email, i.owner_user_id,
 	u.email AS owner_email, i.two_way, i.priority, i.interval_seconds, i.sync_from, i.active, i.settings_version,
-	i.created_at, i.updated_at`
+	i.created_at, i.updated_at, i.auth`
 
 // CreateIntegration inserts the integration and its empty sync state.
 func (s *Store) CreateIntegration(ctx context.Context, in *Integration) (int64, error) {
 	var id int64
 	err := s.InTx(ctx, func(tx *sqlxTx) error {
+		// The auth column is named only for OAuth, so a token integration is stored the same on any schema version
+		// (a migration test stores rows before 00014).
+		cols, vals, tokenEnc := "", "", in.TokenEnc
+		args := []any{}
+		if in.OAuthClient != nil {
+			cols, vals, tokenEnc, args = ", auth", ",$12", []byte{}, []any{AuthOAuth}
+		}
+		args = append([]any{in.Name, in.URL, in.Email, tokenEnc, in.DefaultUserEmail, in.OwnerUserID, in.TwoWay,
+			in.Priority, in.IntervalSeconds, in.SyncFrom, in.Active}, args...)
 		err := tx.QueryRowxContext(ctx, `INSERT INTO integrations (name, url, email, token_enc, default_user_email,
-			owner_user_id, two_way, priority, interval_seconds, sync_from, active)
-			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) RETURNING id`,
-			in.Name, in.URL, in.Email, in.TokenEnc, in.DefaultUserEmail, in.OwnerUserID, in.TwoWay, in.Priority,
-			in.IntervalSeconds, in.SyncFrom, in.Active).Scan(&id)
+			owner_user_id, two_way, priority, interval_seconds, sync_from, active`+cols+`)
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11`+vals+`) RETURNING id`, args...).Scan(&id)
 		if isUnique(err) {
 			return fmt.Errorf("integration %q: %w", in.Name, ErrExists)
 		}
@@ -54,6 +64,11 @@ func (s *Store) CreateIntegration(ctx context.Context, in *Integration) (int64, 
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO sync_state (integration_id, events_start_time) VALUES ($1, $2)`,
 			id, syncFromUnix(in.SyncFrom))
+		if err != nil || in.OAuthClient == nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO oauth_credentials (integration_id, client_id, client_secret_enc)
+			VALUES ($1, $2, $3)`, id, in.OAuthClient.ClientID, in.OAuthClient.ClientSecretEnc)
 		return err
 	})
 	return id, err

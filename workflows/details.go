@@ -35,7 +35,8 @@ func (w *runner) showDetails() {
 			b.WriteString("; local changes are pushed within seconds")
 		}
 	case contract.PhaseCredentialsRejected:
-		b.WriteString("**Credentials rejected** by Zendesk: waiting for `starter integration edit` with a valid token")
+		b.WriteString("**Credentials rejected** by Zendesk: waiting for `starter integration edit` with a valid token " +
+			"(OAuth: `starter integration connect`)")
 	case contract.PhaseInactive:
 		b.WriteString("**Inactive**: deactivated")
 	default:

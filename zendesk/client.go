@@ -35,7 +35,9 @@ type Config struct {
 	URL        string // integration URL, normalized by New (see NormalizeURL)
 	Email      string // API token auth: Basic "{email}/token":token
 	Token      string
-	OAuthToken string        // if set, Authorization: Bearer (instead of Basic)
+	OAuthToken string // if set, Authorization: Bearer (instead of Basic)
+	// Tokens, if set, supplies expiring OAuth access tokens (Bearer) and refreshes them on a 401.
+	Tokens     TokenSource
 	HTTPClient *http.Client  // optional; its Timeout should be 0, the per-request Timeout below applies
 	Timeout    time.Duration // per request (each attempt, body included), default 60s
 	MaxRetries int           // read retries on 429/5xx/network errors, default 3 (0 means default; negative = none)
@@ -63,6 +65,7 @@ type Client struct {
 	pace       *pacer
 	limiter    SharedLimiter
 	hooks      Hooks
+	tokens     TokenSource
 }
 
 // New returns a Client for cfg. It fails on an unusable URL or missing credentials; it makes no request.
@@ -83,6 +86,8 @@ func New(cfg Config) (*Client, error) {
 		hooks:      cfg.Hooks,
 	}
 	switch {
+	case cfg.Tokens != nil:
+		c.tokens = cfg.Tokens
 	case cfg.OAuthToken != "":
 		c.authHeader = "Bearer " + cfg.OAuthToken
 		c.secrets = []string{cfg.OAuthToken}
@@ -209,6 +214,7 @@ func (c *Client) do(ctx context.Context, r *request, decode func(io.Reader) erro
 			return fmt.Errorf("zendesk: encode %s %s body: %w", r.method, r.endpoint(), err)
 		}
 	}
+	var reauthorized bool
 	for attempt := 0; ; attempt++ {
 		if err := c.pace.wait(ctx); err != nil {
 			return err
@@ -216,9 +222,23 @@ func (c *Client) do(ctx context.Context, r *request, decode func(io.Reader) erro
 		if err := c.reserveShared(ctx, r); err != nil {
 			return err
 		}
-		err := c.once(ctx, r, body, decode)
+		auth, err := c.authorization(ctx)
+		if err != nil {
+			return err
+		}
+		err = c.once(ctx, r, auth, body, decode)
 		if err == nil {
 			return nil
+		}
+		if c.tokens != nil && !reauthorized && isUnauthorized(err) {
+			// A 401 means the request was not applied, so even a write is sent again, once, with a token that
+			// another caller stored or a refreshed one.
+			reauthorized = true
+			if _, err := c.tokens.Rejected(ctx, strings.TrimPrefix(auth, "Bearer ")); err != nil {
+				return err
+			}
+			attempt--
+			continue
 		}
 		if r.isWrite() || attempt >= c.maxRetries || !IsRetryable(err) || ctx.Err() != nil {
 			return err
@@ -249,7 +269,24 @@ func (c *Client) backoffDelay(attempt int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-func (c *Client) once(ctx context.Context, r *request, body []byte, decode func(io.Reader) error) error {
+// authorization is the Authorization header for the next attempt.
+func (c *Client) authorization(ctx context.Context) (string, error) {
+	if c.tokens == nil {
+		return c.authHeader, nil
+	}
+	tok, err := c.tokens.AccessToken(ctx)
+	if err != nil {
+		return "", err
+	}
+	return "Bearer " + tok, nil
+}
+
+func isUnauthorized(err error) bool {
+	var ce *CredentialsError
+	return errors.As(err, &ce) && ce.StatusCode == http.StatusUnauthorized
+}
+
+func (c *Client) once(ctx context.Context, r *request, auth string, body []byte, decode func(io.Reader) error) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 
@@ -279,7 +316,7 @@ func (c *Client) once(ctx context.Context, r *request, body []byte, decode func(
 	}
 	req.Header.Set("User-Agent", userAgent)
 	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Authorization", c.authHeader)
+	req.Header.Set("Authorization", auth)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

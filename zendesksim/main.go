@@ -36,6 +36,12 @@ func main() {
 	flag.Float64Var(&o.DropRate, "drop-rate", 0, "probability of closing the connection without an answer")
 	flag.DurationVar(&o.ExportLag, "export-lag", 0, "changes younger than this are not yet visible in exports")
 	flag.IntVar(&o.BadTickets, "bad-tickets", 0, "number of tickets rendered with an invalid field")
+	flag.StringVar(&o.OAuth.ClientID, "oauth-client-id", "zendesk-sync", "identifier of the simulated OAuth client")
+	flag.StringVar(&o.OAuth.ClientSecret, "oauth-client-secret", "sim-oauth-secret", "secret of the simulated OAuth client")
+	flag.DurationVar(&o.OAuth.AccessLifetime, "oauth-access-lifetime", 0,
+		"lifetime of every OAuth access token (0: as the client asks with expires_in, as Zendesk does)")
+	flag.DurationVar(&o.OAuth.RefreshLifetime, "oauth-refresh-lifetime", 0,
+		"lifetime of every OAuth refresh token (0: as asked with refresh_token_expires_in, else 30 days)")
 	flag.Parse()
 
 	start := time.Now()

@@ -72,6 +72,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte) {
 		s.handleCursorExport(w, r, q)
 	case get && p == "incremental/ticket_events":
 		s.handleTicketEvents(w, q)
+	case get && p == "incremental/tickets":
+		s.handleTimeExport(w, q)
+	case get && p == "search":
+		s.handleSearch(w, q)
 	case get && p == "tickets":
 		if q.Has("external_id") {
 			s.handleTicketsByExternalID(w, q.Get("external_id"))
@@ -298,6 +302,10 @@ func (s *Server) handleListTickets(w http.ResponseWriter, q url.Values) {
 	page, per := pageParams(q)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if cursorPaged(q) {
+		s.cursorTickets(w, q)
+		return
+	}
 	live := make([]int32, 0, len(s.tickets))
 	for i := range s.tickets {
 		if s.tickets[i].flags&flDeleted == 0 {
@@ -325,6 +333,10 @@ func (s *Server) handleListUsers(w http.ResponseWriter, q url.Values) {
 	page, per := pageParams(q)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if cursorPaged(q) {
+		s.cursorUsers(w, q)
+		return
+	}
 	b := []byte(`{"users":[`)
 	for j := (page - 1) * per; j < min(page*per, len(s.users)); j++ {
 		if j > (page-1)*per {
@@ -341,6 +353,10 @@ func (s *Server) handleComments(w http.ResponseWriter, q url.Values, i int32) {
 	page, per := pageParams(q)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if cursorPaged(q) {
+		s.cursorComments(w, q, i)
+		return
+	}
 	cs := s.comments(i)
 	if q.Get("sort_order") == "desc" {
 		for a, z := 0, len(cs)-1; a < z; a, z = a+1, z-1 {
@@ -598,7 +614,7 @@ func (s *Server) handleUpdateTicket(w http.ResponseWriter, r *http.Request, i in
 		}
 	}
 	if len(warn) > 0 {
-		w.Header().Set("X-Zendesk-API-Warn", strings.Join(warn, ", ")+" removed")
+		w.Header().Set("X-Zendesk-API-Warn", apiWarn("tickets", "update", warn, nil))
 	}
 	if s.updateSwitch(w, i) {
 		return

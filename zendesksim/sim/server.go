@@ -37,6 +37,7 @@ type Options struct {
 	Now                        func() time.Time
 	DisableRequestLog          bool // benchmarks: skip the request log
 	MaxRequestLog              int  // default 100000; the older half is dropped when full
+	OAuth                      OAuthOptions
 }
 
 // Faults are the runtime-adjustable knobs (SetFaults, POST /_sim/faults).
@@ -107,6 +108,7 @@ type Server struct {
 	reqs       []RequestLog
 	counters   map[string]int
 	bufPool    sync.Pool
+	oa         oauthState
 }
 
 type idemEntry struct {
@@ -257,8 +259,16 @@ func (r *recorder) Write(b []byte) (int, error) {
 
 // ServeHTTP serves /api/v2/... and the /_sim/ control endpoints.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/_sim/oauth/") {
+		s.serveOAuthControl(w, r)
+		return
+	}
 	if strings.HasPrefix(r.URL.Path, "/_sim/") {
 		s.serveControl(w, r)
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, "/oauth/") {
+		s.serveOAuth(w, r)
 		return
 	}
 	var body []byte
@@ -277,6 +287,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	isExport := strings.HasPrefix(r.URL.Path, "/api/v2/incremental/")
 	if !s.authOK(r) {
 		s.rateHeaders(rec, isExport, false)
+		if strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
+			rec.Header().Set("WWW-Authenticate", `Bearer realm="Doorkeeper", error="invalid_token", error_description="`+descInvalidToken+`"`)
+			oauthError(rec, http.StatusUnauthorized, "invalid_token", descInvalidToken)
+			return
+		}
 		rec.Header().Set("WWW-Authenticate", `Basic realm="Web Password"`)
 		writeJSON(rec, http.StatusUnauthorized, []byte(`{"error":"Couldn't authenticate you"}`))
 		return
@@ -344,7 +359,8 @@ func (s *Server) authOK(r *http.Request) bool {
 	h := r.Header.Get("Authorization")
 	switch {
 	case strings.HasPrefix(h, "Bearer "):
-		return subtle.ConstantTimeCompare([]byte(strings.TrimPrefix(h, "Bearer ")), []byte(token)) == 1
+		bearer := strings.TrimPrefix(h, "Bearer ")
+		return subtle.ConstantTimeCompare([]byte(bearer), []byte(token)) == 1 || s.oauthTokenOK(bearer)
 	case strings.HasPrefix(h, "Basic "):
 		raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(h, "Basic "))
 		if err != nil {

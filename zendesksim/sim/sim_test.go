@@ -232,6 +232,12 @@ func TestAuth(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		assert.Equal(t, 401, resp.StatusCode)
+		if strings.HasPrefix(h, "Bearer ") {
+			// A bad OAuth token gets OAuth's answer (spec §1, fprimex/zdesk #58).
+			assert.JSONEq(t, `{"error":"invalid_token","error_description":"`+descInvalidToken+`"}`, string(b))
+			assert.Contains(t, resp.Header.Get("WWW-Authenticate"), `Bearer realm=`)
+			continue
+		}
 		assert.JSONEq(t, `{"error":"Couldn't authenticate you"}`, string(b))
 		assert.Equal(t, `Basic realm="Web Password"`, resp.Header.Get("WWW-Authenticate"))
 	}
