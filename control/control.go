@@ -343,7 +343,8 @@ func (c *Control) zendesk(in *store.Integration) (*zendesk.Client, error) {
 		return nil, err
 	}
 	if in.Auth == store.AuthOAuth {
-		return zendesk.New(zendesk.Config{URL: in.URL, Tokens: oauthtoken.New(c.Store, k, in, c.HTTPClient)})
+		return zendesk.New(zendesk.Config{URL: in.URL, Tokens: oauthtoken.New(c.Store, k, in, c.HTTPClient),
+			HTTPClient: c.HTTPClient})
 	}
 	token, err := k.Open(in.TokenEnc)
 	if err != nil {
