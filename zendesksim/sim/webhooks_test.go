@@ -240,4 +240,3 @@ func TestWebhookNotSentForDeletedTicketsOrUnmatchedTriggers(t *testing.T) {
 	e.s.WaitWebhooks()
 	require.Len(t, rc.got(), 1, "an update fires the Change trigger only")
 }
-
