@@ -68,3 +68,12 @@ func (s *Store) ForgetExpiredWebhookCalls(ctx context.Context) (int64, error) {
 	n, _ := res.RowsAffected()
 	return n, nil
 }
+
+// ForgetWebhookCall drops one remembered signature: the call was not passed on, so its retry must be taken.
+func (s *Store) ForgetWebhookCall(ctx context.Context, integrationID int64, signature string) error {
+	if _, err := s.DB.ExecContext(ctx, `DELETE FROM webhook_calls WHERE integration_id=$1 AND signature=$2`,
+		integrationID, signature); err != nil {
+		return fmt.Errorf("forget a webhook call: %w", err)
+	}
+	return nil
+}
