@@ -62,6 +62,9 @@ type IntegrationView struct {
 	Interval         string `json:"interval"`
 	Active           bool   `json:"active"`
 	WorkflowID       string `json:"workflow_id"`
+	// Webhook says whether Zendesk webhook calls are accepted (`integration webhook`); View leaves it false, the
+	// caller fills it (Control.WebhookOn).
+	Webhook bool `json:"webhook"`
 }
 
 // View renders an integration for output.
