@@ -25,7 +25,6 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
-	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/secrets"
 	"github.com/zendesk-sync/zendesk-sync/store"
 )
@@ -71,6 +70,7 @@ type Receiver struct {
 
 	mu         sync.Mutex
 	lastPruned time.Time
+	lanes      map[int64]*lane // signals in flight, by integration (batch.go)
 }
 
 // Handler serves the receiver's one path; anything else is 404.
@@ -187,8 +187,7 @@ func (r *Receiver) pass(ctx context.Context, id int64, sig string, at time.Time,
 		// webhook's circuit breaker for what is the sender's retry. Either way nothing is done twice.
 		return http.StatusOK, "duplicate call: already received", 0
 	}
-	err = r.Temporal.SignalWorkflow(ctx, contract.IntegrationWorkflowID(id), "", contract.SignalTicketsChanged,
-		contract.TicketsChanged{TicketIDs: ids})
+	err = r.signal(ctx, id, ids)
 	var nf *serviceerror.NotFound
 	switch {
 	case errors.As(err, &nf):
