@@ -159,6 +159,9 @@ func runWebhookOnly(ctx context.Context, e *env, n int, dir string, logf func(st
 	}
 	logf("  webhook: p50 %.3f s, p95 %.3f s, max %.3f s; %d export requests, %d show_many", w.P50, w.P95, w.Max,
 		w.ExportRequests, w.ShowManyRequests)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
 	p := filepath.Join(dir, "latest.json")
 	doc := map[string]any{}
 	if b, err := os.ReadFile(p); err == nil {

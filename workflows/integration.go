@@ -459,11 +459,11 @@ func (w *runner) applyChangedTickets() {
 }
 
 // A webhook step waits for its burst to end: until no call came in for webhookQuiet, at most webhookSettleMax after
-// it woke. Zendesk sends a call per change, so a ticket edited many times in a row (a bulk update, a macro, an
+// it woke (so a steady stream of calls still gets a step every second or so). Zendesk sends a call per change, so a ticket edited many times in a row (a bulk update, a macro, an
 // agent saving field by field) costs one fetch, not one per call.
 const (
-	webhookQuiet     = 250 * time.Millisecond
-	webhookSettleMax = time.Second
+	webhookQuiet     = 200 * time.Millisecond
+	webhookSettleMax = 750 * time.Millisecond
 )
 
 // settle waits for the calls of a burst to stop coming (or for anything that ends the wait between passes).
