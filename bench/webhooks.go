@@ -163,24 +163,18 @@ func runWebhookOnly(ctx context.Context, e *env, n int, dir string, logf func(st
 		return err
 	}
 	p := filepath.Join(dir, "latest.json")
-	doc := map[string]any{}
+	// Read into the results type, so the file keeps the key order a full run writes.
+	r := &results{}
 	if b, err := os.ReadFile(p); err == nil {
-		if err := json.Unmarshal(b, &doc); err != nil {
+		if err := json.Unmarshal(b, r); err != nil {
 			return fmt.Errorf("read %s: %w", p, err)
 		}
 	}
-	r := &results{Targets: map[string]*bool{}}
+	if r.Targets == nil {
+		r.Targets = map[string]*bool{}
+	}
 	r.setWebhook(w)
-	targets, _ := doc["targets_met"].(map[string]any)
-	if targets == nil {
-		targets = map[string]any{}
-	}
-	for k, v := range r.Targets {
-		targets[k] = v
-	}
-	doc["targets_met"], doc["webhook_p95_s"], doc["webhook_export_requests"], doc["webhook"] =
-		targets, r.WebhookP95S, r.WebhookExportRequests, w
-	b, err := json.MarshalIndent(doc, "", "  ")
+	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
 	}
