@@ -77,6 +77,7 @@ type results struct {
 	Targets          map[string]*bool   `json:"targets_met"`
 	Errors           []string           `json:"errors,omitempty"`
 	scaleOutKeys                        // bench/scaleout.go
+	webhookKeys                         // bench/webhooks.go
 }
 
 func main() {
@@ -101,6 +102,8 @@ func run() error {
 	nFlag := flag.Int("n", 0, "tickets (env BENCH_N; default 100000, 2000 when quick)")
 	outDir := flag.String("results", "", "results directory (default <repo>/bench/results)")
 	keep := flag.Bool("keep-logs", false, "keep the temporary directory with the worker and Temporal logs")
+	only := flag.String("only", os.Getenv("BENCH_ONLY"), "run one piece only (env BENCH_ONLY): webhook = a first sync "+
+		"of N (default 2000), then 200 Zendesk changes through webhooks; its keys are merged into latest.json")
 	profileOnly := flag.Bool("profile", false, "only run a first sync of N with the worker hosted in-process under a CPU "+
 		"profile (bench/results/cpu-<N>.pprof); no table, no latest.json")
 	flag.Parse()
@@ -108,7 +111,7 @@ func run() error {
 	n := *nFlag
 	if n == 0 {
 		def := 100000
-		if *quick {
+		if *quick || *only != "" {
 			def = 2000
 		}
 		n = envInt("BENCH_N", def)
@@ -194,6 +197,13 @@ func run() error {
 		_, err := profileSync(ctx, e, n, *outDir)
 		return err
 	}
+	switch *only {
+	case "":
+	case "webhook":
+		return runWebhookOnly(ctx, e, n, *outDir, logf)
+	default:
+		return fmt.Errorf("-only %q: the one piece that runs alone is webhook", *only)
+	}
 
 	// 4. Memory at 10k, with its own worker and database, when N is something else.
 	if !*quick && n != 10000 {
@@ -267,6 +277,14 @@ func run() error {
 				res.TwoWay = tw
 				res.TwoWayP50S, res.TwoWayP95S = ptr(tw.P50), ptr(tw.P95)
 				logf("  two-way: p50 %.3f s, p95 %.3f s", tw.P50, tw.P95)
+			}
+			// 8. Zendesk → CRM through webhooks, on the same stack (two-way on: the pushes above are done).
+			logf("webhooks: 200 Zendesk changes at %d/s", webhookRate)
+			if w, err := st.webhooks(ctx, 200); err != nil {
+				fail("webhook latency", err)
+			} else {
+				res.setWebhook(w)
+				logf("  webhook: p50 %.3f s, p95 %.3f s; %d export requests", w.P50, w.P95, w.ExportRequests)
 			}
 		}
 		st.stop()
@@ -495,6 +513,10 @@ func printTable(w *os.File, r *results) {
 		fmtI(r.RateLimitedExtra), met(r.Targets["ratelimited_no_extra_429"]))
 	fmt.Fprintf(tw, "7. two-way latency p50 / p95 (s)\t%s / %s\tp95 < 5\t%s\n", fmtF(r.TwoWayP50S, "%.3f"),
 		fmtF(r.TwoWayP95S, "%.3f"), met(r.Targets["twoway_p95_lt_5s"]))
+	fmt.Fprintf(tw, "8. webhook: Zendesk change → case, p95 (s)\t%s\t≤ 2\t%s\n", fmtF(r.WebhookP95S, "%.3f"),
+		met(r.Targets["webhook_p95_le_2s"]))
+	fmt.Fprintf(tw, "   export requests those changes caused\t%s\t0\t%s\n", fmtI(r.WebhookExportRequests),
+		met(r.Targets["webhook_export_requests_0"]))
 	fmt.Fprintf(tw, "   most history events in one run (%s runs)\t%s\t< 10,000\t%s\n", fmtI(r.HistoryRuns),
 		fmtI(r.HistoryEventsMax), met(r.Targets["history_events_lt_10k"]))
 	_ = tw.Flush()

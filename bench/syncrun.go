@@ -57,6 +57,8 @@ type stack struct {
 	name    string
 	integID int64
 	stopped bool
+	// webhookAddr is where the worker's webhook receiver listens (a free port: the default may be the demo's).
+	webhookAddr string
 }
 
 // syncResult is one first sync through the real stack.
@@ -112,11 +114,16 @@ func (e *env) newStack(ctx context.Context, label string, o sim.Options) (*stack
 		e.idBase+int64(e.runs))); err != nil {
 		return nil, err
 	}
+	hookPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	st.webhookAddr = fmt.Sprintf("127.0.0.1:%d", hookPort)
 	queue := "zs-bench-" + randHex(4)
 	st.ctl = &control.Control{Store: st.store, Temporal: e.tc, TaskQueue: queue, Key: e.key}
 	st.worker, err = startWorker(ctx, e.workerBin, filepath.Join(e.tmp, "worker-"+label+".log"), map[string]string{
 		"DATABASE_URL": dbURL, "TEMPORAL_ADDRESS": e.temporal.hostPort, "TEMPORAL_NAMESPACE": e.temporal.namespace,
-		"TASK_QUEUE": queue, "ZENDESK_SYNC_SECRET_KEY": e.keyHex,
+		"TASK_QUEUE": queue, "ZENDESK_SYNC_SECRET_KEY": e.keyHex, "WEBHOOK_ADDR": st.webhookAddr,
 	})
 	if err != nil {
 		return nil, err

@@ -134,3 +134,10 @@ type PublishResult struct {
 	URL           string
 	Already       bool
 }
+
+// ChangedTicketsInput names tickets to fetch by id and apply (ActivityApplyChangedTickets), at most 100: one
+// show_many request.
+type ChangedTicketsInput struct {
+	IntegrationID int64
+	TicketIDs     []int64
+}

@@ -36,6 +36,9 @@ const (
 	SignalDeactivate = "deactivate"
 	// SignalLocalChange wakes the workflow when a case changed locally (two-way sync).
 	SignalLocalChange = "local-change"
+	// SignalTicketsChanged carries the ids of tickets a verified Zendesk webhook call named (TicketsChanged): the
+	// workflow fetches just those, between passes, without moving the export cursor.
+	SignalTicketsChanged = "tickets-changed"
 )
 
 // Activity types. They equal the names recorded in existing histories (the method names, from when the activities
@@ -55,6 +58,9 @@ const (
 	ActivityPushLocalChanges = "PushLocalChanges"
 	ActivityRetryFailures    = "RetryFailures"
 	ActivityPublishCase      = "PublishCase"
+	// ActivityApplyChangedTickets fetches tickets by id (show_many, their comments) and applies them like a page,
+	// leaving both stream positions where they are.
+	ActivityApplyChangedTickets = "ApplyChangedTickets"
 )
 
 // Phases, as progress and the SyncPhase search attribute show them.

@@ -61,6 +61,19 @@ type State struct {
 
 	// Resume is a pass the previous run handed over between two pages (continue-as-new mid-pass); nil otherwise.
 	Resume *PassResume `json:",omitempty"`
+
+	// ChangedTickets are the ticket ids webhook calls named and no step has fetched yet: a set (each id once, so a
+	// burst of calls for one ticket costs one fetch), bounded by MaxChangedTickets.
+	ChangedTickets []int64 `json:",omitempty"`
+}
+
+// MaxChangedTickets bounds State.ChangedTickets. Past it, the ids are dropped and a pass is asked for instead: an
+// export page is cheaper than that many tickets fetched by id, and the state stays small.
+const MaxChangedTickets = 1000
+
+// TicketsChanged is the payload of SignalTicketsChanged: ticket ids only, the one thing taken from a webhook's body.
+type TicketsChanged struct {
+	TicketIDs []int64
 }
 
 // PassResume is where a pass stopped when its run continued as new between two pages. The committed stream

@@ -72,6 +72,9 @@ type IntegrationView struct {
 	Active           bool   `json:"active"`
 	WorkflowID       string `json:"workflow_id"`
 	Auth             string `json:"auth"` // "token" or "oauth"
+	// Webhook says whether Zendesk webhook calls are accepted (`integration webhook`); View leaves it false, the
+	// caller fills it (Control.WebhookOn).
+	Webhook bool `json:"webhook"`
 }
 
 // View renders an integration for output.

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http/httptest"
 	"sync"
 	"testing"
@@ -46,6 +47,8 @@ type env struct {
 	ctl     *control.Control
 	logger  *slog.Logger
 	logs    *logSink
+	// webhookLn, when set (withWebhooks), serves the worker's webhook receiver.
+	webhookLn net.Listener
 }
 
 // logSink keeps every log line the worker side writes, so tests can check that no secret is ever logged.
@@ -124,7 +127,8 @@ func (e *env) startWorker(hook func(*activities.Activities)) {
 				TemporalNamespace: e.ts.GetDefaultNamespace(), TaskQueue: taskQueue},
 			PerPage:     e.perPage,
 			RelayRescan: 2 * time.Second,
-		}, workerapp.Deps{Key: e.key, Logger: e.logger, Store: e.store, Temporal: e.ts.GetDefaultClient(), Activities: acts})
+		}, workerapp.Deps{Key: e.key, Logger: e.logger, Store: e.store, Temporal: e.ts.GetDefaultClient(), Activities: acts,
+			WebhookListener: e.webhookLn})
 	}()
 	// Registered after the store's and the server's cleanups, so it runs before them: the worker stops first.
 	e.t.Cleanup(func() {

@@ -45,6 +45,8 @@ export TEMPORAL_ADDRESS="$TEMPORAL_HOST:$TEMPORAL_PORT"
 export TEMPORAL_NAMESPACE=default
 export TASK_QUEUE=zendesk-sync
 export METRICS_ADDR="${METRICS_ADDR:-127.0.0.1:9464}"
+# The webhook receiver of the first worker (the others find the address taken and run without one).
+export WEBHOOK_ADDR="${WEBHOOK_ADDR:-127.0.0.1:9465}"
 export ZENDESK_SYNC_SECRET_KEY_FILE="$STATE_DIR/secret.key"
 unset ZENDESK_SYNC_SECRET_KEY # the key file of the demo is the only key it uses
 
@@ -414,6 +416,12 @@ if [ "$phase" = "credentials_rejected" ]; then
 	die "the simulator rejected the credentials: $(json_field last_error <<<"$progress_json")"
 fi
 
+# ---------------------------------------------------------------- 9b. webhooks
+# The simulator calls the worker's receiver on every ticket change, so a change reaches its case within seconds
+# instead of at the next interval. (In production the URL is the public https address of a proxy in front of it.)
+step "starter integration webhook $INTEGRATION --url http://$WEBHOOK_ADDR" "$STATE_DIR/starter.log"
+starter integration webhook "$INTEGRATION" --url "http://$WEBHOOK_ADDR" | tee -a "$STATE_DIR/starter.log"
+
 # ---------------------------------------------------------------- 10. summary
 step "summary"
 echo
@@ -440,11 +448,16 @@ ${_c_bold}The demo is up.${_c_off}
   Temporal Web UI:   $UI_URL
   Zendesk simulator: $SIM_URL
   worker metrics:    http://$METRICS_ADDR/metrics (worker N >= 2: port $metrics_port + 8 + N; $WORKERS worker(s))
+  webhook receiver:  http://$WEBHOOK_ADDR/webhooks/zendesk/<integration id> (Zendesk changes arrive in seconds)
   logs:              $STATE_DIR/{worker,temporal,zendesksim}.log (worker N: worker-N.log)
 
 Next:
   source .demo/env                  # puts starter on PATH with the demo's settings
   starter case list --integration $INTEGRATION
   starter progress $INTEGRATION --follow
+  # change a ticket "in Zendesk" and see its case follow within seconds (webhooks):
+  id=\$(starter case list --integration $INTEGRATION -o json | jq '.[0].ticket.id')
+  curl -s -XPOST $SIM_URL/_sim/tickets/\$id/change -d '{"subject":"changed in Zendesk"}' >/dev/null
+  sleep 2; starter case list --integration $INTEGRATION -o json | jq ".[] | select(.ticket.id == \$id) | .subject"
   make demo-stop                    # stops worker, simulator and Temporal (PostgreSQL stays)
 EOF

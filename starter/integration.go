@@ -24,7 +24,7 @@ func (a *app) integrationCmd() *cobra.Command {
 	cmd.AddCommand(a.integrationCreateCmd(), a.integrationListCmd(), a.integrationShowCmd(), a.integrationEditCmd(),
 		a.integrationActivateCmd(), a.integrationDeactivateCmd(), a.integrationDeleteCmd(), a.integrationCheckCmd(),
 		a.integrationPreviewCmd())
-	cmd.AddCommand(a.integrationHistoryCmd())
+	cmd.AddCommand(a.integrationHistoryCmd(), a.integrationWebhookCmd())
 	cmd.AddCommand(a.integrationConnectCmd())
 	return cmd
 }
@@ -332,6 +332,11 @@ func (a *app) integration(ctx context.Context, name string) (*store.Integration,
 
 func (a *app) printIntegration(in *store.Integration) error {
 	v := control.View(in)
+	on, err := a.control().WebhookOn(context.Background(), in.ID)
+	if err != nil {
+		return err
+	}
+	v.Webhook = on
 	if a.json() {
 		return a.printJSON(v)
 	}
@@ -346,5 +351,5 @@ func (a *app) printIntegration(in *store.Integration) error {
 	return a.fields("id", fmt.Sprint(v.ID), "name", v.Name, "url", v.URL, "email", v.Email,
 		"default user email", def, "owner", v.Owner, "two-way", yesNo(v.TwoWay), "priority", v.Priority,
 		"interval", v.Interval, "sync from", syncFrom, "active", yesNo(v.Active), "workflow id", v.WorkflowID,
-		"auth", v.Auth)
+		"auth", v.Auth, "webhook", yesNo(v.Webhook))
 }

@@ -91,8 +91,9 @@ func TestIntegrationCommands(t *testing.T) {
 	var view map[string]interface{}
 	require.NoError(t, json.Unmarshal([]byte(c.ok("integration", "show", "acme", "-o", "json")), &view))
 	assert.Equal(t, []string{"active", "auth", "default_user_email", "email", "id", "interval", "name", "owner", "priority",
-		"two_way", "url", "workflow_id"}, keys(view), "exactly the fields of DESIGN.md, never the token")
+		"two_way", "url", "webhook", "workflow_id"}, keys(view), "exactly the fields of DESIGN.md, never the token")
 	assert.Equal(t, "acme", view["name"])
+	assert.Equal(t, false, view["webhook"], "webhooks are off until `integration webhook`")
 	assert.Equal(t, "admin@example.com", view["owner"])
 	assert.Equal(t, "remote", view["priority"], "--priority defaults to remote")
 	assert.Equal(t, "5m0s", view["interval"], "--interval defaults to 5m")

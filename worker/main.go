@@ -29,6 +29,9 @@ const (
 var (
 	metricsAddrSetting = config.Setting{Flag: "metrics-addr", Env: "METRICS_ADDR", Default: "127.0.0.1:9464",
 		Usage: "Prometheus metrics `address` (host:port, /metrics); empty to disable"}
+	webhookAddrSetting = config.Setting{Flag: "webhook-addr", Env: "WEBHOOK_ADDR", Default: "127.0.0.1:9465",
+		Usage: "Zendesk webhook receiver `address` (host:port, POST /webhooks/zendesk/<integration id>); empty or " +
+			"off to disable. Several workers on one host: the first to bind it serves it"}
 	perPageSetting = config.Setting{Flag: "per-page", Default: "0",
 		Usage: "Zendesk export page `size` (0 = 1000, the maximum)"}
 	logJSONSetting = config.Setting{Flag: "log-json", Env: "LOG_FORMAT", Default: "false", Source: "on when $LOG_FORMAT is json",
@@ -60,6 +63,7 @@ func parseArgs(args []string, errOut io.Writer) (o options, code int, done bool)
 	var set config.Set
 	set.BindConfig(&o.Config.Config)
 	set.String(&o.MetricsAddr, metricsAddrSetting)
+	set.String(&o.WebhookAddr, webhookAddrSetting)
 	set.Int(&o.PerPage, perPageSetting)
 	set.Bool(&o.logJSON, logJSONSetting, func(v string) bool { return v == "json" })
 	set.Duration(&o.StopTimeout, stopTimeoutSetting)

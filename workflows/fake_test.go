@@ -277,3 +277,13 @@ func (f *fakeZendesk) apply(name, kind string, ref contract.PageRef) (store.Coun
 func (f *fakeZendesk) RetryFailures(context.Context, contract.IntegrationRef) (contract.RetryResult, error) {
 	return contract.RetryResult{}, errors.New("RetryFailures is mocked by the tests that reach it")
 }
+
+// ApplyChangedTickets records the ids it is given (in Ref.From, comma-separated) and applies them as tickets.
+func (f *fakeZendesk) ApplyChangedTickets(_ context.Context, in contract.ChangedTicketsInput) (store.Counters, error) {
+	ids := make([]string, len(in.TicketIDs))
+	for i, id := range in.TicketIDs {
+		ids[i] = strconv.FormatInt(id, 10)
+	}
+	f.record(fakeCall{Name: "ApplyChangedTickets", ID: in.IntegrationID, Ref: contract.PageRef{From: strings.Join(ids, ",")}})
+	return store.Counters{Tickets: int64(len(in.TicketIDs)), CasesUpdated: int64(len(in.TicketIDs))}, nil
+}

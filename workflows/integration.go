@@ -40,6 +40,9 @@ const (
 	// versionSettleSignals: before deciding to end or continue as new, the workflow lets its signal listeners run,
 	// so a signal delivered in the same workflow task is counted (it may otherwise be decided without).
 	versionSettleSignals = "settle-signals"
+	// versionWebhookTickets: tickets named by webhook calls (SignalTicketsChanged) wake the waiting workflow, which
+	// fetches and applies just those (ActivityApplyChangedTickets) and goes on waiting for the pass due.
+	versionWebhookTickets = "webhook-tickets"
 )
 
 // IntegrationWorkflow is the entity workflow of one integration: first sync, then incremental syncs on a durable
@@ -73,6 +76,9 @@ type runner struct {
 	pagesThisRun int
 	// handOffVersion is the versionHandOff of this run (read at the start of each pass).
 	handOffVersion workflow.Version
+	// ticketSignals counts the tickets-changed signals this run has seen, so a webhook step can tell a burst still
+	// arriving from a quiet moment.
+	ticketSignals int
 	// handingOff is set while a pass gets ready to continue as new between pages. An update cannot outlive its run,
 	// so waiting sync-now callers are then answered Pending with the pass they wait for, and ask the next run.
 	handingOff bool
@@ -138,7 +144,38 @@ func (w *runner) registerHandlers() error {
 	for _, sig := range w.signals() {
 		w.listen(sig.name, sig.set)
 	}
+	ch := workflow.GetSignalChannel(w.ctx, contract.SignalTicketsChanged)
+	workflow.Go(w.ctx, func(ctx workflow.Context) {
+		for {
+			var tc contract.TicketsChanged
+			ch.Receive(ctx, &tc)
+			w.ticketsChanged(tc)
+		}
+	})
 	return nil
+}
+
+// ticketsChanged adds the ids a webhook call named to the set waiting for a fetch. A set, so a burst of calls about
+// one ticket costs one fetch; bounded, and past the bound a pass is asked for instead (the export reads them all).
+func (w *runner) ticketsChanged(tc contract.TicketsChanged) {
+	st := w.st
+	w.ticketSignals++
+	seen := make(map[int64]bool, len(st.ChangedTickets))
+	for _, id := range st.ChangedTickets {
+		seen[id] = true
+	}
+	for _, id := range tc.TicketIDs {
+		if id <= 0 || seen[id] {
+			continue
+		}
+		if len(st.ChangedTickets) >= contract.MaxChangedTickets {
+			st.ChangedTickets = nil
+			st.SyncRequested = true
+			return
+		}
+		seen[id] = true
+		st.ChangedTickets = append(st.ChangedTickets, id)
+	}
 }
 
 // notDeactivating refuses updates once the integration is being deactivated.
@@ -231,7 +268,7 @@ func (w *runner) listen(name string, set func()) {
 
 func (w *runner) drainSignals() {
 	if workflow.GetVersion(w.ctx, versionSettleSignals, workflow.DefaultVersion, 1) >= 1 {
-		w.settle()
+		w.yieldToListeners()
 	}
 	for _, sig := range w.signals() {
 		ch := workflow.GetSignalChannel(w.ctx, sig.name)
@@ -239,13 +276,21 @@ func (w *runner) drainSignals() {
 			sig.set()
 		}
 	}
+	ch := workflow.GetSignalChannel(w.ctx, contract.SignalTicketsChanged)
+	for {
+		var tc contract.TicketsChanged
+		if !ch.ReceiveAsync(&tc) {
+			break
+		}
+		w.ticketsChanged(tc)
+	}
 }
 
-// settle lets every other coroutine run once. A signal that arrives while a listener waits in Receive is handed
+// yieldToListeners lets every other coroutine run once. A signal that arrives while a listener waits in Receive is handed
 // to that listener at once (ReceiveAsync no longer sees it) but counted only when the listener's coroutine runs;
 // a decision taken before then (end, continue as new) would miss it, and the server would accept that decision
 // because the signal is already in the history.
-func (w *runner) settle() {
+func (w *runner) yieldToListeners() {
 	done := false
 	workflow.Go(w.ctx, func(workflow.Context) { done = true })
 	_ = workflow.Await(w.ctx, func() bool { return done })
@@ -356,9 +401,10 @@ func (w *runner) waitForWork() (again bool, err error) {
 	st := w.st
 	w.setPhase(contract.PhaseWaiting)
 	due := workflow.GetVersion(w.ctx, versionPassDue, workflow.DefaultVersion, 1) >= 1
+	hooks := workflow.GetVersion(w.ctx, versionWebhookTickets, workflow.DefaultVersion, 1) >= 1
 	ok, err := workflow.AwaitWithTimeout(w.ctx, w.untilPassDue(due), func() bool {
 		return st.SyncRequested || st.Deactivated || st.ResetsRequested > st.ResetsApplied || st.LocalChanges ||
-			st.SettingsChanged
+			st.SettingsChanged || (hooks && len(st.ChangedTickets) > 0)
 	})
 	if err != nil {
 		return false, err
@@ -389,8 +435,74 @@ func (w *runner) waitForWork() (again bool, err error) {
 		st.LocalChanges = false
 		return true, nil
 	}
+	// Woken by webhook calls: fetch just those tickets; the pass stays due when it was (NextPassAt).
+	if hooks && ok && len(st.ChangedTickets) > 0 && !st.SyncRequested && st.FirstSyncDone {
+		st.Cycles++
+		w.applyChangedTickets()
+		return true, nil
+	}
 	return false, nil
 }
+
+// applyChangedTickets fetches and applies the tickets webhook calls named, a show_many batch at a time, without
+// moving the export's positions. Ids that arrive meanwhile wait for the next round. A batch that fails for good
+// (credentials, a permanent error) is dropped and reported: the export, the safety net, reads those tickets.
+func (w *runner) applyChangedTickets() {
+	st := w.st
+	w.settle()
+	if len(st.ChangedTickets) == 0 {
+		return // a burst past the bound asked for a pass instead
+	}
+	n := min(len(st.ChangedTickets), changedPerCall)
+	// Taken out of the set before the fetch: a call about one of them that arrives meanwhile may be about a change
+	// made after the fetch, so it must add the id again rather than find it still there.
+	batch := append([]int64(nil), st.ChangedTickets[:n]...)
+	st.ChangedTickets = append([]int64(nil), st.ChangedTickets[n:]...)
+	if len(st.ChangedTickets) == 0 {
+		st.ChangedTickets = nil
+	}
+	var c contract.PageCounters
+	err := workflow.ExecuteActivity(w.long("apply tickets changed in Zendesk"), contract.ActivityApplyChangedTickets,
+		contract.ChangedTicketsInput{IntegrationID: w.in.IntegrationID, TicketIDs: batch}).Get(w.ctx, &c)
+	if err != nil {
+		w.failed(err)
+		return
+	}
+	got := c.Counters()
+	got.Pages = 0 // not an export page
+	st.Totals.Add(got)
+	w.showDetails()
+}
+
+// A webhook step waits for its burst to end: until no call came in for webhookQuiet, at most webhookSettleMax after
+// it woke (so a steady stream of calls still gets a step every second or so). Zendesk sends a call per change, so a ticket edited many times in a row (a bulk update, a macro, an
+// agent saving field by field) costs one fetch, not one per call.
+const (
+	webhookQuiet     = 200 * time.Millisecond
+	webhookSettleMax = 750 * time.Millisecond
+)
+
+// settle waits for the calls of a burst to stop coming (or for anything that ends the wait between passes).
+func (w *runner) settle() {
+	st := w.st
+	end := workflow.Now(w.ctx).Add(webhookSettleMax)
+	for {
+		seen := w.ticketSignals
+		left := end.Sub(workflow.Now(w.ctx))
+		if left <= 0 {
+			return
+		}
+		more, err := workflow.AwaitWithTimeout(w.ctx, min(webhookQuiet, left), func() bool {
+			return w.ticketSignals != seen || st.Deactivated || st.SyncRequested || st.ResetsRequested > st.ResetsApplied
+		})
+		if err != nil || !more || w.ticketSignals == seen {
+			return
+		}
+	}
+}
+
+// changedPerCall is how many tickets one ApplyChangedTickets call takes: one show_many request.
+const changedPerCall = 100
 
 // end decides whether a deactivated workflow ends. `activate` right after `deactivate` may find this run still open
 // (a start is then a no-op), so the run only ends when the active flag it read is newer than every activation, and

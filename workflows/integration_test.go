@@ -59,6 +59,7 @@ func newHarness(t *testing.T, f *fakeZendesk) *harness {
 	on(a.RecordError, "RecordError", f.RecordError)
 	on(a.ResetSync, "ResetSync", f.ResetSync)
 	on(a.PushLocalChanges, "PushLocalChanges", f.PushLocalChanges)
+	on(a.ApplyChangedTickets, "ApplyChangedTickets", f.ApplyChangedTickets)
 	env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
 		sa := args.Get(0).(temporal.SearchAttributes)
 		if p, ok := sa.GetKeyword(workflows.PhaseKey); ok {

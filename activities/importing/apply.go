@@ -267,6 +267,13 @@ func unchanged(ex *store.ExistingTicket, t *zendesk.Ticket, gen int) bool {
 	return ex.Status == t.Status && sameTime(ex.OriginUpdatedAt, t.UpdatedAt)
 }
 
+// older says the ticket is an older version than the one this generation mirrors. Tickets now also arrive by id
+// (webhooks) besides the export, and an export answer read before a webhook's fetch, or lagging behind it, must
+// not take the case back to what it was. updated_at only moves forward in Zendesk; an equal one is not older.
+func older(ex *store.ExistingTicket, t *zendesk.Ticket, gen int) bool {
+	return ex != nil && ex.SyncGeneration == gen && ex.OriginUpdatedAt != nil && t.UpdatedAt.Before(*ex.OriginUpdatedAt)
+}
+
 // newCase builds a case for a ticket seen for the first time (spec §4.5 step 4): CRM defaults where the ticket
 // gives nothing mappable, reported at the ticket's creation, closed at its last update when it is closed.
 func newCase(t zendesk.Ticket, v mapping.CaseValues) store.CaseRow {

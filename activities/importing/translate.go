@@ -35,7 +35,7 @@ type deriveFunc func(t *zendesk.Ticket) (mapping.CaseValues, []string)
 // it was never seen), its people as the page resolved them (derive) and the local case (ex.Case), to the rows to
 // write. Unit-tested table by table in translate_test.go.
 func translateTicket(t *zendesk.Ticket, ex *store.ExistingTicket, derive deriveFunc, r importRules) (translated, error) {
-	if unchanged(ex, t, r.Generation) {
+	if unchanged(ex, t, r.Generation) || older(ex, t, r.Generation) {
 		return translated{Skip: true}, nil
 	}
 	next, warnings := derive(t)

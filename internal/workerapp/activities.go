@@ -27,6 +27,8 @@ func activityFuncs(shared *activities.Activities) map[string]any {
 		contract.ActivityApplyTicketPage:  imp.ApplyTicketPage,
 		contract.ActivityApplyCommentPage: imp.ApplyCommentPage,
 		contract.ActivityRetryFailures:    imp.RetryFailures,
+		// The webhook path: tickets by id, between passes.
+		contract.ActivityApplyChangedTickets: imp.ApplyChangedTickets,
 
 		contract.ActivityPushLocalChanges: push.PushLocalChanges,
 

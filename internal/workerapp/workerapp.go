@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,6 +27,7 @@ import (
 	"github.com/zendesk-sync/zendesk-sync/activities"
 	"github.com/zendesk-sync/zendesk-sync/config"
 	"github.com/zendesk-sync/zendesk-sync/internal/opsmetrics"
+	"github.com/zendesk-sync/zendesk-sync/internal/webhook"
 	"github.com/zendesk-sync/zendesk-sync/relay"
 	"github.com/zendesk-sync/zendesk-sync/secrets"
 	"github.com/zendesk-sync/zendesk-sync/store"
@@ -45,6 +47,9 @@ type Config struct {
 	Retention time.Duration
 	// RelayRescan is the relay's safety-net scan interval (0: the relay's default).
 	RelayRescan time.Duration
+	// WebhookAddr is where the Zendesk webhook receiver listens (host:port); empty: not served. When another
+	// process (another worker on this host) holds the address, this worker runs without it: see webhookListener.
+	WebhookAddr string
 }
 
 // Deps is what a worker is given rather than builds. Only Key is required.
@@ -58,6 +63,9 @@ type Deps struct {
 	// Activities, when set, are registered instead of those built from Store, Key, PerPage and Logger (tests set
 	// hooks on them).
 	Activities *activities.Activities
+	// WebhookListener, when set, serves the webhook receiver instead of Config.WebhookAddr (tests listen on port 0);
+	// Run closes it.
+	WebhookListener net.Listener
 }
 
 // pruneEvery is how often the worker prunes expired bookkeeping. Several workers may prune; an advisory lock lets
@@ -99,6 +107,13 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		metricsLn = ln
 		defer ln.Close() // closed by the server once it serves; this covers a return before
 	}
+	hookLn, err := webhookListener(cfg.WebhookAddr, deps.WebhookListener, logger)
+	if err != nil {
+		return err
+	}
+	if hookLn != nil {
+		defer hookLn.Close() // closed by the server once it serves; this covers a return before
+	}
 	st := deps.Store
 	if st == nil {
 		var err error
@@ -130,6 +145,11 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if metricsLn != nil {
 		stopMetrics := serveMetrics(metricsLn, st, logger)
 		defer stopMetrics()
+	}
+	if hookLn != nil {
+		// Stopped before the store and client it uses are closed (defers run last-in first-out).
+		recv := &webhook.Receiver{Store: st, Key: deps.Key, Temporal: c, Logger: logger}
+		defer recv.Serve(hookLn)()
 	}
 
 	w, inflight := newWorker(c, cfg, deps, st, logger)
@@ -200,6 +220,29 @@ func newWorker(c client.Client, cfg Config, deps Deps, st *store.Store, logger *
 	passes.flush = acts.FlushRequestCounts
 	workflows.Register(w, activityFuncs(acts))
 	return w, inflight
+}
+
+// webhookListener binds the webhook receiver's address. Any worker can receive a call (the receiver only signals the
+// integration's workflow), so with several workers on one host the first to bind the address serves it and the
+// others run without a receiver, saying so; elsewhere the address is a setting to fix, reported at once.
+func webhookListener(addr string, given net.Listener, logger *slog.Logger) (net.Listener, error) {
+	if given != nil {
+		return given, nil
+	}
+	if addr == "" || addr == "off" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		logger.Info("webhook receiver not started in this worker: its address is taken (another worker on this host "+
+			"serves it; WEBHOOK_ADDR, empty disables it)", "addr", addr)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("serve the webhook receiver on %s (WEBHOOK_ADDR or -webhook-addr; empty disables it): %w",
+			addr, err)
+	}
+	return ln, nil
 }
 
 // prune deletes expired bookkeeping now and then every pruneEvery, until ctx ends.

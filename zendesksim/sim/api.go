@@ -67,6 +67,9 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte) {
 	segs := strings.Split(p, "/")
 	q := r.URL.Query()
 	get, post, put := r.Method == http.MethodGet, r.Method == http.MethodPost, r.Method == http.MethodPut
+	if s.routeWebhooks(w, r, p, body) {
+		return
+	}
 	switch {
 	case get && p == "incremental/tickets/cursor":
 		s.handleCursorExport(w, r, q)

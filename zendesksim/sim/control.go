@@ -396,6 +396,9 @@ func (s *Server) Stats() Stats {
 
 func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 	p := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/_sim/"), "/")
+	if s.serveWebhookControl(w, r, p) {
+		return
+	}
 	segs := strings.Split(p, "/")
 	post := r.Method == http.MethodPost
 	ok := func(v any) {

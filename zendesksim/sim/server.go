@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -38,6 +39,10 @@ type Options struct {
 	DisableRequestLog          bool // benchmarks: skip the request log
 	MaxRequestLog              int  // default 100000; the older half is dropped when full
 	OAuth                      OAuthOptions
+	// WebhookClient sends webhook calls (default: a client with Zendesk's 10 s timeout); WebhookRetryDelay is the
+	// first delay before a failed call is sent again, doubled each time (default 1 s). See webhooks.go.
+	WebhookClient     *http.Client
+	WebhookRetryDelay time.Duration
 }
 
 // Faults are the runtime-adjustable knobs (SetFaults, POST /_sim/faults).
@@ -109,6 +114,7 @@ type Server struct {
 	counters   map[string]int
 	bufPool    sync.Pool
 	oa         oauthState
+	wh         atomic.Pointer[webhookState]
 }
 
 type idemEntry struct {

@@ -387,6 +387,7 @@ func (s *Server) recordAudit(i int32, author int32, via uint8, create bool, ch [
 	t.updated, t.generated = ts, ts
 	s.bumpLog(i, ts)
 	s.elog = append(s.elog, evEntry{ts, i, int32(int(t.nGen) + len(t.ext.audits) - 1)})
+	s.ticketChanged(i, create)
 	return len(t.ext.audits) - 1
 }
 
