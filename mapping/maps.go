@@ -151,10 +151,14 @@ func CaseStatus(ticketStatus string) (string, error) {
 // tickets often have no priority; DESIGN decides that means normal (OroCRM
 // logged an error and left the case untouched instead).
 func CasePriority(ticketPriority *string) (string, error) {
+	return casePriorityBy(TicketToCasePriority, ticketPriority)
+}
+
+func casePriorityBy(toCase []Pair, ticketPriority *string) (string, error) {
 	if ticketPriority == nil || *ticketPriority == "" {
 		return DefaultCasePriority, nil
 	}
-	if p, ok := Lookup(TicketToCasePriority, *ticketPriority); ok {
+	if p, ok := Lookup(toCase, *ticketPriority); ok {
 		return p, nil
 	}
 	return "", &UnmappedError{What: "Zendesk priority", Name: *ticketPriority}
@@ -172,7 +176,12 @@ func CasePriority(ticketPriority *string) (string, error) {
 // in Zendesk; refusing that push is the caller's job (see TicketWritable),
 // this function only answers the mapping question.
 func TicketStatusFor(caseStatus, currentTicketStatus string) (status string, send bool, err error) {
-	mapped, ok := Lookup(CaseToTicketStatus, caseStatus)
+	return ticketStatusFor(CaseToTicketStatus, TicketToCaseStatus, caseStatus, currentTicketStatus)
+}
+
+// ticketStatusFor is TicketStatusFor under given maps (an integration's mapping may override entries).
+func ticketStatusFor(toTicket, toCase []Pair, caseStatus, currentTicketStatus string) (status string, send bool, err error) {
+	mapped, ok := Lookup(toTicket, caseStatus)
 	if !ok {
 		return "", false, &UnmappedError{What: "case status", Name: caseStatus}
 	}
@@ -182,7 +191,7 @@ func TicketStatusFor(caseStatus, currentTicketStatus string) (status string, sen
 	if currentTicketStatus == TicketStatusDeleted {
 		return currentTicketStatus, false, nil
 	}
-	if meaning, ok := Lookup(TicketToCaseStatus, currentTicketStatus); ok && meaning == caseStatus {
+	if meaning, ok := Lookup(toCase, currentTicketStatus); ok && meaning == caseStatus {
 		return currentTicketStatus, false, nil
 	}
 	if mapped == TicketStatusNew {
@@ -199,11 +208,16 @@ func TicketStatusFor(caseStatus, currentTicketStatus string) (status string, sen
 // priority is always the value the ticket should carry (so a creation can use
 // it even when send is false); send says whether an update must carry it.
 func TicketPriorityFor(casePriority string, currentTicketPriority *string) (priority string, send bool, err error) {
-	mapped, ok := Lookup(CaseToTicketPriority, casePriority)
+	return ticketPriorityFor(CaseToTicketPriority, TicketToCasePriority, casePriority, currentTicketPriority)
+}
+
+// ticketPriorityFor is TicketPriorityFor under given maps (an integration's mapping may override entries).
+func ticketPriorityFor(toTicket, toCase []Pair, casePriority string, currentTicketPriority *string) (priority string, send bool, err error) {
+	mapped, ok := Lookup(toTicket, casePriority)
 	if !ok {
 		return "", false, &UnmappedError{What: "case priority", Name: casePriority}
 	}
-	if meaning, err := CasePriority(currentTicketPriority); err == nil && meaning == casePriority {
+	if meaning, err := casePriorityBy(toCase, currentTicketPriority); err == nil && meaning == casePriority {
 		if currentTicketPriority == nil || *currentTicketPriority == "" {
 			return mapped, false, nil
 		}
