@@ -353,6 +353,15 @@ func (c *Client) UpdateTicket(ctx context.Context, id int64, u TicketUpdate) (*U
 	if u.Comment != nil {
 		body["comment"] = u.Comment
 	}
+	if len(u.CustomFields) > 0 {
+		body["custom_fields"] = u.CustomFields
+	}
+	if len(u.AdditionalTags) > 0 {
+		body["additional_tags"] = u.AdditionalTags
+	}
+	if len(u.RemoveTags) > 0 {
+		body["remove_tags"] = u.RemoveTags
+	}
 	if len(body) == 0 {
 		return nil, errors.New("zendesk: update ticket: nothing to update")
 	}
