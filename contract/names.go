@@ -20,6 +20,8 @@ const (
 	IntegrationWorkflowName = "IntegrationWorkflow"
 	// PublishWorkflowName is the workflow type of "Publish to Zendesk".
 	PublishWorkflowName = "PublishCaseWorkflow"
+	// RemapWorkflowName is the workflow type of `integration remap`.
+	RemapWorkflowName = "RemapWorkflow"
 )
 
 // Updates, signals and queries of the integration workflow.
@@ -55,6 +57,7 @@ const (
 	ActivityPushLocalChanges = "PushLocalChanges"
 	ActivityRetryFailures    = "RetryFailures"
 	ActivityPublishCase      = "PublishCase"
+	ActivityRemapPage        = "RemapPage"
 )
 
 // Phases, as progress and the SyncPhase search attribute show them.
@@ -91,7 +94,13 @@ const (
 const (
 	integrationWorkflowIDPrefix = "zendesk-integration/"
 	publishWorkflowIDPrefix     = "zendesk-publish/"
+	remapWorkflowIDPrefix       = "zendesk-remap/"
 )
+
+// RemapWorkflowID is the one remap workflow ID of an integration: a second remap while one runs joins it.
+func RemapWorkflowID(integrationID int64) string {
+	return remapWorkflowIDPrefix + strconv.FormatInt(integrationID, 10)
+}
 
 // IntegrationWorkflowID is the one workflow ID of an integration.
 func IntegrationWorkflowID(integrationID int64) string {

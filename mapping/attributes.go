@@ -128,3 +128,27 @@ func ruleFor(f Field) (fieldRule, bool) {
 	}
 	return fieldRule{}, false
 }
+
+// Remap re-applies a ticket's derived values to its case after the integration's mapping changed (`integration
+// remap`): next is derived under the new mapping, base under the old one. Only fields whose derived value moved
+// are considered (a field the new mapping derives as before keeps any local edit, as an import of an unchanged
+// ticket would); of those, a field the CRM changed since the last sync keeps its local value under local priority
+// and takes the new value under remote priority. A nil base takes every differing field, as MergeImport does.
+func Remap(current CaseValues, base *CaseValues, next CaseValues, p Priority) (CaseValues, []Field) {
+	merged := current
+	var changed []Field
+	for _, r := range rulesFor(next) {
+		if !r.defined(next) || r.equal(current, next) {
+			continue
+		}
+		if base != nil && r.defined(*base) && r.equal(next, *base) {
+			continue // derived as before: not the mapping's change
+		}
+		if p == Local && base != nil && r.defined(*base) && !r.equal(current, *base) {
+			continue // a local edit, and local wins
+		}
+		r.take(&merged, next)
+		changed = append(changed, r.field)
+	}
+	return merged, changed
+}

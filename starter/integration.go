@@ -27,6 +27,7 @@ func (a *app) integrationCmd() *cobra.Command {
 	cmd.AddCommand(a.integrationCreateCmd(), a.integrationListCmd(), a.integrationShowCmd(), a.integrationEditCmd(),
 		a.integrationActivateCmd(), a.integrationDeactivateCmd(), a.integrationDeleteCmd(), a.integrationCheckCmd())
 	cmd.AddCommand(a.integrationHistoryCmd())
+	cmd.AddCommand(a.integrationRemapCmd())
 	return cmd
 }
 
@@ -388,4 +389,30 @@ func (a *app) printIntegration(in *store.Integration) error {
 		return err
 	}
 	return nil
+}
+
+func (a *app) integrationRemapCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "remap NAME",
+		Short: "Derive every case again from the mirrored tickets under the integration's current mapping",
+		Long: "Derive every case again from the mirrored tickets under the integration's current mapping.\n\n" +
+			"Run it after `integration edit NAME --mapping FILE`: Zendesk is not read again, the tickets as last\n" +
+			"synced are. Only the cases whose values change are written. It runs as a workflow (zendesk-remap/<id>)\n" +
+			"that resumes after a worker restart; running it while one runs waits for that one.",
+		Example: "  starter integration edit acme --mapping acme-fields.yaml\n  starter integration remap acme\n" +
+			"  starter integration remap acme -o json   # {\"cases_examined\": ..., \"cases_changed\": ...}",
+		Args: exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			res, err := a.control().Remap(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if a.json() {
+				return a.printJSON(res)
+			}
+			_, err = fmt.Fprintf(a.out, "remapped %s: %d cases examined, %d changed\n", args[0], res.Examined, res.Changed)
+			return err
+		},
+	}
+	return needs(cmd, needStore, needTemporal)
 }

@@ -27,6 +27,7 @@ func activityFuncs(shared *activities.Activities) map[string]any {
 		contract.ActivityApplyTicketPage:  imp.ApplyTicketPage,
 		contract.ActivityApplyCommentPage: imp.ApplyCommentPage,
 		contract.ActivityRetryFailures:    imp.RetryFailures,
+		contract.ActivityRemapPage:        imp.RemapPage,
 
 		contract.ActivityPushLocalChanges: push.PushLocalChanges,
 
