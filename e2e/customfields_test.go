@@ -101,6 +101,13 @@ func TestCustomFieldsAndTagsImportAndPush(t *testing.T) {
 	caseID := e.caseIDOf(ticket)
 	assert.Equal(t, map[string]any{"product": "Widget", "region": "emea", "vip": true}, e.attributesOf(caseID))
 	assert.Equal(t, map[string]any{"vip": false}, e.attributesOf(e.caseIDOf(other)))
+	shown, err := e.ctl.Case(e.ctx, caseID)
+	require.NoError(t, err)
+	var cv struct {
+		Attributes map[string]any `json:"attributes"`
+	}
+	require.NoError(t, json.Unmarshal(shown, &cv))
+	assert.Equal(t, "Widget", cv.Attributes["product"], "case show -o json has the attributes")
 	// The status override: a ticket on hold is an in-progress case (OroCRM's map says open).
 	cases := e.cases("cf")
 	assert.Equal(t, mapping.CaseStatusInProgress, cases[hold].Status)
@@ -114,7 +121,7 @@ func TestCustomFieldsAndTagsImportAndPush(t *testing.T) {
 
 	// CRM-side change (plain SQL, as the CRM would): product and vip go back (both), tier goes out (push),
 	// region (import-only) does not.
-	_, err := e.store.DB.ExecContext(e.ctx, `UPDATE cases SET attributes = attributes ||
+	_, err = e.store.DB.ExecContext(e.ctx, `UPDATE cases SET attributes = attributes ||
 		'{"product": "Widget", "vip": true, "tier": "silver", "region": "apac"}'::jsonb WHERE id=$1`, caseID)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {

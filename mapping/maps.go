@@ -8,7 +8,10 @@ import (
 // Pair is one line of OroCRM's map.yml. The maps are kept as ordered data
 // rather than Go maps because OroCRM scans them and takes the first match,
 // and because the spec recommends keeping them configurable (§10).
-type Pair struct{ From, To string }
+type Pair struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+}
 
 // Zendesk's ticket statuses (spec §2.3).
 const (
