@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -242,5 +243,30 @@ func TestMergesCarryAttributes(t *testing.T) {
 	}
 	if FieldValue("attributes.missing", base) != NullJSON {
 		t.Fatal("a missing attribute reads as null")
+	}
+}
+
+func TestRemapConsidersOnlyFieldsWhoseDerivationMoved(t *testing.T) {
+	base := CaseValues{Subject: "s", Status: CaseStatusOpen, StatusOK: true}
+	// The CRM edited the subject; the new mapping moves the status and adds an attribute.
+	current := CaseValues{Subject: "local", Status: CaseStatusOpen, StatusOK: true}
+	next := CaseValues{Subject: "s", Status: CaseStatusInProgress, StatusOK: true,
+		Attributes: map[string]string{"product": `"Widget"`, "region": NullJSON}}
+	merged, changed := Remap(current, &base, next, Remote)
+	if !reflect.DeepEqual(changed, []Field{FieldStatus, "attributes.product"}) {
+		t.Fatalf("changed %v: the subject's derivation did not move, a null attribute equals a missing one", changed)
+	}
+	if merged.Subject != "local" || merged.Status != CaseStatusInProgress || merged.Attributes["product"] != `"Widget"` {
+		t.Fatalf("merged %+v", merged)
+	}
+	// Local priority keeps a local edit of a field the mapping moved.
+	current.Status = CaseStatusResolved
+	merged, changed = Remap(current, &base, next, Local)
+	if merged.Status != CaseStatusResolved || slices.Contains(changed, FieldStatus) {
+		t.Fatalf("local edit under local priority: %+v %v", merged, changed)
+	}
+	// Remapping again with the new base changes nothing.
+	if _, changed = Remap(merged, &next, next, Remote); len(changed) != 0 {
+		t.Fatalf("second remap changed %v", changed)
 	}
 }
