@@ -41,5 +41,5 @@ func RemapWorkflow(ctx workflow.Context, in contract.RemapInput) (contract.Remap
 		}
 		in.After = page.Next
 	}
-	return contract.RemapResult{}, workflow.NewContinueAsNewError(ctx, RemapWorkflow, in)
+	return contract.RemapResult{}, workflow.NewContinueAsNewError(ctx, contract.RemapWorkflowName, in)
 }
