@@ -29,7 +29,7 @@ status:
 		raw := json.RawMessage(`{"id":100,"product":"` + product + `"}`)
 		return &zendesk.Ticket{ID: 100, Subject: str("s"), Status: "hold", Priority: str("normal"), Tags: tags,
 			CustomFields: []zendesk.CustomField{{ID: 1, Value: json.RawMessage(`"` + product + `"`)}},
-			CreatedAt: at, UpdatedAt: at, Raw: raw}
+			CreatedAt:    at, UpdatedAt: at, Raw: raw}
 	}
 	derive := func(tk *zendesk.Ticket) (mapping.CaseValues, []string) { return deriveCase(tk, nil, 1) }
 	rules := importRules{Priority: mapping.Remote, Generation: 1, Mapping: m}
