@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -144,6 +145,20 @@ func TestCustomFieldsAndTagsImportAndPush(t *testing.T) {
 	assert.Equal(t, map[string]any{"product": "Widget", "vip": true, "tier": "silver", "region": "apac"},
 		e.attributesOf(caseID))
 
+	// The case's history names each attribute change with its source.
+	hist, err := e.store.CaseHistory(e.ctx, caseID)
+	require.NoError(t, err)
+	sources := map[string][]string{}
+	for _, h := range hist {
+		for f, ch := range h.Changes {
+			if f == "attributes.product" {
+				sources[h.Source] = append(sources[h.Source], fmtChange(ch.Old, ch.New))
+			}
+		}
+	}
+	assert.Equal(t, []string{"null→Widget", "Widget→Gadget"}, sources["import"])
+	assert.Equal(t, []string{"Gadget→Widget"}, sources["local"])
+
 	// The status override pushes too: in_progress goes out as hold.
 	st := mapping.CaseStatusInProgress
 	_, err = e.ctl.UpdateCase(e.ctx, caseID, control.CaseUpdate{Status: &st})
@@ -216,4 +231,14 @@ status:
 	require.NoError(t, err)
 	sync := e.syncWait("big", time.Minute)
 	assert.Zero(t, sync.Counters.CasesUpdated)
+}
+
+func fmtChange(old, new any) string {
+	str := func(v any) string {
+		if v == nil {
+			return "null"
+		}
+		return fmt.Sprint(v)
+	}
+	return str(old) + "→" + str(new)
 }

@@ -54,7 +54,40 @@ BEGIN
 END $$;
 -- +goose StatementEnd
 
+-- A case's history (migration 00010) names each attribute that changed, as 'attributes.<name>'.
+-- +goose StatementBegin
+CREATE OR REPLACE FUNCTION zendesk_sync_case_changes(o jsonb, n jsonb) RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT COALESCE(jsonb_object_agg(x.name, x.change), '{}'::jsonb) FROM (
+        SELECT f.name, jsonb_build_object('old', zendesk_sync_history_value(f.kind, o -> f.col),
+                'new', zendesk_sync_history_value(f.kind, n -> f.col)) AS change
+        FROM (VALUES ('subject', 'subject', ''), ('description', 'description', ''), ('status', 'status', ''),
+            ('priority', 'priority', ''), ('assigned_to', 'assigned_to_user_id', 'user'), ('owner', 'owner_user_id', 'user'),
+            ('contact', 'contact_id', 'contact'), ('closed_at', 'closed_at', ''), ('sync_note', 'sync_note', ''))
+            AS f(name, col, kind)
+        WHERE COALESCE(o -> f.col, 'null'::jsonb) IS DISTINCT FROM COALESCE(n -> f.col, 'null'::jsonb)
+        UNION ALL
+        SELECT 'attributes.' || a.k, jsonb_build_object('old', COALESCE(o -> 'attributes' -> a.k, 'null'::jsonb),
+                'new', COALESCE(n -> 'attributes' -> a.k, 'null'::jsonb))
+        FROM (SELECT jsonb_object_keys(COALESCE(n -> 'attributes', '{}'::jsonb))
+            UNION SELECT jsonb_object_keys(COALESCE(o -> 'attributes', '{}'::jsonb))) AS a(k)
+        WHERE COALESCE(o -> 'attributes', '{}'::jsonb) IS DISTINCT FROM COALESCE(n -> 'attributes', '{}'::jsonb)
+            AND (o -> 'attributes' -> a.k) IS DISTINCT FROM (n -> 'attributes' -> a.k)) x
+$$;
+-- +goose StatementEnd
+
 -- +goose Down
+-- +goose StatementBegin
+CREATE OR REPLACE FUNCTION zendesk_sync_case_changes(o jsonb, n jsonb) RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT COALESCE(jsonb_object_agg(f.name, jsonb_build_object(
+            'old', zendesk_sync_history_value(f.kind, o -> f.col),
+            'new', zendesk_sync_history_value(f.kind, n -> f.col))), '{}'::jsonb)
+    FROM (VALUES ('subject', 'subject', ''), ('description', 'description', ''), ('status', 'status', ''),
+        ('priority', 'priority', ''), ('assigned_to', 'assigned_to_user_id', 'user'), ('owner', 'owner_user_id', 'user'),
+        ('contact', 'contact_id', 'contact'), ('closed_at', 'closed_at', ''), ('sync_note', 'sync_note', ''))
+        AS f(name, col, kind)
+    WHERE COALESCE(o -> f.col, 'null'::jsonb) IS DISTINCT FROM COALESCE(n -> f.col, 'null'::jsonb)
+$$;
+-- +goose StatementEnd
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION zendesk_sync_capture_case() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
