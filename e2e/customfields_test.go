@@ -165,6 +165,25 @@ func TestCustomFieldsAndTagsImportAndPush(t *testing.T) {
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return simTicketOf(t, s, ticket).Status == "hold" },
 		30*time.Second, 100*time.Millisecond, "in_progress is pushed as hold")
+
+	// Publishing a CRM case sends its pushed attributes with the new ticket (not the import-only region), and its
+	// status by the overridden map.
+	created, err := e.ctl.CreateCase(e.ctx, control.CaseSpec{Integration: "cf", Subject: "From the CRM",
+		Status: mapping.CaseStatusInProgress})
+	require.NoError(t, err)
+	var cs struct {
+		ID int64 `json:"id"`
+	}
+	require.NoError(t, json.Unmarshal(created, &cs))
+	_, err = e.store.DB.ExecContext(e.ctx, `UPDATE cases SET attributes = '{"product": "Gadget", "tier": "gold",
+		"vip": false, "region": "emea"}' WHERE id=$1`, cs.ID)
+	require.NoError(t, err)
+	pub, err := e.ctl.Publish(e.ctx, cs.ID)
+	require.NoError(t, err)
+	tg, f = simExtras(t, s, pub.TicketID)
+	assert.Equal(t, []string{"tier_gold"}, tg)
+	assert.Equal(t, map[int64]any{360001: "prod_gadget"}, f)
+	assert.Equal(t, "hold", simTicketOf(t, s, pub.TicketID).Status)
 }
 
 func TestRemapDerivesTenThousandCasesFromTheMirror(t *testing.T) {

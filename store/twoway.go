@@ -421,6 +421,8 @@ type CaseToPublish struct {
 	ContactEmail     *string `db:"contact_email"`
 	ContactFirstName *string `db:"contact_first_name"`
 	ContactLastName  *string `db:"contact_last_name"`
+	// Attributes is the case's attributes column: the pushed ones go with the new ticket.
+	Attributes json.RawMessage `db:"attributes"`
 }
 
 // CaseForPublish loads a case to publish.
@@ -428,7 +430,7 @@ func (s *Store) CaseForPublish(ctx context.Context, caseID int64) (*CaseToPublis
 	var c CaseToPublish
 	err := s.DB.GetContext(ctx, &c, `SELECT c.id, c.integration_id, c.subject, c.description, c.status, c.priority,
 		au.email AS assigned_to_email, ou.email AS owner_email, ct.email AS contact_email,
-		ct.first_name AS contact_first_name, ct.last_name AS contact_last_name
+		ct.first_name AS contact_first_name, ct.last_name AS contact_last_name, c.attributes
 		FROM cases c LEFT JOIN crm_users au ON au.id = c.assigned_to_user_id
 		LEFT JOIN crm_users ou ON ou.id = c.owner_user_id LEFT JOIN contacts ct ON ct.id = c.contact_id
 		WHERE c.id = $1`, caseID)

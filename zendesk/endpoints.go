@@ -300,6 +300,12 @@ func (c *Client) CreateTicket(ctx context.Context, t NewTicket) (*CreatedTicket,
 	if t.AssigneeID != nil {
 		body["assignee_id"] = *t.AssigneeID
 	}
+	if len(t.CustomFields) > 0 {
+		body["custom_fields"] = t.CustomFields
+	}
+	if len(t.Tags) > 0 {
+		body["tags"] = t.Tags
+	}
 	req := &request{method: http.MethodPost, path: "/api/v2/tickets.json", body: map[string]any{"ticket": body},
 		want: http.StatusCreated}
 	if t.IdempotencyKey != "" {

@@ -175,6 +175,8 @@ type NewTicket struct {
 	Status         string
 	Priority       string
 	Type           string
+	CustomFields   []CustomField
+	Tags           []string
 	IdempotencyKey string
 }
 
