@@ -129,8 +129,22 @@ func (p *People) Load(ids []int64) error {
 
 // CaseValues derives the case values of a ticket whose people this page has resolved.
 func (p *People) CaseValues(t *zendesk.Ticket) (mapping.CaseValues, []string) {
-	return mapping.DeriveCase(mapping.TicketFacts{Subject: t.Subject, Description: t.Description, Status: t.Status,
-		Priority: t.Priority}, p.party(t.RequesterID), p.party(t.SubmitterID), p.party(t.AssigneeID), p.in.OwnerUserID)
+	return mapping.DeriveCase(Facts(t), p.party(t.RequesterID), p.party(t.SubmitterID), p.party(t.AssigneeID),
+		p.in.OwnerUserID)
+}
+
+// Facts are the ticket values a case is derived from.
+func Facts(t *zendesk.Ticket) mapping.TicketFacts {
+	return mapping.TicketFacts{Subject: t.Subject, Description: t.Description, Status: t.Status, Priority: t.Priority}
+}
+
+// Extras are the ticket values an integration's mapping reads: custom fields and tags.
+func Extras(t *zendesk.Ticket) mapping.TicketExtras {
+	x := mapping.TicketExtras{Tags: t.Tags}
+	for _, cf := range t.CustomFields {
+		x.CustomFields = append(x.CustomFields, mapping.CustomFieldValue{ID: cf.ID, Value: cf.Value})
+	}
+	return x
 }
 
 // RoleIDs are the ids of a ticket's requester, submitter and assignee that are set.
@@ -230,5 +244,13 @@ func (a *Activities) DeriveCase(ctx context.Context, in *store.Integration, dir 
 		v, _ = pp.CaseValues(t)
 		return nil
 	})
-	return v, err
+	if err != nil {
+		return v, err
+	}
+	// The push weighs every mapped attribute, whatever its direction (push-only ones included), against Zendesk.
+	m, err := in.CustomMapping()
+	if err != nil {
+		return v, err
+	}
+	return m.Apply(v, Facts(t), Extras(t), func(mapping.Direction) bool { return true }), nil
 }

@@ -141,3 +141,34 @@ type ChangedTicketsInput struct {
 	IntegrationID int64
 	TicketIDs     []int64
 }
+
+// RemapInput is the remap workflow's input, and what it carries across continue-as-new: where it stands (the last
+// ticket id done) and what it counted so far.
+type RemapInput struct {
+	IntegrationID int64
+	After         int64
+	Examined      int64
+	Changed       int64
+}
+
+// RemapPageInput asks the RemapPage activity to derive the cases of up to Limit mirrored tickets after a ticket id
+// again.
+type RemapPageInput struct {
+	IntegrationID int64
+	After         int64
+	Limit         int
+}
+
+// RemapResult counts what a remap did (the remap workflow's result; `integration remap -o json` prints it).
+type RemapResult struct {
+	Examined int64 `json:"cases_examined"`
+	Changed  int64 `json:"cases_changed"`
+}
+
+// RemapPageResult is what one RemapPage did: cases examined and changed, the last ticket id it read (Next), and
+// whether no ticket is left (Done).
+type RemapPageResult struct {
+	Examined, Changed int64
+	Next              int64
+	Done              bool
+}

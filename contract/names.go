@@ -20,6 +20,8 @@ const (
 	IntegrationWorkflowName = "IntegrationWorkflow"
 	// PublishWorkflowName is the workflow type of "Publish to Zendesk".
 	PublishWorkflowName = "PublishCaseWorkflow"
+	// RemapWorkflowName is the workflow type of `integration remap`.
+	RemapWorkflowName = "RemapWorkflow"
 )
 
 // Updates, signals and queries of the integration workflow.
@@ -61,6 +63,7 @@ const (
 	// ActivityApplyChangedTickets fetches tickets by id (show_many, their comments) and applies them like a page,
 	// leaving both stream positions where they are.
 	ActivityApplyChangedTickets = "ApplyChangedTickets"
+	ActivityRemapPage        = "RemapPage"
 )
 
 // Phases, as progress and the SyncPhase search attribute show them.
@@ -97,7 +100,13 @@ const (
 const (
 	integrationWorkflowIDPrefix = "zendesk-integration/"
 	publishWorkflowIDPrefix     = "zendesk-publish/"
+	remapWorkflowIDPrefix       = "zendesk-remap/"
 )
+
+// RemapWorkflowID is the one remap workflow ID of an integration: a second remap while one runs joins it.
+func RemapWorkflowID(integrationID int64) string {
+	return remapWorkflowIDPrefix + strconv.FormatInt(integrationID, 10)
+}
 
 // IntegrationWorkflowID is the one workflow ID of an integration.
 func IntegrationWorkflowID(integrationID int64) string {

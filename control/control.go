@@ -48,6 +48,14 @@ type IntegrationSpec struct {
 	SyncFrom                                         *time.Time
 	// Auth is "token" (the default) or "oauth"; OAuth takes OAuthClientID and OAuthClientSecret instead of Token.
 	Auth, OAuthClientID, OAuthClientSecret string
+	// Mapping, when set, is the integration's custom field and tag mapping (`--mapping FILE`).
+	Mapping *MappingFile
+}
+
+// MappingFile is a mapping file as read (mapping.ParseFile) with its text, kept to show it as written.
+type MappingFile struct {
+	Mapping *mapping.Mapping
+	Source  string
 }
 
 // IntegrationEdit holds the settings to change; nil leaves one as it is.
@@ -56,6 +64,8 @@ type IntegrationEdit struct {
 	TwoWay                                                     *bool
 	Interval                                                   *time.Duration
 	SyncFrom                                                   *time.Time
+	// Mapping replaces the mapping; an empty one removes it. Cases keep their attributes until a remap.
+	Mapping *MappingFile
 }
 
 // IntegrationView is `integration show -o json`: never the token.
@@ -75,13 +85,18 @@ type IntegrationView struct {
 	// Webhook says whether Zendesk webhook calls are accepted (`integration webhook`); View leaves it false, the
 	// caller fills it (Control.WebhookOn).
 	Webhook bool `json:"webhook"`
+	// Mapping is the custom field and tag mapping in force (null: none, OroCRM's maps only).
+	Mapping *mapping.Mapping `json:"mapping"`
 }
 
 // View renders an integration for output.
 func View(in *store.Integration) IntegrationView {
-	return IntegrationView{ID: in.ID, Name: in.Name, URL: in.URL, Email: in.Email, DefaultUserEmail: in.DefaultUserEmail,
+	v := IntegrationView{ID: in.ID, Name: in.Name, URL: in.URL, Email: in.Email, DefaultUserEmail: in.DefaultUserEmail,
 		Owner: in.OwnerEmail, TwoWay: in.TwoWay, Priority: in.Priority, Interval: in.Interval().String(),
 		Active: in.Active, WorkflowID: contract.IntegrationWorkflowID(in.ID), Auth: authOf(in)}
+	// A stored mapping that no longer reads is shown as none here; the sync reports it as an error.
+	v.Mapping, _ = in.CustomMapping()
+	return v
 }
 
 func (c *Control) key() (*secrets.Key, error) {
@@ -117,6 +132,11 @@ func (c *Control) CreateIntegration(ctx context.Context, s IntegrationSpec) (*st
 	if err != nil {
 		return nil, err
 	}
+	if s.Mapping != nil {
+		if err := c.Store.SetMapping(ctx, id, s.Mapping.Mapping, s.Mapping.Source); err != nil {
+			return nil, err
+		}
+	}
 	return c.Store.Integration(ctx, id)
 }
 
@@ -131,6 +151,11 @@ func (c *Control) EditIntegration(ctx context.Context, name string, e Integratio
 	}
 	if err := c.Store.UpdateIntegration(ctx, in); err != nil {
 		return nil, err
+	}
+	if e.Mapping != nil {
+		if err := c.Store.SetMapping(ctx, in.ID, e.Mapping.Mapping, e.Mapping.Source); err != nil {
+			return nil, err
+		}
 	}
 	// Only a running workflow has anything to re-read; an inactive integration needs no Temporal at all.
 	if in.Active {

@@ -59,3 +59,28 @@ func (c *Control) Conflicts(ctx context.Context, integration string) ([]store.Co
 	}
 	return c.Store.Conflicts(ctx, in.ID)
 }
+
+// Remap derives every case of an integration again from its mirrored tickets under its current mapping (after
+// `integration edit --mapping`), without reading Zendesk, and waits for it to end. It runs as the integration's
+// remap workflow: a second remap while one runs joins it, and a worker restart resumes it where it stood.
+func (c *Control) Remap(ctx context.Context, name string) (contract.RemapResult, error) {
+	var res contract.RemapResult
+	in, err := c.Store.IntegrationByName(ctx, name)
+	if err != nil {
+		return res, err
+	}
+	run, err := c.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       contract.RemapWorkflowID(in.ID),
+		TaskQueue:                c.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		StaticSummary:            fmt.Sprintf("Remap the cases of %q", in.Name),
+	}, workflows.RemapWorkflow, contract.RemapInput{IntegrationID: in.ID})
+	if err != nil {
+		return res, fmt.Errorf("remap %s: %w", name, err)
+	}
+	if err := run.Get(ctx, &res); err != nil {
+		return res, fmt.Errorf("remap %s: %w", name, err)
+	}
+	return res, nil
+}

@@ -22,6 +22,12 @@ type CaseValues struct {
 	Subject, Description, Status, Priority string
 	OwnerID, AssignedToID, ContactID       int64
 	StatusOK, PriorityOK                   bool
+	// Attributes are the case attributes (cases.attributes), each value as canonical JSON text (see
+	// CanonicalJSON), so comparing two values is comparing two strings. A name missing from a derived value
+	// means the mapping says nothing about it; "null" means the ticket has no value for it. Merges treat each
+	// attribute as one more field, named AttributeField(name). Absent from merge bases stored before attributes
+	// existed, which then count as "nothing synced yet" for them.
+	Attributes map[string]string `json:",omitempty"`
 }
 
 // DeriveCase computes D(ticket), the case values a ticket stands for
@@ -161,7 +167,7 @@ func always(CaseValues) bool { return true }
 // caller writes nothing, so a sync that changes nothing moves no updated_at.
 func MergeImport(current CaseValues, base *CaseValues, next CaseValues, p Priority) (merged CaseValues, changed []Field) {
 	merged = current
-	for _, r := range fieldRules {
+	for _, r := range rulesFor(next) {
 		if !r.defined(next) || r.equal(current, next) {
 			continue // not a remote change
 		}
@@ -237,6 +243,9 @@ func FieldValue(f Field, v CaseValues) string {
 	case FieldContact:
 		return idString(v.ContactID)
 	}
+	if name, ok := AttributeName(f); ok {
+		return attributeValue(v, name)
+	}
 	return ""
 }
 
@@ -267,7 +276,7 @@ func MergeTwoWay(current CaseValues, base *CaseValues, next CaseValues, p Priori
 	merged := current
 	var changed []Field
 	var conflicts []FieldConflict
-	for _, r := range fieldRules {
+	for _, r := range rulesFor(next) {
 		if !r.defined(next) || r.equal(current, next) {
 			continue
 		}
@@ -303,7 +312,7 @@ func DeferToPush(current CaseValues, base *CaseValues, next CaseValues, pending 
 		return next, nil
 	}
 	var deferred []Field
-	for _, r := range fieldRules {
+	for _, r := range rulesFor(next) {
 		if !slices.Contains(pending, r.field) || !r.defined(*base) || !r.defined(next) {
 			continue
 		}
@@ -317,10 +326,7 @@ func DeferToPush(current CaseValues, base *CaseValues, next CaseValues, pending 
 
 // CopyField sets field f of dst to src's value.
 func CopyField(f Field, dst *CaseValues, src CaseValues) {
-	for _, r := range fieldRules {
-		if r.field == f {
-			r.take(dst, src)
-			return
-		}
+	if r, ok := ruleFor(f); ok {
+		r.take(dst, src)
 	}
 }

@@ -8,7 +8,10 @@ import (
 // Pair is one line of OroCRM's map.yml. The maps are kept as ordered data
 // rather than Go maps because OroCRM scans them and takes the first match,
 // and because the spec recommends keeping them configurable (§10).
-type Pair struct{ From, To string }
+type Pair struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+}
 
 // Zendesk's ticket statuses (spec §2.3).
 const (
@@ -151,10 +154,14 @@ func CaseStatus(ticketStatus string) (string, error) {
 // tickets often have no priority; DESIGN decides that means normal (OroCRM
 // logged an error and left the case untouched instead).
 func CasePriority(ticketPriority *string) (string, error) {
+	return casePriorityBy(TicketToCasePriority, ticketPriority)
+}
+
+func casePriorityBy(toCase []Pair, ticketPriority *string) (string, error) {
 	if ticketPriority == nil || *ticketPriority == "" {
 		return DefaultCasePriority, nil
 	}
-	if p, ok := Lookup(TicketToCasePriority, *ticketPriority); ok {
+	if p, ok := Lookup(toCase, *ticketPriority); ok {
 		return p, nil
 	}
 	return "", &UnmappedError{What: "Zendesk priority", Name: *ticketPriority}
@@ -172,7 +179,12 @@ func CasePriority(ticketPriority *string) (string, error) {
 // in Zendesk; refusing that push is the caller's job (see TicketWritable),
 // this function only answers the mapping question.
 func TicketStatusFor(caseStatus, currentTicketStatus string) (status string, send bool, err error) {
-	mapped, ok := Lookup(CaseToTicketStatus, caseStatus)
+	return ticketStatusFor(CaseToTicketStatus, TicketToCaseStatus, caseStatus, currentTicketStatus)
+}
+
+// ticketStatusFor is TicketStatusFor under given maps (an integration's mapping may override entries).
+func ticketStatusFor(toTicket, toCase []Pair, caseStatus, currentTicketStatus string) (status string, send bool, err error) {
+	mapped, ok := Lookup(toTicket, caseStatus)
 	if !ok {
 		return "", false, &UnmappedError{What: "case status", Name: caseStatus}
 	}
@@ -182,7 +194,7 @@ func TicketStatusFor(caseStatus, currentTicketStatus string) (status string, sen
 	if currentTicketStatus == TicketStatusDeleted {
 		return currentTicketStatus, false, nil
 	}
-	if meaning, ok := Lookup(TicketToCaseStatus, currentTicketStatus); ok && meaning == caseStatus {
+	if meaning, ok := Lookup(toCase, currentTicketStatus); ok && meaning == caseStatus {
 		return currentTicketStatus, false, nil
 	}
 	if mapped == TicketStatusNew {
@@ -199,11 +211,16 @@ func TicketStatusFor(caseStatus, currentTicketStatus string) (status string, sen
 // priority is always the value the ticket should carry (so a creation can use
 // it even when send is false); send says whether an update must carry it.
 func TicketPriorityFor(casePriority string, currentTicketPriority *string) (priority string, send bool, err error) {
-	mapped, ok := Lookup(CaseToTicketPriority, casePriority)
+	return ticketPriorityFor(CaseToTicketPriority, TicketToCasePriority, casePriority, currentTicketPriority)
+}
+
+// ticketPriorityFor is TicketPriorityFor under given maps (an integration's mapping may override entries).
+func ticketPriorityFor(toTicket, toCase []Pair, casePriority string, currentTicketPriority *string) (priority string, send bool, err error) {
+	mapped, ok := Lookup(toTicket, casePriority)
 	if !ok {
 		return "", false, &UnmappedError{What: "case priority", Name: casePriority}
 	}
-	if meaning, err := CasePriority(currentTicketPriority); err == nil && meaning == casePriority {
+	if meaning, err := casePriorityBy(toCase, currentTicketPriority); err == nil && meaning == casePriority {
 		if currentTicketPriority == nil || *currentTicketPriority == "" {
 			return mapped, false, nil
 		}

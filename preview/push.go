@@ -105,8 +105,10 @@ func (r *run) planPush(ctx context.Context, caseID int64, its []store.OutboxItem
 		return plan, nil
 	}
 	t := r.afterImport(*target)
-	remote := r.pp.derive(remoteTicket)
-	fp, err := r.push.PlanFields(ctx, r.in, &t, remoteTicket, remote, its)
+	// The push weighs every mapped attribute, whatever its direction, against Zendesk (as DeriveCase does).
+	remote := r.rules.Mapping.Apply(r.pp.derive(remoteTicket), activities.Facts(remoteTicket), activities.Extras(remoteTicket),
+		func(mapping.Direction) bool { return true })
+	fp, err := r.push.PlanFields(ctx, r.in, r.rules.Mapping, &t, remoteTicket, remote, its)
 	if err != nil {
 		return plan, err
 	}

@@ -65,11 +65,15 @@ func newRun(ctx context.Context, d Deps, in *store.Integration, perPage int) (*r
 		mu[i] = mapping.CRMUser{ID: u.ID, Email: u.Email, Secondary: u.Secondary}
 		emails[u.ID] = u.Email
 	}
+	rules, err := importing.RulesFor(in, st.Generation)
+	if err != nil {
+		return nil, err
+	}
 	base := &activities.Activities{Store: d.Store, PerPage: perPage}
 	r := &run{d: d, in: in, imp: &importing.Activities{Activities: base}, push: &pushing.Activities{Activities: base},
 		pp: newPeople(in, mapping.NewDirectory(mu)), byTicket: map[int64]int{}, imported: map[int64]importedCase{},
 		creates: map[int64]mapping.CaseValues{},
-		rules:   importing.RulesFor(in, st.Generation)}
+		rules:   rules}
 	r.disp = display{users: emails, contacts: r.pp.emailOf}
 	return r, nil
 }

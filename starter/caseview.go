@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
@@ -18,6 +19,8 @@ type caseView struct {
 	Comments    []comment `json:"comments"`
 	SyncNote    *string   `json:"sync_note"`
 	UpdatedAt   time.Time `json:"updated_at"`
+	// Attributes are the case attributes (custom fields and tags by the integration's mapping, or the CRM's own).
+	Attributes map[string]json.RawMessage `json:"attributes"`
 }
 
 // contact is a case's contact; every part of the name may be missing.
@@ -58,6 +61,14 @@ func (a *app) printCase(raw json.RawMessage) error {
 		"contact", c.contact(), "zendesk ticket", c.ticket(), "updated at", c.UpdatedAt.Local().Format(time.RFC3339)}
 	if c.SyncNote != nil && *c.SyncNote != "" {
 		kv = append(kv, "sync note", oneLine(*c.SyncNote))
+	}
+	names := make([]string, 0, len(c.Attributes))
+	for n := range c.Attributes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		kv = append(kv, "attribute "+n, string(c.Attributes[n]))
 	}
 	if err := a.fields(kv...); err != nil {
 		return err

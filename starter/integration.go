@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/zendesk-sync/zendesk-sync/control"
+	"github.com/zendesk-sync/zendesk-sync/mapping"
 	"github.com/zendesk-sync/zendesk-sync/store"
 	"github.com/zendesk-sync/zendesk-sync/zendesk"
 )
@@ -25,15 +28,15 @@ func (a *app) integrationCmd() *cobra.Command {
 		a.integrationActivateCmd(), a.integrationDeactivateCmd(), a.integrationDeleteCmd(), a.integrationCheckCmd(),
 		a.integrationPreviewCmd())
 	cmd.AddCommand(a.integrationHistoryCmd(), a.integrationWebhookCmd())
-	cmd.AddCommand(a.integrationConnectCmd())
+	cmd.AddCommand(a.integrationConnectCmd(), a.integrationRemapCmd())
 	return cmd
 }
 
 // integrationFlags are the settings flags `create` and `edit` share.
 type integrationFlags struct {
-	name, url, email, token, defaultUser, owner, priority, syncFrom string
-	twoWay                                                          bool
-	interval                                                        time.Duration
+	name, url, email, token, defaultUser, owner, priority, syncFrom, mapping string
+	twoWay                                                                   bool
+	interval                                                                 time.Duration
 }
 
 func (f *integrationFlags) bind(cmd *cobra.Command) {
@@ -49,6 +52,30 @@ func (f *integrationFlags) bind(cmd *cobra.Command) {
 	fs.DurationVar(&f.interval, "interval", 5*time.Minute, "time between incremental syncs, at least 1s "+
 		"(create and edit check it alike: 0 is refused, leave the flag out for the default)")
 	fs.StringVar(&f.syncFrom, "sync-from", "", "first sync starts at this date (2006-01-02 or RFC 3339; not in the future)")
+	fs.StringVar(&f.mapping, "mapping", "", "YAML file mapping Zendesk custom fields and tags to case attributes, "+
+		"and overriding the status/priority maps (see the README; an empty file removes the mapping)")
+}
+
+// readMapping reads and checks a mapping file; a file that cannot be read or does not validate is a usage error
+// naming the file and each line at fault.
+func readMapping(path string) (*control.MappingFile, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usagef("--mapping: %v", err)
+	}
+	m, err := mapping.ParseFile(src)
+	var fe mapping.FileErrors
+	if errors.As(err, &fe) {
+		lines := make([]string, len(fe))
+		for i, e := range fe {
+			lines[i] = fmt.Sprintf("%s:%d: %s", path, e.Line, e.Msg)
+		}
+		return nil, usagef("--mapping: the mapping file is not valid:\n%s", strings.Join(lines, "\n"))
+	}
+	if err != nil {
+		return nil, usagef("--mapping %s: %v", path, err)
+	}
+	return &control.MappingFile{Mapping: m, Source: string(src)}, nil
 }
 
 // parseDate takes a day or a full RFC 3339 timestamp; a day means its midnight UTC.
@@ -95,6 +122,13 @@ func (a *app) integrationCreateCmd() *cobra.Command {
 					return err
 				}
 				spec.SyncFrom = &t
+			}
+			if cmd.Flags().Changed("mapping") {
+				mf, err := readMapping(f.mapping)
+				if err != nil {
+					return err
+				}
+				spec.Mapping = mf
 			}
 			in, err := a.control().CreateIntegration(cmd.Context(), spec)
 			if err != nil {
@@ -202,7 +236,8 @@ func (a *app) integrationEditCmd() *cobra.Command {
 		Use:   "edit NAME [flags]",
 		Short: "Change an integration's settings; only the flags given change",
 		Example: "  starter integration edit acme --priority local\n" +
-			"  starter integration edit acme --token \"$NEW_TOKEN\"   # a sync stopped by rejected credentials resumes",
+			"  starter integration edit acme --token \"$NEW_TOKEN\"   # a sync stopped by rejected credentials resumes\n" +
+			"  starter integration edit acme --mapping acme-fields.yaml && starter integration remap acme",
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var e control.IntegrationEdit
@@ -231,6 +266,13 @@ func (a *app) integrationEditCmd() *cobra.Command {
 			}
 			if e.Token != nil && *e.Token == "" {
 				return usagef("--token must not be empty")
+			}
+			if fs.Changed("mapping") {
+				mf, err := readMapping(f.mapping)
+				if err != nil {
+					return err
+				}
+				e.Mapping = mf
 			}
 			in, err := a.control().EditIntegration(cmd.Context(), args[0], e)
 			if err != nil {
@@ -348,8 +390,46 @@ func (a *app) printIntegration(in *store.Integration) error {
 	if in.SyncFrom.Valid {
 		syncFrom = in.SyncFrom.Time.UTC().Format(time.RFC3339)
 	}
-	return a.fields("id", fmt.Sprint(v.ID), "name", v.Name, "url", v.URL, "email", v.Email,
+	mp := "- (OroCRM's status and priority maps, no custom fields or tags)"
+	if in.MappingSource.Valid {
+		mp = "as given by --mapping:"
+	}
+	if err := a.fields("id", fmt.Sprint(v.ID), "name", v.Name, "url", v.URL, "email", v.Email,
 		"default user email", def, "owner", v.Owner, "two-way", yesNo(v.TwoWay), "priority", v.Priority,
 		"interval", v.Interval, "sync from", syncFrom, "active", yesNo(v.Active), "workflow id", v.WorkflowID,
-		"auth", v.Auth, "webhook", yesNo(v.Webhook))
+		"auth", v.Auth, "webhook", yesNo(v.Webhook), "mapping", mp); err != nil {
+		return err
+	}
+	if in.MappingSource.Valid {
+		src := strings.TrimRight(in.MappingSource.String, "\n")
+		_, err := fmt.Fprintln(a.out, "  "+strings.ReplaceAll(src, "\n", "\n  "))
+		return err
+	}
+	return nil
+}
+
+func (a *app) integrationRemapCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "remap NAME",
+		Short: "Derive every case again from the mirrored tickets under the integration's current mapping",
+		Long: "Derive every case again from the mirrored tickets under the integration's current mapping.\n\n" +
+			"Run it after `integration edit NAME --mapping FILE`: Zendesk is not read again, the tickets as last\n" +
+			"synced are. Only the cases whose values change are written. It runs as a workflow (zendesk-remap/<id>)\n" +
+			"that resumes after a worker restart; running it while one runs waits for that one.",
+		Example: "  starter integration edit acme --mapping acme-fields.yaml\n  starter integration remap acme\n" +
+			"  starter integration remap acme -o json   # {\"cases_examined\": ..., \"cases_changed\": ...}",
+		Args: exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			res, err := a.control().Remap(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if a.json() {
+				return a.printJSON(res)
+			}
+			_, err = fmt.Fprintf(a.out, "remapped %s: %d cases examined, %d changed\n", args[0], res.Examined, res.Changed)
+			return err
+		},
+	}
+	return needs(cmd, needStore, needTemporal)
 }

@@ -29,7 +29,7 @@ const caseRows = `
 			'collaborator_emails', COALESCE((SELECT json_agg(email ORDER BY zendesk_id) FROM zd_users
 				WHERE integration_id = t.integration_id AND zendesk_id = ANY(t.collaborator_ids) AND email IS NOT NULL), '[]'))
 		END AS ticket,
-		c.sync_note, c.updated_at
+		c.sync_note, c.updated_at, c.attributes
 	FROM cases c
 	LEFT JOIN integrations i ON i.id = c.integration_id
 	LEFT JOIN crm_users au ON au.id = c.assigned_to_user_id

@@ -3,11 +3,14 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/lib/pq"
+
+	"github.com/zendesk-sync/zendesk-sync/mapping"
 )
 
 // Integration is one Zendesk account connected to the CRM. TokenEnc is sealed by package secrets.
@@ -26,11 +29,50 @@ type Integration struct {
 	SyncFrom         sql.NullTime `db:"sync_from"`
 	Active           bool         `db:"active"`
 	SettingsVersion  int          `db:"settings_version"`
+	CreatedAt        time.Time    `db:"created_at"`
+	UpdatedAt        time.Time    `db:"updated_at"`
 	Auth             string       `db:"auth"` // AuthToken or AuthOAuth
 	// OAuthClient, on create only, makes an OAuth integration (its oauth_credentials row).
 	OAuthClient *OAuthClient `db:"-"`
-	CreatedAt   time.Time    `db:"created_at"`
-	UpdatedAt   time.Time    `db:"updated_at"`
+	// Mapping is the custom field and tag mapping as the sync reads it (mapping.Mapping as JSON), nil for none;
+	// MappingSource the file it was read from, as the user wrote it.
+	Mapping       []byte         `db:"mapping"`
+	MappingSource sql.NullString `db:"mapping_source"`
+}
+
+// CustomMapping is the integration's mapping, nil when it has none.
+func (i *Integration) CustomMapping() (*mapping.Mapping, error) {
+	if len(i.Mapping) == 0 || string(i.Mapping) == "null" {
+		return nil, nil
+	}
+	var m mapping.Mapping
+	if err := json.Unmarshal(i.Mapping, &m); err != nil {
+		return nil, fmt.Errorf("integration %q: stored mapping: %w", i.Name, err)
+	}
+	return &m, nil
+}
+
+// SetMapping stores an integration's mapping and its source file; an empty mapping removes it. Attributes already
+// derived stay on their cases until `integration remap` derives them again.
+func (s *Store) SetMapping(ctx context.Context, id int64, m *mapping.Mapping, source string) error {
+	var js []byte
+	var src *string
+	if !m.Empty() {
+		var err error
+		if js, err = json.Marshal(m); err != nil {
+			return fmt.Errorf("encode the mapping: %w", err)
+		}
+		src = &source
+	}
+	res, err := s.DB.ExecContext(ctx, `UPDATE integrations SET mapping=$2, mapping_source=$3, updated_at=now()
+		WHERE id=$1`, id, js, src)
+	if err != nil {
+		return fmt.Errorf("save the mapping of integration %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("integration %d: %w", id, ErrNotFound)
+	}
+	return nil
 }
 
 // Interval is the time between incremental syncs.
@@ -38,7 +80,7 @@ func (i *Integration) Interval() time.Duration { return time.Duration(i.Interval
 
 const integrationCols = `i.id, i.name, i.url, i.email, i.token_enc, i.default_user_email, i.owner_user_id,
 	u.email AS owner_email, i.two_way, i.priority, i.interval_seconds, i.sync_from, i.active, i.settings_version,
-	i.created_at, i.updated_at, i.auth`
+	i.created_at, i.updated_at, i.auth, i.mapping, i.mapping_source`
 
 // CreateIntegration inserts the integration and its empty sync state.
 func (s *Store) CreateIntegration(ctx context.Context, in *Integration) (int64, error) {

@@ -250,6 +250,8 @@ type CaseRow struct {
 	ContactID        *int64     `json:"contact_id" db:"contact_id"`
 	ReportedAt       *time.Time `json:"reported_at" db:"reported_at"`
 	ClosedAt         *time.Time `json:"closed_at" db:"closed_at"`
+	// Attributes is the case's attributes column (a JSON object). Written by SetCaseAttributes, not with the rest.
+	Attributes json.RawMessage `json:"attributes,omitempty" db:"attributes"`
 	// TicketID keys a new case to the ticket it is created for.
 	TicketID int64 `json:"ticket_id" db:"-"`
 }
@@ -336,7 +338,8 @@ func (p *PageTx) Tickets(ids []int64) (map[int64]*ExistingTicket, error) {
 		lock = ""
 	}
 	if err := p.tx.SelectContext(p.ctx, &cs, `SELECT id, subject, description, status, priority, owner_user_id,
-		assigned_to_user_id, contact_id, reported_at, closed_at FROM cases WHERE id = ANY($1) ORDER BY id`+lock,
+		assigned_to_user_id, contact_id, reported_at, closed_at, attributes FROM cases WHERE id = ANY($1)
+		ORDER BY id`+lock,
 		int64Array(caseIDs)); err != nil {
 		return nil, fmt.Errorf("lock the cases of tickets: %w", err)
 	}
@@ -643,4 +646,27 @@ func (p *PageTx) InsertAndLinkComments(ownerID int64, cs []CommentRow) (int64, e
 		return 0, fmt.Errorf("insert and link comments: %w", err)
 	}
 	return made, nil
+}
+
+// SetCaseAttributes writes the attributes column of cases (case id → JSON object), skipping those that hold it
+// already, in one statement. Kept apart from CreateCases and UpdateCases so their COPY rows stay as they are for
+// integrations without a mapping.
+func (p *PageTx) SetCaseAttributes(attrs map[int64][]byte) error {
+	if len(attrs) == 0 {
+		return nil
+	}
+	obj := make(map[string]json.RawMessage, len(attrs))
+	for id, a := range attrs {
+		obj[strconv.FormatInt(id, 10)] = a
+	}
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return fmt.Errorf("encode case attributes: %w", err)
+	}
+	if _, err := p.tx.ExecContext(p.ctx, `UPDATE cases c SET attributes = e.value, updated_at = now()
+		FROM jsonb_each($2::jsonb) e WHERE c.id = e.key::bigint AND c.integration_id = $1
+		AND c.attributes IS DISTINCT FROM e.value`, p.IntegrationID, string(b)); err != nil {
+		return fmt.Errorf("set case attributes: %w", err)
+	}
+	return nil
 }

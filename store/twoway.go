@@ -45,6 +45,7 @@ type PushTarget struct {
 	TicketID        *int64          `db:"ticket_id"`
 	TicketStatus    *string         `db:"ticket_status"`
 	Synced          json.RawMessage `db:"synced"`
+	Attributes      json.RawMessage `db:"attributes"`
 }
 
 // PushTargets loads the cases with their tickets.
@@ -52,7 +53,7 @@ func (s *Store) PushTargets(ctx context.Context, integrationID int64, caseIDs []
 	var rows []PushTarget
 	err := s.DB.SelectContext(ctx, &rows, `SELECT c.id AS case_id, c.subject, c.description, c.status, c.priority,
 		c.owner_user_id, c.assigned_to_user_id, u.email AS assigned_to_email, c.contact_id, t.zendesk_id AS ticket_id,
-		t.status AS ticket_status, t.synced
+		t.status AS ticket_status, t.synced, c.attributes
 		FROM cases c LEFT JOIN crm_users u ON u.id = c.assigned_to_user_id
 		LEFT JOIN zd_tickets t ON t.case_id = c.id AND t.integration_id = c.integration_id
 		WHERE c.integration_id = $1 AND c.id = ANY($2)`, integrationID, int64Array(caseIDs))
@@ -178,6 +179,16 @@ var caseColumns = map[string]struct{ col, cast string }{
 func (p *PageTx) CompareAndSetCase(caseID int64, fixes []FieldFix) ([]string, error) {
 	var lost []string
 	for _, f := range fixes {
+		if name, ok := mapping.AttributeName(mapping.Field(f.Field)); ok {
+			won, err := p.compareAndSetAttribute(caseID, name, f.Old, f.New)
+			if err != nil {
+				return nil, err
+			}
+			if !won {
+				lost = append(lost, f.Field)
+			}
+			continue
+		}
 		c, ok := caseColumns[f.Field]
 		if !ok {
 			return nil, fmt.Errorf("case %d: no column for field %q", caseID, f.Field)
@@ -198,6 +209,18 @@ func (p *PageTx) CompareAndSetCase(caseID int64, fixes []FieldFix) ([]string, er
 		}
 	}
 	return lost, nil
+}
+
+// compareAndSetAttribute sets one attribute (canonical JSON text, "null" for none) if it still holds old.
+func (p *PageTx) compareAndSetAttribute(caseID int64, name, old, new string) (bool, error) {
+	res, err := p.tx.ExecContext(p.ctx, `UPDATE cases SET attributes = CASE WHEN $4::jsonb = 'null'::jsonb
+			THEN attributes - $2 ELSE jsonb_set(attributes, ARRAY[$2], $4::jsonb) END, updated_at = now()
+		WHERE id = $1 AND COALESCE(attributes -> $2, 'null'::jsonb) = $3::jsonb`, caseID, name, old, new)
+	if err != nil {
+		return false, fmt.Errorf("case %d: set attribute %s: %w", caseID, name, err)
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
 }
 
 // ApplyPushed commits the local side of a push in one transaction marked as the sync's own.
@@ -398,6 +421,8 @@ type CaseToPublish struct {
 	ContactEmail     *string `db:"contact_email"`
 	ContactFirstName *string `db:"contact_first_name"`
 	ContactLastName  *string `db:"contact_last_name"`
+	// Attributes is the case's attributes column: the pushed ones go with the new ticket.
+	Attributes json.RawMessage `db:"attributes"`
 }
 
 // CaseForPublish loads a case to publish.
@@ -405,7 +430,7 @@ func (s *Store) CaseForPublish(ctx context.Context, caseID int64) (*CaseToPublis
 	var c CaseToPublish
 	err := s.DB.GetContext(ctx, &c, `SELECT c.id, c.integration_id, c.subject, c.description, c.status, c.priority,
 		au.email AS assigned_to_email, ou.email AS owner_email, ct.email AS contact_email,
-		ct.first_name AS contact_first_name, ct.last_name AS contact_last_name
+		ct.first_name AS contact_first_name, ct.last_name AS contact_last_name, c.attributes
 		FROM cases c LEFT JOIN crm_users au ON au.id = c.assigned_to_user_id
 		LEFT JOIN crm_users ou ON ou.id = c.owner_user_id LEFT JOIN contacts ct ON ct.id = c.contact_id
 		WHERE c.id = $1`, caseID)

@@ -22,6 +22,7 @@ type Registry interface {
 func Register(r Registry, acts map[string]any) {
 	r.RegisterWorkflowWithOptions(IntegrationWorkflow, workflow.RegisterOptions{Name: contract.IntegrationWorkflowName})
 	r.RegisterWorkflowWithOptions(PublishCaseWorkflow, workflow.RegisterOptions{Name: contract.PublishWorkflowName})
+	r.RegisterWorkflowWithOptions(RemapWorkflow, workflow.RegisterOptions{Name: contract.RemapWorkflowName})
 	names := make([]string, 0, len(acts))
 	for name := range acts {
 		names = append(names, name)

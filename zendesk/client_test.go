@@ -893,3 +893,19 @@ func TestConflictOnUpdateIsATransientTypedError(t *testing.T) {
 	assert.True(t, IsRetryable(err))
 	assert.Contains(t, err.Error(), "409")
 }
+
+func TestUpdateTicketBodyCustomFieldsAndTags(t *testing.T) {
+	f, c := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		reply(w, 200, `{"ticket":{"id":5,"status":"open","tags":["vip"],"custom_fields":[{"id":7,"value":"x"}]}}`)
+	})
+	res, err := c.UpdateTicket(context.Background(), 5, TicketUpdate{
+		CustomFields:   []CustomField{{ID: 7, Value: json.RawMessage(`"x"`)}, {ID: 8}},
+		AdditionalTags: []string{"vip"}, RemoveTags: []string{"old"},
+	})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"vip"}, res.Ticket.Tags)
+	require.Len(t, res.Ticket.CustomFields, 1)
+	assert.Equal(t, CustomField{ID: 7, Value: json.RawMessage(`"x"`)}, res.Ticket.CustomFields[0])
+	assert.JSONEq(t, `{"ticket":{"custom_fields":[{"id":7,"value":"x"},{"id":8,"value":null}],
+		"additional_tags":["vip"],"remove_tags":["old"]}}`, string(f.requests()[0].Body))
+}

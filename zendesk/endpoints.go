@@ -300,6 +300,12 @@ func (c *Client) CreateTicket(ctx context.Context, t NewTicket) (*CreatedTicket,
 	if t.AssigneeID != nil {
 		body["assignee_id"] = *t.AssigneeID
 	}
+	if len(t.CustomFields) > 0 {
+		body["custom_fields"] = t.CustomFields
+	}
+	if len(t.Tags) > 0 {
+		body["tags"] = t.Tags
+	}
 	req := &request{method: http.MethodPost, path: "/api/v2/tickets.json", body: map[string]any{"ticket": body},
 		want: http.StatusCreated}
 	if t.IdempotencyKey != "" {
@@ -352,6 +358,15 @@ func (c *Client) UpdateTicket(ctx context.Context, id int64, u TicketUpdate) (*U
 	}
 	if u.Comment != nil {
 		body["comment"] = u.Comment
+	}
+	if len(u.CustomFields) > 0 {
+		body["custom_fields"] = u.CustomFields
+	}
+	if len(u.AdditionalTags) > 0 {
+		body["additional_tags"] = u.AdditionalTags
+	}
+	if len(u.RemoveTags) > 0 {
+		body["remove_tags"] = u.RemoveTags
 	}
 	if len(body) == 0 {
 		return nil, errors.New("zendesk: update ticket: nothing to update")

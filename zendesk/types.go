@@ -21,6 +21,13 @@ func decodeRecord[T any](b []byte, v *T, id func(*T) int64) (json.RawMessage, er
 // errMissingID rejects a record without a usable id: it cannot be upserted or linked, so it is a bad record.
 var errMissingID = errors.New("missing or invalid id")
 
+// CustomField is one value of a ticket's custom fields: Zendesk sends every field of the account's ticket form,
+// null when unset; the value's type follows the field's (text, number, checkbox as boolean, multi-select as array).
+type CustomField struct {
+	ID    int64           `json:"id"`
+	Value json.RawMessage `json:"value"`
+}
+
 // Ticket is a Zendesk ticket. Nullable fields are pointers; Raw keeps the exact bytes Zendesk sent, for storage
 // and for fields this struct does not model (custom fields, via, ...).
 type Ticket struct {
@@ -44,6 +51,7 @@ type Ticket struct {
 	HasIncidents       bool            `json:"has_incidents"`
 	DueAt              *time.Time      `json:"due_at"`
 	Tags               []string        `json:"tags"`
+	CustomFields       []CustomField   `json:"custom_fields"`
 	CreatedAt          time.Time       `json:"created_at"`
 	UpdatedAt          time.Time       `json:"updated_at"`
 	GeneratedTimestamp int64           `json:"generated_timestamp"`
@@ -167,6 +175,8 @@ type NewTicket struct {
 	Status         string
 	Priority       string
 	Type           string
+	CustomFields   []CustomField
+	Tags           []string
 	IdempotencyKey string
 }
 
@@ -186,6 +196,11 @@ type TicketUpdate struct {
 	AssigneeID  *int64
 	RequesterID *int64
 	Comment     *NewComment
+	// CustomFields sets these custom fields only (Zendesk leaves the others); a null Value clears one.
+	CustomFields []CustomField
+	// AdditionalTags and RemoveTags add and remove tags, leaving the ticket's other tags alone (Zendesk's
+	// additional_tags and remove_tags), so two changes of tags never overwrite each other.
+	AdditionalTags, RemoveTags []string
 	// SafeStamp, when set, is the updated_at of the ticket the update was decided from. It is sent as Zendesk's
 	// safe update (safe_update with updated_stamp): Zendesk refuses the update with a 409 (*ConflictError) when
 	// the ticket changed since, so an edit made in Zendesk after it was read is never overwritten unseen.

@@ -111,7 +111,10 @@ func (a *Activities) applyTickets(ptx *store.PageTx, in *store.Integration, dir 
 		}
 		a.AfterCasesRead(caseIDs)
 	}
-	rules := RulesFor(in, ptx.State.Generation)
+	rules, err := RulesFor(in, ptx.State.Generation)
+	if err != nil {
+		return out, err
+	}
 	w, err := a.translateTickets(in.Name, tickets, existing, pp.CaseValues, rules)
 	if err != nil {
 		return out, err
@@ -194,6 +197,9 @@ func (w *ticketWrites) write(ptx *store.PageTx) (int64, error) {
 	if err := ptx.UpdateCases(w.changedCases); err != nil {
 		return 0, err
 	}
+	if err := ptx.SetCaseAttributes(w.attributes(ids2cases)); err != nil {
+		return 0, err
+	}
 	if err := ptx.UpsertTickets(w.rows); err != nil {
 		return 0, err
 	}
@@ -203,6 +209,23 @@ func (w *ticketWrites) write(ptx *store.PageTx) (int64, error) {
 		}
 	}
 	return int64(len(ids2cases)), nil
+}
+
+// attributes are the attributes columns to write: those of the new cases (by the ids they were given) and of the
+// changed ones, for cases whose values carry attributes.
+func (w *ticketWrites) attributes(ids2cases map[int64]int64) map[int64][]byte {
+	out := map[int64][]byte{}
+	for _, c := range w.newCases {
+		if id, ok := ids2cases[c.TicketID]; ok && c.Attributes != nil {
+			out[id] = c.Attributes
+		}
+	}
+	for _, c := range w.changedCases {
+		if c.Attributes != nil {
+			out[c.ID] = c.Attributes
+		}
+	}
+	return out
 }
 
 // ApplyCommentPage mirrors a staged page of comments (and their authors) and gives each comment whose ticket has
@@ -293,14 +316,18 @@ func newCase(t zendesk.Ticket, v mapping.CaseValues) store.CaseRow {
 }
 
 func caseRow(id int64, v mapping.CaseValues) store.CaseRow {
-	return store.CaseRow{ID: id, Subject: v.Subject, Description: v.Description, Status: v.Status, Priority: v.Priority,
+	cr := store.CaseRow{ID: id, Subject: v.Subject, Description: v.Description, Status: v.Status, Priority: v.Priority,
 		OwnerUserID: activities.NonZero(v.OwnerID), AssignedToUserID: activities.NonZero(v.AssignedToID), ContactID: activities.NonZero(v.ContactID)}
+	if v.Attributes != nil {
+		cr.Attributes = mapping.AttributesJSON(v.Attributes)
+	}
+	return cr
 }
 
 func caseValues(c *store.CaseRow) mapping.CaseValues {
 	return mapping.CaseValues{Subject: c.Subject, Description: c.Description, Status: c.Status, Priority: c.Priority,
 		OwnerID: activities.ZeroIfNil(c.OwnerUserID), AssignedToID: activities.ZeroIfNil(c.AssignedToUserID), ContactID: activities.ZeroIfNil(c.ContactID),
-		StatusOK: true, PriorityOK: true}
+		StatusOK: true, PriorityOK: true, Attributes: mapping.AttributesOf(c.Attributes)}
 }
 
 func sameTime(a *time.Time, b time.Time) bool { return a != nil && a.Equal(b) }

@@ -27,8 +27,13 @@ type DeriveFunc = deriveFunc
 
 // RulesFor are the rules an integration's tickets are translated by in the given sync generation: the one place
 // the import and the previews take them from, so a setting added to them reaches both.
-func RulesFor(in *store.Integration, generation int) ImportRules {
-	return importRules{TwoWay: in.TwoWay, Priority: mapping.Priority(in.Priority), Generation: generation}
+func RulesFor(in *store.Integration, generation int) (ImportRules, error) {
+	m, err := in.CustomMapping()
+	if err != nil {
+		return importRules{}, err
+	}
+	return importRules{TwoWay: in.TwoWay, Priority: mapping.Priority(in.Priority), Generation: generation,
+		Mapping: m}, nil
 }
 
 // TranslateTicket is translateTicket, the import's decision for one ticket.

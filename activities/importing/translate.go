@@ -15,6 +15,9 @@ type importRules struct {
 	TwoWay     bool             // local edits are merged per field (MergeTwoWay) rather than imported over
 	Priority   mapping.Priority // who wins a field changed on both sides
 	Generation int              // the sync's generation: a ticket synced in an older one is derived again
+	// Mapping is the integration's custom field and tag mapping (nil: none): it derives the case attributes of
+	// the directions that import and may override the status and priority maps.
+	Mapping *mapping.Mapping
 }
 
 // translated is what one ticket becomes: nothing (Skip: unchanged since the last sync), or its mirror row with,
@@ -39,6 +42,7 @@ func translateTicket(t *zendesk.Ticket, ex *store.ExistingTicket, derive deriveF
 		return translated{Skip: true}, nil
 	}
 	next, warnings := derive(t)
+	next = r.Mapping.Apply(next, activities.Facts(t), activities.Extras(t), mapping.Direction.Imports)
 	synced, err := json.Marshal(next)
 	if err != nil {
 		return translated{}, fmt.Errorf("encode the synced values of ticket %d: %w", t.ID, err)

@@ -119,12 +119,17 @@ func (a *Activities) newTicket(ctx context.Context, in *store.Integration, cs *s
 	}
 	nt := zendesk.NewTicket{Subject: cs.Subject, Comment: zendesk.NewComment{Body: body, Public: true},
 		ExternalID: ExternalID(cs.ID), IdempotencyKey: ExternalID(cs.ID)}
-	if st, _, err := mapping.TicketStatusFor(cs.Status, ""); err == nil {
+	m, err := in.CustomMapping()
+	if err != nil {
+		return nt, err
+	}
+	if st, _, err := m.TicketStatusFor(cs.Status, ""); err == nil {
 		nt.Status = st
 	}
-	if p, _, err := mapping.TicketPriorityFor(cs.Priority, nil); err == nil {
+	if p, _, err := m.TicketPriorityFor(cs.Priority, nil); err == nil {
 		nt.Priority = p
 	}
+	a.pushedAttributes(in, m, cs, &nt)
 	lookup := func(email string, agents bool) (*int64, error) {
 		if email == "" {
 			return nil, nil
@@ -135,7 +140,6 @@ func (a *Activities) newTicket(ctx context.Context, in *store.Integration, cs *s
 		}
 		return &id, nil
 	}
-	var err error
 	switch {
 	case cs.ContactEmail != nil && *cs.ContactEmail != "":
 		name := strings.TrimSpace(activities.Deref(cs.ContactFirstName) + " " + activities.Deref(cs.ContactLastName))
@@ -208,4 +212,28 @@ func (a *Activities) mirrorOf(ctx context.Context, in *store.Integration, dir *m
 		return store.TicketRow{}, err
 	}
 	return activities.TicketRow(*t, synced, gen), nil
+}
+
+// pushedAttributes gives a new ticket the case's attributes the mapping pushes (push or both): custom field values
+// and tags. A value the mapping cannot express in Zendesk is left out, with a warning.
+func (a *Activities) pushedAttributes(in *store.Integration, m *mapping.Mapping, cs *store.CaseToPublish,
+	nt *zendesk.NewTicket) {
+	local := mapping.CaseValues{Attributes: mapping.AttributesOf(cs.Attributes)}
+	for _, f := range m.Pushed() {
+		v := mapping.FieldValue(f, local)
+		if v == mapping.NullJSON {
+			continue
+		}
+		name, _ := mapping.AttributeName(f)
+		ch, err := m.PushAttribute(name, v)
+		if err != nil {
+			a.Log().Warn("case attribute not published", "integration", in.Name, "case", cs.ID, "attribute", name,
+				"error", err)
+			continue
+		}
+		for _, cf := range ch.CustomFields {
+			nt.CustomFields = append(nt.CustomFields, zendesk.CustomField{ID: cf.ID, Value: cf.Value})
+		}
+		nt.Tags = append(nt.Tags, ch.AddTags...)
+	}
 }

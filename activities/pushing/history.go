@@ -32,6 +32,18 @@ func sentUpdate(ticket *zendesk.Ticket, upd zendesk.TicketUpdate, answer string)
 		}
 		set("assignee_id", old, *upd.AssigneeID)
 	}
+	for _, cf := range upd.CustomFields {
+		var old any
+		for _, have := range ticket.CustomFields {
+			if have.ID == cf.ID {
+				old = have.Value
+			}
+		}
+		set("custom_fields."+strconv.FormatInt(cf.ID, 10), old, cf.Value)
+	}
+	if len(upd.AdditionalTags) > 0 || len(upd.RemoveTags) > 0 {
+		set("tags", ticket.Tags, map[string][]string{"add": upd.AdditionalTags, "remove": upd.RemoveTags})
+	}
 	return store.SentUpdate{Request: "PUT /api/v2/tickets/" + strconv.FormatInt(ticket.ID, 10) + ".json",
 		Answer: answer, Fields: fields}
 }

@@ -2,6 +2,7 @@ package pushing
 
 import (
 	"context"
+	"slices"
 
 	"github.com/zendesk-sync/zendesk-sync/mapping"
 	"github.com/zendesk-sync/zendesk-sync/store"
@@ -25,22 +26,25 @@ type FieldSend struct {
 	Update zendesk.TicketUpdate
 }
 
-// PlanFields merges the case's locally changed fields (its outbox rows its) three-way against the values last
+// PlanFields merges the case's locally changed fields (the built-in ones and the attributes m pushes; its
+// outbox rows its) three-way against the values last
 // synced and the ticket as Zendesk has it now (remoteTicket, whose case values are remote): mapping.PlanPush
 // decides, then each field to send becomes its Zendesk update. It reads the store (Zendesk user ids), writes
 // nothing.
-func (a *Activities) PlanFields(ctx context.Context, in *store.Integration, t *store.PushTarget,
+func (a *Activities) PlanFields(ctx context.Context, in *store.Integration, m *mapping.Mapping, t *store.PushTarget,
 	remoteTicket *zendesk.Ticket, remote mapping.CaseValues, its []store.OutboxItem) (FieldPlan, error) {
 	base, err := mergeBase(t, remote)
 	if err != nil {
 		return FieldPlan{}, err
 	}
 	local := localValues(t)
-	plan := mapping.PlanPush(pushable, touchedFields(its), base, local, remote, mapping.Priority(in.Priority))
+	base = pushOnlyBase(m, base, remote)
+	fields := append(slices.Clone(pushable), m.Pushed()...)
+	plan := mapping.PlanPush(fields, touchedFields(its), base, local, remote, mapping.Priority(in.Priority))
 	fp := FieldPlan{PushPlan: plan, NewBase: plan.NewBase}
 	for _, f := range plan.Sends {
 		var one zendesk.TicketUpdate
-		ok, err := a.setUpdate(ctx, in, f, local, t, remoteTicket, &one)
+		ok, err := a.setUpdate(ctx, in, m, f, local, t, remoteTicket, &one)
 		if err != nil {
 			return fp, err
 		}

@@ -73,6 +73,7 @@ type push struct {
 	targets  map[int64]*store.PushTarget
 	comments map[int64]store.LocalComment
 	now      map[int64]*zendesk.Ticket // by ticket id; a ticket gone from Zendesk is missing
+	mapping  *mapping.Mapping          // the integration's custom field and tag mapping, nil for none
 }
 
 // prepare reads what pushing items needs, in a few batched reads.
@@ -102,6 +103,9 @@ func (a *Activities) prepare(ctx context.Context, in *store.Integration, items [
 		return nil, err
 	}
 	if p.dir, err = a.Directory(ctx); err != nil {
+		return nil, err
+	}
+	if p.mapping, err = in.CustomMapping(); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -213,7 +217,7 @@ func (p *push) pushFields(ctx context.Context, t *store.PushTarget, remoteTicket
 	if err != nil {
 		return out, 0, false, err
 	}
-	fp, err := p.a.PlanFields(ctx, p.in, t, remoteTicket, remote, its)
+	fp, err := p.a.PlanFields(ctx, p.in, p.mapping, t, remoteTicket, remote, its)
 	if err != nil {
 		return out, 0, false, err
 	}
@@ -244,6 +248,17 @@ func (p *push) pushFields(ctx context.Context, t *store.PushTarget, remoteTicket
 	return out, n, false, nil
 }
 
+// pushOnlyBase sets, for each push-only attribute, the merge base to Zendesk's value: Zendesk never wins such an
+// attribute, so the push sends the CRM's value whenever it differs from Zendesk's (and never takes Zendesk's).
+func pushOnlyBase(m *mapping.Mapping, base, remote mapping.CaseValues) mapping.CaseValues {
+	for _, f := range m.Pushed() {
+		if name, _ := mapping.AttributeName(f); m.PushOnly(name) {
+			mapping.CopyField(f, &base, remote)
+		}
+	}
+	return base
+}
+
 // mergeBase is the case's values as last synced with its ticket; a ticket synced before merge bases were kept
 // starts from Zendesk's values.
 func mergeBase(t *store.PushTarget, remote mapping.CaseValues) (mapping.CaseValues, error) {
@@ -261,7 +276,8 @@ func mergeBase(t *store.PushTarget, remote mapping.CaseValues) (mapping.CaseValu
 func localValues(t *store.PushTarget) mapping.CaseValues {
 	return mapping.CaseValues{Subject: t.Subject, Description: t.Description, Status: t.Status, Priority: t.Priority,
 		OwnerID: activities.ZeroIfNil(t.OwnerUserID), AssignedToID: activities.ZeroIfNil(t.AssignedToID),
-		ContactID: activities.ZeroIfNil(t.ContactID), StatusOK: true, PriorityOK: true}
+		ContactID: activities.ZeroIfNil(t.ContactID), StatusOK: true, PriorityOK: true,
+		Attributes: mapping.AttributesOf(t.Attributes)}
 }
 
 // touchedFields are the fields the outbox rows say the CRM changed.
@@ -401,6 +417,9 @@ func merged(us []fieldUpdate) zendesk.TicketUpdate {
 		if u.upd.AssigneeID != nil {
 			m.AssigneeID = u.upd.AssigneeID
 		}
+		m.CustomFields = append(m.CustomFields, u.upd.CustomFields...)
+		m.AdditionalTags = append(m.AdditionalTags, u.upd.AdditionalTags...)
+		m.RemoveTags = append(m.RemoveTags, u.upd.RemoveTags...)
 	}
 	return m
 }
@@ -471,22 +490,25 @@ func (p *push) sendFields(ctx context.Context, caseID int64, remoteTicket *zende
 }
 
 // setUpdate puts one locally changed field into the partial update; false when Zendesk needs nothing sent.
-func (a *Activities) setUpdate(ctx context.Context, in *store.Integration, f mapping.Field, local mapping.CaseValues,
-	t *store.PushTarget, remote *zendesk.Ticket, upd *zendesk.TicketUpdate) (bool, error) {
+func (a *Activities) setUpdate(ctx context.Context, in *store.Integration, m *mapping.Mapping, f mapping.Field,
+	local mapping.CaseValues, t *store.PushTarget, remote *zendesk.Ticket, upd *zendesk.TicketUpdate) (bool, error) {
+	if name, ok := mapping.AttributeName(f); ok {
+		return a.setAttribute(in, m, name, local, t.CaseID, upd), nil
+	}
 	switch f {
 	case mapping.FieldSubject:
 		s := local.Subject
 		upd.Subject = &s
 		return true, nil
 	case mapping.FieldStatus:
-		st, send, err := mapping.TicketStatusFor(local.Status, remote.Status)
+		st, send, err := m.TicketStatusFor(local.Status, remote.Status)
 		if err != nil || !send {
 			return false, nil
 		}
 		upd.Status = &st
 		return true, nil
 	case mapping.FieldPriority:
-		p, send, err := mapping.TicketPriorityFor(local.Priority, remote.Priority)
+		p, send, err := m.TicketPriorityFor(local.Priority, remote.Priority)
 		if err != nil || !send {
 			return false, nil
 		}
@@ -518,6 +540,25 @@ func (a *Activities) setUpdate(ctx context.Context, in *store.Integration, f map
 		return true, nil
 	}
 	return false, nil
+}
+
+// setAttribute puts an attribute's custom field value or tag changes into the partial update. A value the mapping
+// cannot express in Zendesk (a tag choice without that value) is not sent: it is logged, and the next import of the
+// ticket shows the case Zendesk's value again.
+func (a *Activities) setAttribute(in *store.Integration, m *mapping.Mapping, name string, local mapping.CaseValues,
+	caseID int64, upd *zendesk.TicketUpdate) bool {
+	ch, err := m.PushAttribute(name, mapping.FieldValue(mapping.AttributeField(name), local))
+	if err != nil {
+		a.Log().Warn("case attribute not pushed", "integration", in.Name, "case", caseID, "attribute", name,
+			"error", err)
+		return false
+	}
+	for _, cf := range ch.CustomFields {
+		upd.CustomFields = append(upd.CustomFields, zendesk.CustomField{ID: cf.ID, Value: cf.Value})
+	}
+	upd.AdditionalTags = append(upd.AdditionalTags, ch.AddTags...)
+	upd.RemoveTags = append(upd.RemoveTags, ch.RemoveTags...)
+	return !ch.Empty()
 }
 
 // commentAuthor is the Zendesk user with the CRM author's email, else the Default Zendesk User, else nobody

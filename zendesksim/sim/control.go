@@ -22,6 +22,15 @@ type TicketChange struct {
 	Priority    *string `json:"priority,omitempty"`
 	Type        *string `json:"type,omitempty"`
 	AssigneeID  *int64  `json:"assignee_id,omitempty"`
+	// Tags replaces the ticket's tags; CustomFields sets the custom fields listed (a null value clears one).
+	Tags         *[]string          `json:"tags,omitempty"`
+	CustomFields []CustomFieldValue `json:"custom_fields,omitempty"`
+}
+
+// CustomFieldValue is one custom field value of a TicketChange.
+type CustomFieldValue struct {
+	ID    int64           `json:"id"`
+	Value json.RawMessage `json:"value"`
 }
 
 // Stats are the dataset sizes (GET /_sim/stats).
@@ -193,6 +202,17 @@ func (s *Server) ChangeTicketAudit(id int64, ch TicketChange) (json.RawMessage, 
 			}
 			u.assignee.v = a
 		}
+	}
+	if ch.Tags != nil {
+		tags := normaliseTags(*ch.Tags)
+		u.tags = &tags
+	}
+	for _, f := range ch.CustomFields {
+		v := compactJSON(f.Value)
+		if f.ID <= 0 || v == "" {
+			return nil, &ValidationError{"custom_fields", "Custom fields is invalid", "InvalidValue"}
+		}
+		u.fields = append(u.fields, customField{id: f.ID, value: v})
 	}
 	a, err := s.applyUpdate(i, u, s.agentFor(&s.tickets[i]), viaWeb)
 	if err != nil {

@@ -107,6 +107,14 @@ type ticketExt struct {
 	collabSet   bool
 	description string  // for tickets created through the API (nGen == 0)
 	updates     []int64 // unix nanos of recent API updates, for the per-ticket limit
+	tags        []string
+	fields      []customField // custom fields set since generation, in the order first set
+}
+
+// customField is one custom field value of a ticket, as raw JSON (null once cleared).
+type customField struct {
+	id    int64
+	value string
 }
 
 type extComment struct {

@@ -203,9 +203,10 @@ func (s *Server) appendTicket(b []byte, i int32) []byte {
 	} else {
 		b = append(b, "null"...)
 	}
-	b = append(b, `,"tags":[],"custom_fields":[],"satisfaction_rating":null,"sharing_agreement_ids":[],"custom_status_id":`...)
+	b = appendTagsAndFields(b, t)
+	b = append(b, `,"satisfaction_rating":null,"sharing_agreement_ids":[],"custom_status_id":`...)
 	b = appendInt(b, 1000+int64(t.status))
-	b = append(b, `,"fields":[],"followup_ids":[],"ticket_form_id":null,"brand_id":360000000001,"allow_channelback":false,"allow_attachments":true,"from_messaging_channel":false}`...)
+	b = append(b, `,"followup_ids":[],"ticket_form_id":null,"brand_id":360000000001,"allow_channelback":false,"allow_attachments":true,"from_messaging_channel":false}`...)
 	return b
 }
 

@@ -29,6 +29,9 @@ type ticketUpdate struct {
 	assignee, requester, submitter, prob optIdx
 	collab                               *[]int32
 	comment                              *commentInput
+	tags                                 *[]string // replaces the tags
+	addTags, removeTags                  []string  // additional_tags, remove_tags
+	fields                               []customField
 }
 
 func enumIndex(names []string, v string) int {
@@ -191,6 +194,9 @@ func (s *Server) parseTicketInput(m map[string]json.RawMessage, create bool) (ti
 		}
 		u.comment = ci
 	}
+	if err := parseTagsAndFields(m, &u); err != nil {
+		return u, err
+	}
 	if create && u.comment == nil {
 		if d, ok := m["description"]; ok {
 			v, _, _ := rawString(d)
@@ -340,6 +346,7 @@ func (s *Server) applyUpdate(i int32, u ticketUpdate, updater int32, via uint8) 
 			t.ext.collab, t.ext.collabSet = *u.collab, true
 		}
 	}
+	ch = append(ch, s.applyTagsAndFields(i, u)...)
 	if len(ch) == 0 && u.comment == nil {
 		return -1, nil
 	}
@@ -454,6 +461,10 @@ func (s *Server) createTicket(u ticketUpdate, actor int32, via uint8) (int32, in
 	}
 	if tp.external >= 0 {
 		ch = append(ch, change{"external_id", "", s.strJSON(tp.external)})
+	}
+	for _, c := range s.applyTagsAndFields(i, u) {
+		c.prev = ""
+		ch = append(ch, c)
 	}
 	a := s.recordAudit(i, actor, via, true, ch, u.comment)
 	tp.created = tp.updated
