@@ -63,7 +63,7 @@ const (
 	// ActivityApplyChangedTickets fetches tickets by id (show_many, their comments) and applies them like a page,
 	// leaving both stream positions where they are.
 	ActivityApplyChangedTickets = "ApplyChangedTickets"
-	ActivityRemapPage        = "RemapPage"
+	ActivityRemapPage           = "RemapPage"
 )
 
 // Phases, as progress and the SyncPhase search attribute show them.

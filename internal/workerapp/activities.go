@@ -29,7 +29,7 @@ func activityFuncs(shared *activities.Activities) map[string]any {
 		contract.ActivityRetryFailures:    imp.RetryFailures,
 		// The webhook path: tickets by id, between passes.
 		contract.ActivityApplyChangedTickets: imp.ApplyChangedTickets,
-		contract.ActivityRemapPage:        imp.RemapPage,
+		contract.ActivityRemapPage:           imp.RemapPage,
 
 		contract.ActivityPushLocalChanges: push.PushLocalChanges,
 
