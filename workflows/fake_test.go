@@ -9,10 +9,15 @@ import (
 	"sync"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+	"go.temporal.io/server/temporaltest"
 
 	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/store"
+	"github.com/zendesk-sync/zendesk-sync/workflows"
 )
 
 // a is only used to name activities by its methods (a nil receiver is fine: the mocks never call through it).
@@ -276,4 +281,23 @@ func (f *fakeZendesk) apply(name, kind string, ref contract.PageRef) (store.Coun
 // RetryFailures names the activity for mocks; the tests that reach it mock its result.
 func (f *fakeZendesk) RetryFailures(context.Context, contract.IntegrationRef) (contract.RetryResult, error) {
 	return contract.RetryResult{}, errors.New("RetryFailures is mocked by the tests that reach it")
+}
+
+// serve runs the fake's activities and the integration workflow on ts, polling both queues as the worker does: the
+// task queue and its bulk queue (contract.BulkTaskQueue), where the pages of a first sync run.
+func (f *fakeZendesk) serve(ts *temporaltest.TestServer) {
+	for _, queue := range []string{contract.TaskQueue, contract.BulkTaskQueue(contract.TaskQueue)} {
+		ts.NewWorker(queue, func(r worker.Registry) {
+			r.RegisterWorkflowWithOptions(workflows.IntegrationWorkflow,
+				workflow.RegisterOptions{Name: contract.IntegrationWorkflowName})
+			for name, fn := range map[string]any{
+				"LoadSettings": f.LoadSettings, "SyncPosition": f.SyncPosition,
+				"FetchTicketPage": f.FetchTicketPage, "ApplyTicketPage": f.ApplyTicketPage,
+				"FetchCommentPage": f.FetchCommentPage, "ApplyCommentPage": f.ApplyCommentPage,
+				"EndSync": f.EndSync, "RecordError": f.RecordError, "ResetSync": f.ResetSync,
+			} {
+				r.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+			}
+		})
+	}
 }
