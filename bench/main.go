@@ -77,6 +77,9 @@ type results struct {
 	Targets          map[string]*bool   `json:"targets_met"`
 	Errors           []string           `json:"errors,omitempty"`
 	scaleOutKeys                        // bench/scaleout.go
+	fleetKeys                           // bench/fleetkeys.go, bench/idle.go
+	// ScaleOnly marks a run of the scale-out keys alone (BENCH_ONLY=scale): written to scale.json, not latest.json.
+	ScaleOnly bool `json:"scale_only,omitempty"`
 }
 
 func main() {
@@ -103,7 +106,16 @@ func run() error {
 	keep := flag.Bool("keep-logs", false, "keep the temporary directory with the worker and Temporal logs")
 	profileOnly := flag.Bool("profile", false, "only run a first sync of N with the worker hosted in-process under a CPU "+
 		"profile (bench/results/cpu-<N>.pprof); no table, no latest.json")
+	only := flag.String("only", os.Getenv("BENCH_ONLY"), "\"scale\" (env BENCH_ONLY=scale): only the scale-out keys "+
+		"(signals, shared budget, multi, push under load, idle), written to results/scale.json")
 	flag.Parse()
+	if *only != "" && *only != "scale" {
+		return fmt.Errorf("-only / BENCH_ONLY: %q is not a part that runs alone (scale)", *only)
+	}
+	sizes, err := fleetSizesFromEnv(*quick)
+	if err != nil {
+		return err
+	}
 
 	n := *nFlag
 	if n == 0 {
@@ -193,6 +205,14 @@ func run() error {
 	if *profileOnly {
 		_, err := profileSync(ctx, e, n, *outDir)
 		return err
+	}
+	if *only == "scale" {
+		res.ScaleOnly = true
+		runScaleOut(ctx, dbs, res, logf, fail)
+		runFleet(ctx, e, sizes, res, logf, fail)
+		res.TotalSeconds = round(time.Since(began).Seconds(), 1)
+		printTable(os.Stdout, res)
+		return writeResults(*outDir, res, began)
 	}
 
 	// 4. Memory at 10k, with its own worker and database, when N is something else.
@@ -306,6 +326,7 @@ func run() error {
 		fail("history length", e.historyErr)
 	}
 	runScaleOut(ctx, dbs, res, logf, fail)
+	runFleet(ctx, e, sizes, res, logf, fail)
 	res.TotalSeconds = round(time.Since(began).Seconds(), 1)
 	judge(res)
 	printTable(os.Stdout, res)
@@ -497,6 +518,7 @@ func printTable(w *os.File, r *results) {
 		fmtF(r.TwoWayP95S, "%.3f"), met(r.Targets["twoway_p95_lt_5s"]))
 	fmt.Fprintf(tw, "   most history events in one run (%s runs)\t%s\t< 10,000\t%s\n", fmtI(r.HistoryRuns),
 		fmtI(r.HistoryEventsMax), met(r.Targets["history_events_lt_10k"]))
+	printFleetRows(tw, r)
 	_ = tw.Flush()
 	if s := r.Sync; s != nil && s.Phases != nil {
 		fmt.Fprintf(w, "\nfirst sync at %d, from the workflow history: tickets stream %.1f s, comments stream %.1f s, "+
@@ -561,9 +583,12 @@ func writeResults(dir string, r *results, began time.Time) error {
 		return err
 	}
 	b = append(b, '\n')
-	if r.Quick {
+	if r.Quick || r.ScaleOnly {
 		p := filepath.Join(dir, "quick.json")
-		fmt.Fprintln(os.Stderr, "bench: quick run: results in", p, "(latest.json untouched)")
+		if r.ScaleOnly && !r.Quick {
+			p = filepath.Join(dir, "scale.json")
+		}
+		fmt.Fprintln(os.Stderr, "bench: quick or scale-only run: results in", p, "(latest.json untouched)")
 		if err := os.WriteFile(p, b, 0o644); err != nil {
 			return err
 		}
