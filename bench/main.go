@@ -78,6 +78,9 @@ type results struct {
 	Errors           []string           `json:"errors,omitempty"`
 	scaleOutKeys                        // bench/scaleout.go
 	webhookKeys                         // bench/webhooks.go
+	fleetKeys                           // bench/fleetkeys.go, bench/idle.go
+	// ScaleOnly marks a run of the scale-out keys alone (BENCH_ONLY=scale): written to scale.json, not latest.json.
+	ScaleOnly bool `json:"scale_only,omitempty"`
 }
 
 func main() {
@@ -102,11 +105,19 @@ func run() error {
 	nFlag := flag.Int("n", 0, "tickets (env BENCH_N; default 100000, 2000 when quick)")
 	outDir := flag.String("results", "", "results directory (default <repo>/bench/results)")
 	keep := flag.Bool("keep-logs", false, "keep the temporary directory with the worker and Temporal logs")
-	only := flag.String("only", os.Getenv("BENCH_ONLY"), "run one piece only (env BENCH_ONLY): webhook = a first sync "+
-		"of N (default 2000), then 200 Zendesk changes through webhooks; its keys are merged into latest.json")
 	profileOnly := flag.Bool("profile", false, "only run a first sync of N with the worker hosted in-process under a CPU "+
 		"profile (bench/results/cpu-<N>.pprof); no table, no latest.json")
+	only := flag.String("only", os.Getenv("BENCH_ONLY"), "run one piece only (env BENCH_ONLY): webhook = a first sync "+
+		"of N (default 2000), then 200 Zendesk changes through webhooks, its keys merged into latest.json; scale = the "+
+		"scale-out keys (signals, shared budget, multi, push under load, idle), written to results/scale.json")
 	flag.Parse()
+	if *only != "" && *only != "scale" && *only != "webhook" {
+		return fmt.Errorf("-only / BENCH_ONLY: %q is not a part that runs alone (webhook, scale)", *only)
+	}
+	sizes, err := fleetSizesFromEnv(*quick)
+	if err != nil {
+		return err
+	}
 
 	n := *nFlag
 	if n == 0 {
@@ -198,11 +209,15 @@ func run() error {
 		return err
 	}
 	switch *only {
-	case "":
 	case "webhook":
 		return runWebhookOnly(ctx, e, n, *outDir, logf)
-	default:
-		return fmt.Errorf("-only %q: the one piece that runs alone is webhook", *only)
+	case "scale":
+		res.ScaleOnly = true
+		runScaleOut(ctx, dbs, res, logf, fail)
+		runFleet(ctx, e, sizes, res, logf, fail)
+		res.TotalSeconds = round(time.Since(began).Seconds(), 1)
+		printTable(os.Stdout, res)
+		return writeResults(*outDir, res, began)
 	}
 
 	// 4. Memory at 10k, with its own worker and database, when N is something else.
@@ -324,6 +339,7 @@ func run() error {
 		fail("history length", e.historyErr)
 	}
 	runScaleOut(ctx, dbs, res, logf, fail)
+	runFleet(ctx, e, sizes, res, logf, fail)
 	res.TotalSeconds = round(time.Since(began).Seconds(), 1)
 	judge(res)
 	printTable(os.Stdout, res)
@@ -519,6 +535,7 @@ func printTable(w *os.File, r *results) {
 		met(r.Targets["webhook_export_requests_0"]))
 	fmt.Fprintf(tw, "   most history events in one run (%s runs)\t%s\t< 10,000\t%s\n", fmtI(r.HistoryRuns),
 		fmtI(r.HistoryEventsMax), met(r.Targets["history_events_lt_10k"]))
+	printFleetRows(tw, r)
 	_ = tw.Flush()
 	if s := r.Sync; s != nil && s.Phases != nil {
 		fmt.Fprintf(w, "\nfirst sync at %d, from the workflow history: tickets stream %.1f s, comments stream %.1f s, "+
@@ -583,9 +600,12 @@ func writeResults(dir string, r *results, began time.Time) error {
 		return err
 	}
 	b = append(b, '\n')
-	if r.Quick {
+	if r.Quick || r.ScaleOnly {
 		p := filepath.Join(dir, "quick.json")
-		fmt.Fprintln(os.Stderr, "bench: quick run: results in", p, "(latest.json untouched)")
+		if r.ScaleOnly && !r.Quick {
+			p = filepath.Join(dir, "scale.json")
+		}
+		fmt.Fprintln(os.Stderr, "bench: quick or scale-only run: results in", p, "(latest.json untouched)")
 		if err := os.WriteFile(p, b, 0o644); err != nil {
 			return err
 		}

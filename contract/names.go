@@ -15,6 +15,15 @@ import (
 // TaskQueue is the default task queue of the worker, the starter and the tests.
 const TaskQueue = "zendesk-sync"
 
+// BulkQueueSuffix names the bulk task queue beside a deployment's task queue: BulkTaskQueue(TASK_QUEUE).
+const BulkQueueSuffix = "-bulk"
+
+// BulkTaskQueue is where the workflow sends bulk work (the page activities of a first sync, and of a long
+// incremental pass): a queue of its own, polled by every worker with its own few activity slots, so bulk work never
+// queues ahead of, or takes the slots of, interactive work (pushes, settings, small incremental passes) on queue.
+// Derived from the workflow's own queue, so the workflow and the worker agree on it without a setting.
+func BulkTaskQueue(queue string) string { return queue + BulkQueueSuffix }
+
 // Workflow types.
 const (
 	IntegrationWorkflowName = "IntegrationWorkflow"

@@ -38,15 +38,17 @@ const (
 
 type env struct {
 	perPage int
-	t       *testing.T
-	ctx     context.Context
-	ts      *temporaltest.TestServer
-	dbURL   string
-	store   *store.Store
-	key     *secrets.Key
-	ctl     *control.Control
-	logger  *slog.Logger
-	logs    *logSink
+	// bulkSlots is the worker's BulkActivitySlots (0: its default).
+	bulkSlots int
+	t         *testing.T
+	ctx       context.Context
+	ts        *temporaltest.TestServer
+	dbURL     string
+	store     *store.Store
+	key       *secrets.Key
+	ctl       *control.Control
+	logger    *slog.Logger
+	logs      *logSink
 	// webhookLn, when set (withWebhooks), serves the worker's webhook receiver.
 	webhookLn net.Listener
 }
@@ -77,6 +79,9 @@ type envConfig struct{ noWorker bool }
 
 // withPerPage makes export pages smaller, so a few thousand tickets span many pages.
 func withPerPage(n int) envOption { return func(e *env, _ *envConfig) { e.perPage = n } }
+
+// withBulkSlots gives the worker n bulk activity slots (the first-sync pages it runs at once).
+func withBulkSlots(n int) envOption { return func(e *env, _ *envConfig) { e.bulkSlots = n } }
 
 // withoutWorker leaves the worker to the test (e.g. a worker process it kills).
 func withoutWorker() envOption { return func(_ *env, c *envConfig) { c.noWorker = true } }
@@ -125,8 +130,9 @@ func (e *env) startWorker(hook func(*activities.Activities)) {
 		done <- workerapp.Run(ctx, workerapp.Config{
 			Config: config.Config{DatabaseURL: e.dbURL, TemporalAddress: e.ts.GetFrontendHostPort(),
 				TemporalNamespace: e.ts.GetDefaultNamespace(), TaskQueue: taskQueue},
-			PerPage:     e.perPage,
-			RelayRescan: 2 * time.Second,
+			PerPage:           e.perPage,
+			RelayRescan:       2 * time.Second,
+			BulkActivitySlots: e.bulkSlots,
 		}, workerapp.Deps{Key: e.key, Logger: e.logger, Store: e.store, Temporal: e.ts.GetDefaultClient(), Activities: acts,
 			WebhookListener: e.webhookLn})
 	}()

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/zendesk-sync/zendesk-sync/config"
@@ -39,6 +40,14 @@ var (
 	stopTimeoutSetting = config.Setting{Flag: "stop-timeout", Env: "WORKER_STOP_TIMEOUT", Default: "20s",
 		Usage: "on SIGTERM or SIGINT, how long (a `duration`) running activities may take to finish before they " +
 			"are cancelled; keep it below the grace period of whatever sends the signal"}
+	activitySlotsSetting = config.Setting{Flag: "activity-slots", Env: "ACTIVITY_SLOTS",
+		Default: strconv.Itoa(workerapp.DefaultActivitySlots),
+		Usage:   "the most interactive activities (pushes, settings, small incremental passes) this worker runs at once"}
+	bulkActivitySlotsSetting = config.Setting{Flag: "bulk-activity-slots", Env: "BULK_ACTIVITY_SLOTS",
+		Default: strconv.Itoa(workerapp.DefaultBulkActivitySlots),
+		Usage: "the most bulk activities (first-sync page fetches and applies, from the <TASK_QUEUE>-bulk queue) " +
+			"this worker runs at once; raise it when first syncs mostly wait on Zendesk's rate limits, lower it to " +
+			"leave more CPU and database to the rest"}
 	retentionSetting = config.Setting{Flag: "retention", Env: "RETENTION", Default: "720h",
 		Usage: "how long (a `duration`) processed outbox rows, conflict decisions and resolved failures are kept " +
 			"before the hourly prune deletes them; 0 disables pruning"}
@@ -68,6 +77,8 @@ func parseArgs(args []string, errOut io.Writer) (o options, code int, done bool)
 	set.Bool(&o.logJSON, logJSONSetting, func(v string) bool { return v == "json" })
 	set.Duration(&o.StopTimeout, stopTimeoutSetting)
 	set.Duration(&o.Retention, retentionSetting)
+	set.Int(&o.ActivitySlots, activitySlotsSetting)
+	set.Int(&o.BulkActivitySlots, bulkActivitySlotsSetting)
 
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(errOut)
@@ -93,6 +104,11 @@ func parseArgs(args []string, errOut io.Writer) (o options, code int, done bool)
 	}
 	if err := set.Resolve(); err != nil {
 		fmt.Fprintf(errOut, "worker: %v\n", err)
+		return o, exitUsage, true
+	}
+	if o.ActivitySlots < 1 || o.BulkActivitySlots < 1 {
+		fmt.Fprintf(errOut, "worker: activity slots must be at least 1 (-activity-slots %d, -bulk-activity-slots %d)\n",
+			o.ActivitySlots, o.BulkActivitySlots)
 		return o, exitUsage, true
 	}
 	return o, 0, false

@@ -9,10 +9,15 @@ import (
 	"sync"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+	"go.temporal.io/server/temporaltest"
 
 	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/store"
+	"github.com/zendesk-sync/zendesk-sync/workflows"
 )
 
 // a is only used to name activities by its methods (a nil receiver is fine: the mocks never call through it).
@@ -286,4 +291,23 @@ func (f *fakeZendesk) ApplyChangedTickets(_ context.Context, in contract.Changed
 	}
 	f.record(fakeCall{Name: "ApplyChangedTickets", ID: in.IntegrationID, Ref: contract.PageRef{From: strings.Join(ids, ",")}})
 	return store.Counters{Tickets: int64(len(in.TicketIDs)), CasesUpdated: int64(len(in.TicketIDs))}, nil
+}
+
+// serve runs the fake's activities and the integration workflow on ts, polling both queues as the worker does: the
+// task queue and its bulk queue (contract.BulkTaskQueue), where the pages of a first sync run.
+func (f *fakeZendesk) serve(ts *temporaltest.TestServer) {
+	for _, queue := range []string{contract.TaskQueue, contract.BulkTaskQueue(contract.TaskQueue)} {
+		ts.NewWorker(queue, func(r worker.Registry) {
+			r.RegisterWorkflowWithOptions(workflows.IntegrationWorkflow,
+				workflow.RegisterOptions{Name: contract.IntegrationWorkflowName})
+			for name, fn := range map[string]any{
+				"LoadSettings": f.LoadSettings, "SyncPosition": f.SyncPosition,
+				"FetchTicketPage": f.FetchTicketPage, "ApplyTicketPage": f.ApplyTicketPage,
+				"FetchCommentPage": f.FetchCommentPage, "ApplyCommentPage": f.ApplyCommentPage,
+				"EndSync": f.EndSync, "RecordError": f.RecordError, "ResetSync": f.ResetSync,
+			} {
+				r.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+			}
+		})
+	}
 }

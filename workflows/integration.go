@@ -563,7 +563,7 @@ func (w *runner) push() (int64, error) {
 	var pushed int64
 	for {
 		var res contract.PushResult
-		if err := workflow.ExecuteActivity(w.long("push local changes"), contract.ActivityPushLocalChanges, w.ref()).
+		if err := workflow.ExecuteActivity(w.pushCtx(), contract.ActivityPushLocalChanges, w.ref()).
 			Get(w.ctx, &res); err != nil {
 			return pushed, err
 		}
@@ -681,17 +681,17 @@ func (w *runner) stream(kind string, from string, did *contract.Counters) error 
 		fetch, apply = contract.ActivityFetchCommentPage, contract.ActivityApplyCommentPage
 	}
 	ref := contract.PageRef{IntegrationID: w.in.IntegrationID, Generation: st.Generation, From: from}
-	pending := workflow.ExecuteActivity(w.long(kind+" page"), fetch, ref)
+	pending := workflow.ExecuteActivity(w.pageCtx(kind+" page", did.Pages), fetch, ref)
 	for {
 		var fr contract.FetchResult
 		if err := pending.Get(ctx, &fr); err != nil {
 			return err
 		}
-		applied := workflow.ExecuteActivity(w.long("apply "+kind), apply, ref)
+		applied := workflow.ExecuteActivity(w.pageCtx("apply "+kind, did.Pages), apply, ref)
 		next := contract.PageRef{IntegrationID: ref.IntegrationID, Generation: ref.Generation, From: fr.Next}
 		stop := !fr.EndOfStream && w.midPassDue()
 		if !fr.EndOfStream && !stop {
-			pending = workflow.ExecuteActivity(w.long(kind+" page"), fetch, next)
+			pending = workflow.ExecuteActivity(w.pageCtx(kind+" page", did.Pages), fetch, next)
 		}
 		var c contract.PageCounters
 		if err := applied.Get(ctx, &c); err != nil {

@@ -10,9 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
-	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 	"go.temporal.io/server/temporaltest"
 
 	"github.com/zendesk-sync/zendesk-sync/contract"
@@ -37,18 +34,7 @@ func TestHistoryOfEveryRunStaysBoundedOnAFiveThousandPageFirstSync(t *testing.T)
 	})
 	require.NoError(t, err)
 	f := newFake(pages, 2)
-	ts.NewWorker(contract.TaskQueue, func(r worker.Registry) {
-		r.RegisterWorkflowWithOptions(workflows.IntegrationWorkflow,
-			workflow.RegisterOptions{Name: contract.IntegrationWorkflowName})
-		for name, fn := range map[string]any{
-			"LoadSettings": f.LoadSettings, "SyncPosition": f.SyncPosition,
-			"FetchTicketPage": f.FetchTicketPage, "ApplyTicketPage": f.ApplyTicketPage,
-			"FetchCommentPage": f.FetchCommentPage, "ApplyCommentPage": f.ApplyCommentPage,
-			"EndSync": f.EndSync, "RecordError": f.RecordError, "ResetSync": f.ResetSync,
-		} {
-			r.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
-		}
-	})
+	f.serve(ts)
 	r := &recorder{t: t, ctx: ctx, c: c}
 	id := contract.IntegrationWorkflowID(integrationID)
 	r.start(id, contract.Input{IntegrationID: integrationID, Name: "acme"})

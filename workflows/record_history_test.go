@@ -15,11 +15,8 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/temporalproto"
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 	"go.temporal.io/server/temporaltest"
 
 	"github.com/zendesk-sync/zendesk-sync/contract"
@@ -49,18 +46,7 @@ func TestRecordHistory(t *testing.T) {
 	require.NoError(t, err)
 
 	f := newFake(3, 2)
-	ts.NewWorker(contract.TaskQueue, func(r worker.Registry) {
-		r.RegisterWorkflowWithOptions(workflows.IntegrationWorkflow,
-			workflow.RegisterOptions{Name: contract.IntegrationWorkflowName})
-		for name, fn := range map[string]any{
-			"LoadSettings": f.LoadSettings, "SyncPosition": f.SyncPosition,
-			"FetchTicketPage": f.FetchTicketPage, "ApplyTicketPage": f.ApplyTicketPage,
-			"FetchCommentPage": f.FetchCommentPage, "ApplyCommentPage": f.ApplyCommentPage,
-			"EndSync": f.EndSync, "RecordError": f.RecordError, "ResetSync": f.ResetSync,
-		} {
-			r.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
-		}
-	})
+	f.serve(ts)
 	r := &recorder{t: t, ctx: ctx, c: c}
 
 	// Life of an integration: first sync, sync-now, a local change, reset, a settings change, deactivation.

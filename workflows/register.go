@@ -12,6 +12,11 @@ import (
 // Registry is the part of worker.Worker that registration needs.
 type Registry interface {
 	RegisterWorkflowWithOptions(w interface{}, options workflow.RegisterOptions)
+	ActivityRegistry
+}
+
+// ActivityRegistry is the part of worker.Worker that registering activities needs.
+type ActivityRegistry interface {
 	RegisterActivityWithOptions(a interface{}, options activity.RegisterOptions)
 }
 
@@ -23,6 +28,12 @@ func Register(r Registry, acts map[string]any) {
 	r.RegisterWorkflowWithOptions(IntegrationWorkflow, workflow.RegisterOptions{Name: contract.IntegrationWorkflowName})
 	r.RegisterWorkflowWithOptions(PublishCaseWorkflow, workflow.RegisterOptions{Name: contract.PublishWorkflowName})
 	r.RegisterWorkflowWithOptions(RemapWorkflow, workflow.RegisterOptions{Name: contract.RemapWorkflowName})
+	RegisterActivities(r, acts)
+}
+
+// RegisterActivities registers the given activities (by contract name) without the workflows: a worker of the bulk
+// queue runs activities only.
+func RegisterActivities(r ActivityRegistry, acts map[string]any) {
 	names := make([]string, 0, len(acts))
 	for name := range acts {
 		names = append(names, name)

@@ -12,8 +12,14 @@ var ActivitiesRunning = promauto.NewGaugeVec(prometheus.GaugeOpts{
 	Help: "Activities executing in this worker (activity slots in use), by activity type.",
 }, []string{"activity"})
 
-// ActivitySlots is the most activities this worker runs at once.
+// ActivitySlots is the most interactive activities (the task queue's) this worker runs at once.
 var ActivitySlots = promauto.NewGauge(prometheus.GaugeOpts{
 	Name: "zendesk_sync_activity_slots",
-	Help: "Activity slots of this worker (the most activities it executes at once).",
+	Help: "Activity slots of this worker on the task queue (the most interactive activities it executes at once).",
+})
+
+// BulkActivitySlots is the most bulk activities (the bulk queue's first-sync pages) this worker runs at once.
+var BulkActivitySlots = promauto.NewGauge(prometheus.GaugeOpts{
+	Name: "zendesk_sync_bulk_activity_slots",
+	Help: "Activity slots of this worker on the bulk queue (the most first-sync page activities it executes at once).",
 })

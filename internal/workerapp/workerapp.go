@@ -26,6 +26,7 @@ import (
 
 	"github.com/zendesk-sync/zendesk-sync/activities"
 	"github.com/zendesk-sync/zendesk-sync/config"
+	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/internal/opsmetrics"
 	"github.com/zendesk-sync/zendesk-sync/internal/webhook"
 	"github.com/zendesk-sync/zendesk-sync/relay"
@@ -50,6 +51,12 @@ type Config struct {
 	// WebhookAddr is where the Zendesk webhook receiver listens (host:port); empty: not served. When another
 	// process (another worker on this host) holds the address, this worker runs without it: see webhookListener.
 	WebhookAddr string
+	// ActivitySlots is the most interactive activities (pushes, settings, small incremental passes: the task
+	// queue's) this worker runs at once; 0: DefaultActivitySlots.
+	ActivitySlots int
+	// BulkActivitySlots is the most bulk activities (first-sync pages: the bulk queue's) this worker runs at once;
+	// 0: DefaultBulkActivitySlots.
+	BulkActivitySlots int
 }
 
 // Deps is what a worker is given rather than builds. Only Key is required.
@@ -72,9 +79,15 @@ type Deps struct {
 // one at a time do it.
 const pruneEvery = time.Hour
 
-// activitySlots is the most activities one worker runs at once: the SDK's default, stated so that the metrics can
-// show it (zendesk_sync_activity_slots) and an operator can tell a full worker from an idle one.
-const activitySlots = 1000
+// DefaultActivitySlots is the most interactive activities one worker runs at once: the SDK's default, stated so
+// that the metrics can show it (zendesk_sync_activity_slots) and an operator can tell a full worker from an idle one.
+const DefaultActivitySlots = 1000
+
+// DefaultBulkActivitySlots is the most bulk activities (page fetch and apply of first syncs) one worker runs at once.
+// Enough for a few first syncs to pipeline (each keeps a fetch and an apply running) and keep 2 cores and their share
+// of PostgreSQL busy; few enough that the interactive activities beside them still find CPU and database
+// connections (the store's pool is 20). More first syncs than that wait in the bulk queue, not in the worker.
+const DefaultBulkActivitySlots = 8
 
 // closeGrace bounds the wait, after the stop timeout has cancelled them, for activities to return before the
 // connections they use are closed.
@@ -152,14 +165,14 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		defer recv.Serve(hookLn)()
 	}
 
-	w, inflight := newWorker(c, cfg, deps, st, logger)
+	ws, inflight := newWorkers(c, cfg, deps, st, logger)
 	logger.Info("worker started", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace,
-		"task_queue", cfg.TaskQueue, "stop_timeout", cfg.StopTimeout, "retention", cfg.Retention)
-	// Run stops polling when ctx ends and waits for running activities up to the stop timeout.
-	interrupt := make(chan interface{})
-	go func() { <-ctx.Done(); close(interrupt) }()
-	if err := w.Run(interrupt); err != nil {
-		return fmt.Errorf("run the Temporal worker: %w", err)
+		"task_queue", cfg.TaskQueue, "bulk_task_queue", contract.BulkTaskQueue(cfg.TaskQueue),
+		"activity_slots", slotsOr(cfg.ActivitySlots, DefaultActivitySlots),
+		"bulk_activity_slots", slotsOr(cfg.BulkActivitySlots, DefaultBulkActivitySlots),
+		"stop_timeout", cfg.StopTimeout, "retention", cfg.Retention)
+	if err := runAll(ctx, ws); err != nil {
+		return err
 	}
 	// Activities cancelled at the stop timeout may still be returning: let them, briefly, before their store and
 	// client are closed under them.
@@ -197,19 +210,25 @@ func startBackground(ctx context.Context, cfg Config, st *store.Store, c client.
 	return func() { stopBg(); bg.Wait() }
 }
 
-// newWorker is the Temporal worker with the workflows and activities registered, its interceptors (the graceful
+// newWorkers are the Temporal workers of this process, on one client: the interactive one on the task queue (the
+// workflows and every activity) and the bulk one on its bulk queue (the activities only), each with its own activity
+// slots, so a full bulk queue never holds an interactive activity back. Both share the interceptors (the graceful
 // stop's count of running activities, returned, and the per-pass log) and the activities' request counting.
-func newWorker(c client.Client, cfg Config, deps Deps, st *store.Store, logger *slog.Logger) (worker.Worker, *stoppingActivities) {
+func newWorkers(c client.Client, cfg Config, deps Deps, st *store.Store, logger *slog.Logger) ([]worker.Worker, *stoppingActivities) {
 	inflight := &stoppingActivities{logger: logger}
 	passes := newPassLog(logger)
-	opsmetrics.ActivitySlots.Set(activitySlots)
-	w := worker.New(c, cfg.TaskQueue, worker.Options{
-		MaxConcurrentActivityExecutionSize: activitySlots,
-		// Once the worker stops polling, running activities get this long to finish; then their contexts are
-		// cancelled, and what did not finish is retried by another worker (activities are idempotent).
-		WorkerStopTimeout: cfg.StopTimeout,
-		Interceptors:      []interceptor.WorkerInterceptor{inflight, passes},
-	})
+	slots, bulkSlots := slotsOr(cfg.ActivitySlots, DefaultActivitySlots), slotsOr(cfg.BulkActivitySlots, DefaultBulkActivitySlots)
+	opsmetrics.ActivitySlots.Set(float64(slots))
+	opsmetrics.BulkActivitySlots.Set(float64(bulkSlots))
+	opts := func(slots int) worker.Options {
+		return worker.Options{
+			MaxConcurrentActivityExecutionSize: slots,
+			// Once the worker stops polling, running activities get this long to finish; then their contexts are
+			// cancelled, and what did not finish is retried by another worker (activities are idempotent).
+			WorkerStopTimeout: cfg.StopTimeout,
+			Interceptors:      []interceptor.WorkerInterceptor{inflight, passes},
+		}
+	}
 	acts := deps.Activities
 	if acts == nil {
 		acts = &activities.Activities{Store: st, Key: deps.Key, PerPage: cfg.PerPage, Logger: logger}
@@ -218,8 +237,51 @@ func newWorker(c client.Client, cfg Config, deps Deps, st *store.Store, logger *
 		acts.HTTPClient = &http.Client{Transport: passes.transport(http.DefaultTransport)}
 	}
 	passes.flush = acts.FlushRequestCounts
-	workflows.Register(w, activityFuncs(acts))
-	return w, inflight
+	funcs := activityFuncs(acts)
+	w := worker.New(c, cfg.TaskQueue, opts(slots))
+	workflows.Register(w, funcs)
+	bulkOpts := opts(bulkSlots)
+	bulkOpts.DisableWorkflowWorker = true
+	bulk := worker.New(c, contract.BulkTaskQueue(cfg.TaskQueue), bulkOpts)
+	// Every activity, though the workflow sends only page activities there: the queue is the workflow's choice.
+	workflows.RegisterActivities(bulk, funcs)
+	return []worker.Worker{w, bulk}, inflight
+}
+
+func slotsOr(n, def int) int {
+	if n > 0 {
+		return n
+	}
+	return def
+}
+
+// runAll runs the workers until ctx ends (each then stops polling and waits for its running activities up to the
+// stop timeout, together) or one of them fails, which stops the others.
+func runAll(ctx context.Context, ws []worker.Worker) error {
+	interrupt := make(chan interface{})
+	var once sync.Once
+	stop := func() { once.Do(func() { close(interrupt) }) }
+	go func() {
+		select {
+		case <-ctx.Done():
+			stop()
+		case <-interrupt:
+		}
+	}()
+	errs := make([]error, len(ws))
+	var wg sync.WaitGroup
+	for i, w := range ws {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := w.Run(interrupt); err != nil {
+				errs[i] = fmt.Errorf("run the Temporal worker: %w", err)
+			}
+			stop()
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // webhookListener binds the webhook receiver's address. Any worker can receive a call (the receiver only signals the
