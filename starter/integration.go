@@ -196,7 +196,11 @@ func (a *app) integrationListCmd() *cobra.Command {
 			if a.json() {
 				views := make([]control.IntegrationView, 0, len(ins)) // [] rather than null when there are none
 				for i := range ins {
-					views = append(views, control.View(&ins[i]))
+					v := control.View(&ins[i])
+					if v.Webhook, err = a.control().WebhookOn(cmd.Context(), ins[i].ID); err != nil {
+						return err
+					}
+					views = append(views, v)
 				}
 				return a.printJSON(views)
 			}
