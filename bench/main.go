@@ -103,6 +103,8 @@ func run() error {
 	keep := flag.Bool("keep-logs", false, "keep the temporary directory with the worker and Temporal logs")
 	profileOnly := flag.Bool("profile", false, "only run a first sync of N with the worker hosted in-process under a CPU "+
 		"profile (bench/results/cpu-<N>.pprof); no table, no latest.json")
+	firstOnly := flag.Bool("first-sync", false, "only the COPY ceiling, the first sync of N and its incremental: "+
+		"prints sync / COPY; no table, no latest.json")
 	flag.Parse()
 
 	n := *nFlag
@@ -196,7 +198,7 @@ func run() error {
 	}
 
 	// 4. Memory at 10k, with its own worker and database, when N is something else.
-	if !*quick && n != 10000 {
+	if !*quick && !*firstOnly && n != 10000 {
 		logf("first sync of 10,000 tickets (worker RSS at 10k)")
 		if r, err := oneSync(ctx, e, "10k", 10000); err != nil {
 			fail("first sync at 10k", err)
@@ -261,7 +263,9 @@ func run() error {
 			}
 			// 7. Two-way latency on the same stack.
 			logf("two-way: 40 local edits, one after another")
-			if tw, err := st.twoWay(ctx, 40); err != nil {
+			if *firstOnly {
+				logf("  (skipped: -first-sync)")
+			} else if tw, err := st.twoWay(ctx, 40); err != nil {
 				fail("two-way latency", err)
 			} else {
 				res.TwoWay = tw
@@ -273,6 +277,13 @@ func run() error {
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if *firstOnly {
+		logf("sync / COPY: %s", fmtF(res.SyncToCopyRatio, "%.3f"))
+		if len(res.Errors) > 0 {
+			return errors.New(strings.Join(res.Errors, "; "))
+		}
+		return nil
 	}
 
 	// 6. Rate-limited.
