@@ -148,7 +148,7 @@ func (p *PageTx) UpsertUsers(users []ZUser) error {
 	if len(users) == 0 {
 		return nil
 	}
-	if err := p.load(inUsers, len(users), func(i int) []any {
+	if err := p.load(inUsers, len(users), false, func(i int) []any {
 		u := &users[i]
 		return []any{u.ZendeskID, u.Name, u.Email, u.Role, u.Phone, u.Active, u.CRMUserID, u.ContactID,
 			u.OriginCreatedAt, u.OriginUpdatedAt, text(u.Raw)}
@@ -205,7 +205,7 @@ func (p *PageTx) CreateContacts(cs []NewContact) (map[string]int64, error) {
 	if len(cs) == 0 {
 		return out, nil
 	}
-	if err := p.load(inContacts, len(cs), func(i int) []any {
+	if err := p.load(inContacts, len(cs), false, func(i int) []any {
 		c := &cs[i]
 		return []any{c.Email, c.NamePrefix, c.FirstName, c.MiddleName, c.LastName, c.NameSuffix, c.Phone, c.OwnerUserID}
 	}); err != nil {
@@ -370,34 +370,34 @@ func (p *PageTx) pendingFields(caseIDs []int64) (map[int64][]string, error) {
 	return out, nil
 }
 
-// CreateCases inserts new cases in one statement and returns their ids keyed by ticket id.
+// CreateCases inserts new cases and returns their ids keyed by ticket id. The ids are drawn first and the rows
+// COPYed straight into cases: new cases cannot conflict with anything, so they need no input table.
 func (p *PageTx) CreateCases(cs []CaseRow) (map[int64]int64, error) {
 	out := make(map[int64]int64, len(cs))
 	if len(cs) == 0 {
 		return out, nil
 	}
-	if err := p.loadCases(cs); err != nil {
+	ids, err := p.nextIDs("cases_id_seq", len(cs))
+	if err != nil {
 		return nil, err
 	}
-	// ids are drawn in the SELECT so each row's id can be paired with its ticket without relying on RETURNING order.
-	rows, err := p.tx.QueryxContext(p.ctx, `WITH x AS (
-			SELECT nextval('cases_id_seq') AS id, ticket_id, subject, description, status, priority, owner_user_id,
-				assigned_to_user_id, contact_id, reported_at, closed_at FROM zs_in_cases
-		), ins AS (
-			INSERT INTO cases (id, integration_id, subject, description, status, priority, owner_user_id,
-				assigned_to_user_id, contact_id, reported_at, closed_at)
-			SELECT id, $1, subject, description, status, priority, owner_user_id, assigned_to_user_id, contact_id,
-				reported_at, closed_at FROM x
-		) SELECT ticket_id, id FROM x`, p.IntegrationID)
-	if err != nil {
+	if err := p.copyRows("cases", []string{"id", "integration_id", "subject", "description", "status", "priority",
+		"owner_user_id", "assigned_to_user_id", "contact_id", "reported_at", "closed_at"}, len(cs), func(i int) []any {
+		c := &cs[i]
+		return []any{ids[i], p.IntegrationID, c.Subject, c.Description, c.Status, c.Priority, c.OwnerUserID,
+			c.AssignedToUserID, c.ContactID, c.ReportedAt, c.ClosedAt}
+	}); err != nil {
 		return nil, fmt.Errorf("create cases: %w", err)
 	}
-	return scanPairs(rows, out)
+	for i := range cs {
+		out[cs[i].TicketID] = ids[i]
+	}
+	return out, nil
 }
 
 // loadCases loads case rows into zs_in_cases.
 func (p *PageTx) loadCases(cs []CaseRow) error {
-	return p.load(inCases, len(cs), func(i int) []any {
+	return p.load(inCases, len(cs), true, func(i int) []any {
 		c := &cs[i]
 		return []any{c.ID, c.TicketID, c.Subject, c.Description, c.Status, c.Priority, c.OwnerUserID,
 			c.AssignedToUserID, c.ContactID, c.ReportedAt, c.ClosedAt}
@@ -427,7 +427,7 @@ func (p *PageTx) UpsertTickets(ts []TicketRow) error {
 	if len(ts) == 0 {
 		return nil
 	}
-	if err := p.load(inTickets, len(ts), func(i int) []any {
+	if err := p.load(inTickets, len(ts), false, func(i int) []any {
 		t := &ts[i]
 		return []any{t.ZendeskID, t.URL, t.Subject, t.Description, t.ExternalID, t.ProblemID, t.Type, t.Status,
 			t.Priority, t.Recipient, t.RequesterID, t.SubmitterID, t.AssigneeID, int64s(t.CollaboratorIDs),
@@ -457,6 +457,37 @@ func (p *PageTx) UpsertTickets(ts []TicketRow) error {
 		p.IntegrationID)
 	if err != nil {
 		return fmt.Errorf("upsert tickets: %w", err)
+	}
+	return nil
+}
+
+// InsertNewTickets writes the mirror rows of tickets not mirrored yet (the page's read of its existing tickets,
+// under the sync-state lock, found none of them) with one COPY. A row written meanwhile by another writer (a
+// publish) fails the page with a unique violation; its retry finds the row and upserts it.
+func (p *PageTx) InsertNewTickets(ts []TicketRow) error {
+	if len(ts) == 0 {
+		return nil
+	}
+	err := p.copyRows("zd_tickets", []string{"integration_id", "zendesk_id", "url", "subject", "description",
+		"external_id", "problem_id", "type", "status", "priority", "recipient", "requester_id", "submitter_id",
+		"assignee_id", "collaborator_ids", "has_incidents", "due_at", "origin_created_at", "origin_updated_at",
+		"generated_timestamp", "raw", "case_id", "synced", "sync_generation", "raw_digest"}, len(ts), func(i int) []any {
+		t := &ts[i]
+		coll := int64s(t.CollaboratorIDs)
+		if coll == nil {
+			coll = "{}"
+		}
+		var digest any
+		if t.RawDigest != "" {
+			digest = t.RawDigest
+		}
+		return []any{p.IntegrationID, t.ZendeskID, t.URL, t.Subject, t.Description, t.ExternalID, t.ProblemID, t.Type,
+			t.Status, t.Priority, t.Recipient, t.RequesterID, t.SubmitterID, t.AssigneeID, coll, t.HasIncidents, t.DueAt,
+			t.OriginCreatedAt, t.OriginUpdatedAt, t.GeneratedTimestamp, text(t.Raw), t.CaseID, text(t.Synced),
+			t.SyncGeneration, digest}
+	})
+	if err != nil {
+		return fmt.Errorf("insert new tickets: %w", err)
 	}
 	return nil
 }
@@ -494,7 +525,7 @@ func (p *PageTx) InsertComments(cs []CommentRow) error {
 
 // loadComments loads comment rows into zs_in_comments.
 func (p *PageTx) loadComments(cs []CommentRow) error {
-	return p.load(inComments, len(cs), func(i int) []any {
+	return p.load(inComments, len(cs), true, func(i int) []any {
 		c := &cs[i]
 		return []any{c.ZendeskID, c.TicketID, c.AuthorID, c.Body, c.HTMLBody, c.Public, c.OriginCreatedAt, text(c.Raw)}
 	})
