@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/zendesk-sync/zendesk-sync/contract"
 )
@@ -461,13 +462,17 @@ func (p *PageTx) UpsertTickets(ts []TicketRow) error {
 	return nil
 }
 
-// InsertNewTickets writes the mirror rows of tickets not mirrored yet (the page's read of its existing tickets,
-// under the sync-state lock, found none of them) with one COPY. A row written meanwhile by another writer (a
-// publish) fails the page with a unique violation; its retry finds the row and upserts it.
+// InsertNewTickets writes the mirror rows of tickets not mirrored yet (the page's read of its existing tickets
+// found none of them) with one COPY. When a row was written meanwhile by another writer (a publish), the COPY
+// fails on it and the rows are upserted instead.
 func (p *PageTx) InsertNewTickets(ts []TicketRow) error {
 	if len(ts) == 0 {
 		return nil
 	}
+	return p.orElse(func() error { return p.copyTickets(ts) }, func() error { return p.UpsertTickets(ts) })
+}
+
+func (p *PageTx) copyTickets(ts []TicketRow) error {
 	err := p.copyRows("zd_tickets", []string{"integration_id", "zendesk_id", "url", "subject", "description",
 		"external_id", "problem_id", "type", "status", "priority", "recipient", "requester_id", "submitter_id",
 		"assignee_id", "collaborator_ids", "has_incidents", "due_at", "origin_created_at", "origin_updated_at",
@@ -623,9 +628,11 @@ func (s *Store) FailedTicketIDs(ctx context.Context, integrationID int64) ([]int
 }
 
 // InsertAndLinkComments adds the comments not mirrored yet and, for those whose ticket already has a case, their
-// case comments, in one statement: the case comment ids are drawn first so each mirror row is written once, with
-// its link, instead of inserted and then updated. Comments whose ticket has no case yet are linked by
-// LinkComments when their ticket lands. It returns how many case comments it made.
+// case comments. What is new and what links where is read first (by primary key), then both tables are written
+// with one COPY each, the case comment ids drawn beforehand so each mirror row is written once, with its link. A
+// comment mirrored meanwhile by another writer (a push) makes the COPY fail: then the page's comments go in with
+// insertAndLinkComments, which skips what exists. Comments whose ticket has no case yet are linked by LinkComments
+// when their ticket lands. It returns how many case comments it made.
 func (p *PageTx) InsertAndLinkComments(ownerID int64, cs []CommentRow) (int64, error) {
 	if len(cs) == 0 {
 		return 0, nil
@@ -638,6 +645,186 @@ func (p *PageTx) InsertAndLinkComments(ownerID int64, cs []CommentRow) (int64, e
 			uniq = append(uniq, c)
 		}
 	}
+	plan, err := p.planComments(ownerID, uniq)
+	if err != nil {
+		return 0, err
+	}
+	var made int64
+	err = p.orElse(func() error {
+		made, err = p.copyComments(plan)
+		return err
+	}, func() error {
+		made, err = p.insertAndLinkComments(ownerID, uniq)
+		return err
+	})
+	return made, err
+}
+
+// commentPlan is what a comment page writes: the comments not mirrored yet, and the case comments of those whose
+// ticket has a case.
+type commentPlan struct {
+	fresh  []CommentRow
+	linked []caseComment // linked[i] is the case comment of fresh[linkOf[i]]
+	linkOf []int
+}
+
+type caseComment struct {
+	id, caseID, ownerID int64
+	contactID           *int64
+	email               *string
+	createdAt           time.Time
+}
+
+// planComments reads which of the comments are new, their tickets' cases and their authors' people.
+func (p *PageTx) planComments(ownerID int64, cs []CommentRow) (commentPlan, error) {
+	var plan commentPlan
+	ids := make([]int64, len(cs))
+	for i := range cs {
+		ids[i] = cs[i].ZendeskID
+	}
+	var known []int64
+	if err := p.tx.SelectContext(p.ctx, &known, `SELECT zendesk_id FROM zd_comments WHERE integration_id=$1
+		AND zendesk_id = ANY($2)`, p.IntegrationID, int64Array(ids)); err != nil {
+		return plan, fmt.Errorf("find mirrored comments: %w", err)
+	}
+	skip := make(map[int64]bool, len(known))
+	for _, id := range known {
+		skip[id] = true
+	}
+	var tickets, authors []int64
+	for _, c := range cs {
+		if !skip[c.ZendeskID] {
+			plan.fresh = append(plan.fresh, c)
+			tickets = append(tickets, c.TicketID)
+			if c.AuthorID != nil {
+				authors = append(authors, *c.AuthorID)
+			}
+		}
+	}
+	if len(plan.fresh) == 0 {
+		return plan, nil
+	}
+	cases, people, err := p.commentLinks(tickets, authors)
+	if err != nil {
+		return plan, err
+	}
+	var now *time.Time
+	for i, c := range plan.fresh {
+		caseID, ok := cases[c.TicketID]
+		if !ok {
+			continue
+		}
+		cc := caseComment{caseID: caseID, ownerID: ownerID}
+		if c.AuthorID != nil {
+			if u, ok := people[*c.AuthorID]; ok {
+				if u.CRMUserID != nil {
+					cc.ownerID = *u.CRMUserID
+				}
+				cc.contactID, cc.email = u.ContactID, u.Email
+			}
+		}
+		if c.OriginCreatedAt != nil {
+			cc.createdAt = *c.OriginCreatedAt
+		} else {
+			if now == nil {
+				now = new(time.Time)
+				if err := p.tx.GetContext(p.ctx, now, `SELECT now()`); err != nil {
+					return plan, fmt.Errorf("read the transaction's time: %w", err)
+				}
+			}
+			cc.createdAt = *now
+		}
+		plan.linked, plan.linkOf = append(plan.linked, cc), append(plan.linkOf, i)
+	}
+	if len(plan.linked) == 0 {
+		return plan, nil
+	}
+	ccIDs, err := p.nextIDs("case_comments_id_seq", len(plan.linked))
+	if err != nil {
+		return plan, err
+	}
+	for i := range plan.linked {
+		plan.linked[i].id = ccIDs[i]
+	}
+	return plan, nil
+}
+
+// commentLinks reads the cases of tickets and the people of comment authors.
+func (p *PageTx) commentLinks(tickets, authors []int64) (map[int64]int64, map[int64]ZUser, error) {
+	cases := make(map[int64]int64, len(tickets))
+	rows, err := p.tx.QueryxContext(p.ctx, `SELECT zendesk_id, case_id FROM zd_tickets WHERE integration_id=$1
+		AND zendesk_id = ANY($2) AND case_id IS NOT NULL`, p.IntegrationID, int64Array(tickets))
+	if err != nil {
+		return nil, nil, fmt.Errorf("find the cases of comments' tickets: %w", err)
+	}
+	if _, err := scanPairs(rows, cases); err != nil {
+		return nil, nil, fmt.Errorf("find the cases of comments' tickets: %w", err)
+	}
+	var us []ZUser
+	if err := p.tx.SelectContext(p.ctx, &us, `SELECT zendesk_id, crm_user_id, contact_id, email FROM zd_users
+		WHERE integration_id=$1 AND zendesk_id = ANY($2)`, p.IntegrationID, int64Array(authors)); err != nil {
+		return nil, nil, fmt.Errorf("find comment authors: %w", err)
+	}
+	people := make(map[int64]ZUser, len(us))
+	for _, u := range us {
+		people[u.ZendeskID] = u
+	}
+	return cases, people, nil
+}
+
+// copyComments writes a planned comment page: the case comments, then the mirror rows linked to them.
+func (p *PageTx) copyComments(plan commentPlan) (int64, error) {
+	if err := p.copyRows("case_comments", []string{"id", "case_id", "body", "public", "owner_user_id", "contact_id",
+		"author_email", "created_at", "updated_at"}, len(plan.linked), func(i int) []any {
+		cc, c := &plan.linked[i], &plan.fresh[plan.linkOf[i]]
+		return []any{cc.id, cc.caseID, c.Body, c.Public, cc.ownerID, cc.contactID, cc.email, cc.createdAt, cc.createdAt}
+	}); err != nil {
+		return 0, err
+	}
+	link := make(map[int]int64, len(plan.linked))
+	for i, at := range plan.linkOf {
+		link[at] = plan.linked[i].id
+	}
+	if err := p.copyRows("zd_comments", []string{"integration_id", "zendesk_id", "ticket_id", "author_id", "body",
+		"html_body", "public", "origin_created_at", "raw", "case_comment_id"}, len(plan.fresh), func(i int) []any {
+		c := &plan.fresh[i]
+		var ccID any
+		if id, ok := link[i]; ok {
+			ccID = id
+		}
+		return []any{p.IntegrationID, c.ZendeskID, c.TicketID, c.AuthorID, c.Body, c.HTMLBody, c.Public,
+			c.OriginCreatedAt, text(c.Raw), ccID}
+	}); err != nil {
+		return 0, err
+	}
+	return int64(len(plan.linked)), nil
+}
+
+// orElse runs fast in a savepoint and, when it fails on a unique violation (a row it took for new was written by
+// another transaction meanwhile), undoes it and runs slow instead.
+func (p *PageTx) orElse(fast, slow func() error) error {
+	if _, err := p.tx.ExecContext(p.ctx, `SAVEPOINT zs_fast`); err != nil {
+		return fmt.Errorf("savepoint: %w", err)
+	}
+	err := fast()
+	var pe *pq.Error
+	if errors.As(err, &pe) && pe.Code == "23505" {
+		if _, rerr := p.tx.ExecContext(p.ctx, `ROLLBACK TO SAVEPOINT zs_fast`); rerr != nil {
+			return fmt.Errorf("roll back to savepoint: %w (after %w)", rerr, err)
+		}
+		return slow()
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := p.tx.ExecContext(p.ctx, `RELEASE SAVEPOINT zs_fast`); err != nil {
+		return fmt.Errorf("release savepoint: %w", err)
+	}
+	return nil
+}
+
+// insertAndLinkComments is InsertAndLinkComments in one statement that skips the comments mirrored already.
+func (p *PageTx) insertAndLinkComments(ownerID int64, uniq []CommentRow) (int64, error) {
 	if err := p.loadComments(uniq); err != nil {
 		return 0, err
 	}
