@@ -279,6 +279,7 @@ func run() error {
 		return ctx.Err()
 	}
 	if *firstOnly {
+		printPhases(os.Stdout, res.Sync)
 		logf("sync / COPY: %s", fmtF(res.SyncToCopyRatio, "%.3f"))
 		if len(res.Errors) > 0 {
 			return errors.New(strings.Join(res.Errors, "; "))
@@ -509,29 +510,7 @@ func printTable(w *os.File, r *results) {
 	fmt.Fprintf(tw, "   most history events in one run (%s runs)\t%s\t< 10,000\t%s\n", fmtI(r.HistoryRuns),
 		fmtI(r.HistoryEventsMax), met(r.Targets["history_events_lt_10k"]))
 	_ = tw.Flush()
-	if s := r.Sync; s != nil && s.Phases != nil {
-		fmt.Fprintf(w, "\nfirst sync at %d, from the workflow history: tickets stream %.1f s, comments stream %.1f s, "+
-			"%d workflow tasks (%.1f s scheduled→completed)\n", s.N, s.Phases.TicketsStream, s.Phases.CommentStream,
-			s.Phases.WorkflowTasks, s.Phases.WFTaskSeconds)
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "  activity\tcount\trun s (sum)\tmean ms\tmax ms\tqueued s (sum)\tretries")
-		names := make([]string, 0, len(s.Phases.Activities))
-		for k := range s.Phases.Activities {
-			names = append(names, k)
-		}
-		sortStrings(names)
-		for _, k := range names {
-			a := s.Phases.Activities[k]
-			mean := 0.0
-			if a.Count > 0 {
-				mean = a.RunSeconds / float64(a.Count) * 1000
-			}
-			fmt.Fprintf(tw, "  %s\t%d\t%.1f\t%.0f\t%.0f\t%.1f\t%d\n", k, a.Count, a.RunSeconds, mean, a.MaxSeconds*1000,
-				a.QueueSeconds, a.Retries)
-		}
-		_ = tw.Flush()
-		fmt.Fprintf(w, "  requests by endpoint: %s\n", endpoints(s.ByEndpoint))
-	}
+	printPhases(w, r.Sync)
 	if c := r.Ceiling; c != nil {
 		fmt.Fprintf(w, "COPY ceiling rows: %d tickets, %d cases, %d users, %d contacts, %d comments (%.0f MB raw JSON); "+
 			"COPY %.2f s (export paging, not timed: %.1f s)\n", c.Tickets, c.Cases, c.Users, c.Contacts, c.Comments,
@@ -541,6 +520,34 @@ func printTable(w *os.File, r *results) {
 		fmt.Fprintf(w, "ERROR: %s\n", e)
 	}
 	fmt.Fprintf(w, "total benchmark time %.0f s\n", r.TotalSeconds)
+}
+
+// printPhases prints where the first sync's time went, from its workflow history.
+func printPhases(w *os.File, s *syncResult) {
+	if s == nil || s.Phases == nil {
+		return
+	}
+	fmt.Fprintf(w, "\nfirst sync at %d, from the workflow history: tickets stream %.1f s, comments stream %.1f s, "+
+		"%d workflow tasks (%.1f s scheduled→completed)\n", s.N, s.Phases.TicketsStream, s.Phases.CommentStream,
+		s.Phases.WorkflowTasks, s.Phases.WFTaskSeconds)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  activity\tcount\trun s (sum)\tmean ms\tmax ms\tqueued s (sum)\tretries")
+	names := make([]string, 0, len(s.Phases.Activities))
+	for k := range s.Phases.Activities {
+		names = append(names, k)
+	}
+	sortStrings(names)
+	for _, k := range names {
+		a := s.Phases.Activities[k]
+		mean := 0.0
+		if a.Count > 0 {
+			mean = a.RunSeconds / float64(a.Count) * 1000
+		}
+		fmt.Fprintf(tw, "  %s\t%d\t%.1f\t%.0f\t%.0f\t%.1f\t%d\n", k, a.Count, a.RunSeconds, mean, a.MaxSeconds*1000,
+			a.QueueSeconds, a.Retries)
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(w, "  requests by endpoint: %s\n", endpoints(s.ByEndpoint))
 }
 
 func fmtPct(v *float64) string {
