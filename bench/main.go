@@ -110,6 +110,8 @@ func run() error {
 	only := flag.String("only", os.Getenv("BENCH_ONLY"), "run one piece only (env BENCH_ONLY): webhook = a first sync "+
 		"of N (default 2000), then 200 Zendesk changes through webhooks, its keys merged into latest.json; scale = the "+
 		"scale-out keys (signals, shared budget, multi, push under load, idle), written to results/scale.json")
+	firstOnly := flag.Bool("first-sync", false, "only the COPY ceiling, the first sync of N and its incremental: "+
+		"prints sync / COPY; no table, no latest.json")
 	flag.Parse()
 	if *only != "" && *only != "scale" && *only != "webhook" {
 		return fmt.Errorf("-only / BENCH_ONLY: %q is not a part that runs alone (webhook, scale)", *only)
@@ -221,7 +223,7 @@ func run() error {
 	}
 
 	// 4. Memory at 10k, with its own worker and database, when N is something else.
-	if !*quick && n != 10000 {
+	if !*quick && !*firstOnly && n != 10000 {
 		logf("first sync of 10,000 tickets (worker RSS at 10k)")
 		if r, err := oneSync(ctx, e, "10k", 10000); err != nil {
 			fail("first sync at 10k", err)
@@ -286,7 +288,9 @@ func run() error {
 			}
 			// 7. Two-way latency on the same stack.
 			logf("two-way: 40 local edits, one after another")
-			if tw, err := st.twoWay(ctx, 40); err != nil {
+			if *firstOnly {
+				logf("  (skipped: -first-sync)")
+			} else if tw, err := st.twoWay(ctx, 40); err != nil {
 				fail("two-way latency", err)
 			} else {
 				res.TwoWay = tw
@@ -306,6 +310,14 @@ func run() error {
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if *firstOnly {
+		printPhases(os.Stdout, res.Sync)
+		logf("sync / COPY: %s", fmtF(res.SyncToCopyRatio, "%.3f"))
+		if len(res.Errors) > 0 {
+			return errors.New(strings.Join(res.Errors, "; "))
+		}
+		return nil
 	}
 
 	// 6. Rate-limited.
@@ -537,29 +549,7 @@ func printTable(w *os.File, r *results) {
 		fmtI(r.HistoryEventsMax), met(r.Targets["history_events_lt_10k"]))
 	printFleetRows(tw, r)
 	_ = tw.Flush()
-	if s := r.Sync; s != nil && s.Phases != nil {
-		fmt.Fprintf(w, "\nfirst sync at %d, from the workflow history: tickets stream %.1f s, comments stream %.1f s, "+
-			"%d workflow tasks (%.1f s scheduled→completed)\n", s.N, s.Phases.TicketsStream, s.Phases.CommentStream,
-			s.Phases.WorkflowTasks, s.Phases.WFTaskSeconds)
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "  activity\tcount\trun s (sum)\tmean ms\tmax ms\tqueued s (sum)\tretries")
-		names := make([]string, 0, len(s.Phases.Activities))
-		for k := range s.Phases.Activities {
-			names = append(names, k)
-		}
-		sortStrings(names)
-		for _, k := range names {
-			a := s.Phases.Activities[k]
-			mean := 0.0
-			if a.Count > 0 {
-				mean = a.RunSeconds / float64(a.Count) * 1000
-			}
-			fmt.Fprintf(tw, "  %s\t%d\t%.1f\t%.0f\t%.0f\t%.1f\t%d\n", k, a.Count, a.RunSeconds, mean, a.MaxSeconds*1000,
-				a.QueueSeconds, a.Retries)
-		}
-		_ = tw.Flush()
-		fmt.Fprintf(w, "  requests by endpoint: %s\n", endpoints(s.ByEndpoint))
-	}
+	printPhases(w, r.Sync)
 	if c := r.Ceiling; c != nil {
 		fmt.Fprintf(w, "COPY ceiling rows: %d tickets, %d cases, %d users, %d contacts, %d comments (%.0f MB raw JSON); "+
 			"COPY %.2f s (export paging, not timed: %.1f s)\n", c.Tickets, c.Cases, c.Users, c.Contacts, c.Comments,
@@ -569,6 +559,34 @@ func printTable(w *os.File, r *results) {
 		fmt.Fprintf(w, "ERROR: %s\n", e)
 	}
 	fmt.Fprintf(w, "total benchmark time %.0f s\n", r.TotalSeconds)
+}
+
+// printPhases prints where the first sync's time went, from its workflow history.
+func printPhases(w *os.File, s *syncResult) {
+	if s == nil || s.Phases == nil {
+		return
+	}
+	fmt.Fprintf(w, "\nfirst sync at %d, from the workflow history: tickets stream %.1f s, comments stream %.1f s, "+
+		"%d workflow tasks (%.1f s scheduled→completed)\n", s.N, s.Phases.TicketsStream, s.Phases.CommentStream,
+		s.Phases.WorkflowTasks, s.Phases.WFTaskSeconds)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  activity\tcount\trun s (sum)\tmean ms\tmax ms\tqueued s (sum)\tretries")
+	names := make([]string, 0, len(s.Phases.Activities))
+	for k := range s.Phases.Activities {
+		names = append(names, k)
+	}
+	sortStrings(names)
+	for _, k := range names {
+		a := s.Phases.Activities[k]
+		mean := 0.0
+		if a.Count > 0 {
+			mean = a.RunSeconds / float64(a.Count) * 1000
+		}
+		fmt.Fprintf(tw, "  %s\t%d\t%.1f\t%.0f\t%.0f\t%.1f\t%d\n", k, a.Count, a.RunSeconds, mean, a.MaxSeconds*1000,
+			a.QueueSeconds, a.Retries)
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(w, "  requests by endpoint: %s\n", endpoints(s.ByEndpoint))
 }
 
 func fmtPct(v *float64) string {

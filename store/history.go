@@ -16,11 +16,13 @@ const (
 	SourcePublish  = "publish"  // `starter case publish` created the case's ticket
 )
 
-// markSource tags what the running transaction writes to cases and ticket links, for case_history: the triggers
-// of migration 00010 read these transaction-local settings. A transaction that does not call it is a local edit.
+// markSource marks the running transaction as the sync's own (the change-capture triggers skip its writes, as in
+// InSyncTx) and tags what it writes to cases and ticket links, for case_history: the triggers of migration 00010
+// read these transaction-local settings. A transaction that does not call it is a local edit. One round trip:
+// every page applied starts with it.
 func markSource(ctx context.Context, tx *sqlxTx, source, ref string) error {
-	if _, err := tx.ExecContext(ctx, `SELECT set_config('zendesk_sync.source', $1, true),
-		set_config('zendesk_sync.ref', $2, true)`, source, ref); err != nil {
+	if _, err := tx.ExecContext(ctx, `SELECT set_config('zendesk_sync.origin', 'sync', true),
+		set_config('zendesk_sync.source', $1, true), set_config('zendesk_sync.ref', $2, true)`, source, ref); err != nil {
 		return fmt.Errorf("mark the transaction's writes as %s: %w", source, err)
 	}
 	return nil
@@ -29,7 +31,7 @@ func markSource(ctx context.Context, tx *sqlxTx, source, ref string) error {
 // inSourceTx is InSyncTx for a write of the given source: the sync's own transaction (not captured for two-way
 // sync), its case changes recorded in case_history with source and ref ("" lets the trigger name the ticket).
 func (s *Store) inSourceTx(ctx context.Context, source, ref string, fn func(tx *sqlxTx) error) error {
-	return s.InSyncTx(ctx, func(tx *sqlxTx) error {
+	return s.InTx(ctx, func(tx *sqlxTx) error {
 		if err := markSource(ctx, tx, source, ref); err != nil {
 			return err
 		}

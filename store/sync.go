@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/zendesk-sync/zendesk-sync/contract"
 )
@@ -150,7 +151,7 @@ func (p *PageTx) UpsertUsers(users []ZUser) error {
 	if len(users) == 0 {
 		return nil
 	}
-	if err := p.load(inUsers, len(users), func(i int) []any {
+	if err := p.load(inUsers, len(users), false, func(i int) []any {
 		u := &users[i]
 		return []any{u.ZendeskID, u.Name, u.Email, u.Role, u.Phone, u.Active, u.CRMUserID, u.ContactID,
 			u.OriginCreatedAt, u.OriginUpdatedAt, text(u.Raw)}
@@ -207,7 +208,7 @@ func (p *PageTx) CreateContacts(cs []NewContact) (map[string]int64, error) {
 	if len(cs) == 0 {
 		return out, nil
 	}
-	if err := p.load(inContacts, len(cs), func(i int) []any {
+	if err := p.load(inContacts, len(cs), false, func(i int) []any {
 		c := &cs[i]
 		return []any{c.Email, c.NamePrefix, c.FirstName, c.MiddleName, c.LastName, c.NameSuffix, c.Phone, c.OwnerUserID}
 	}); err != nil {
@@ -379,34 +380,34 @@ func (p *PageTx) pendingFields(caseIDs []int64) (map[int64][]string, error) {
 	return out, nil
 }
 
-// CreateCases inserts new cases in one statement and returns their ids keyed by ticket id.
+// CreateCases inserts new cases and returns their ids keyed by ticket id. The ids are drawn first and the rows
+// COPYed straight into cases: new cases cannot conflict with anything, so they need no input table.
 func (p *PageTx) CreateCases(cs []CaseRow) (map[int64]int64, error) {
 	out := make(map[int64]int64, len(cs))
 	if len(cs) == 0 {
 		return out, nil
 	}
-	if err := p.loadCases(cs); err != nil {
+	ids, err := p.nextIDs("cases_id_seq", len(cs))
+	if err != nil {
 		return nil, err
 	}
-	// ids are drawn in the SELECT so each row's id can be paired with its ticket without relying on RETURNING order.
-	rows, err := p.tx.QueryxContext(p.ctx, `WITH x AS (
-			SELECT nextval('cases_id_seq') AS id, ticket_id, subject, description, status, priority, owner_user_id,
-				assigned_to_user_id, contact_id, reported_at, closed_at FROM zs_in_cases
-		), ins AS (
-			INSERT INTO cases (id, integration_id, subject, description, status, priority, owner_user_id,
-				assigned_to_user_id, contact_id, reported_at, closed_at)
-			SELECT id, $1, subject, description, status, priority, owner_user_id, assigned_to_user_id, contact_id,
-				reported_at, closed_at FROM x
-		) SELECT ticket_id, id FROM x`, p.IntegrationID)
-	if err != nil {
+	if err := p.copyRows("cases", []string{"id", "integration_id", "subject", "description", "status", "priority",
+		"owner_user_id", "assigned_to_user_id", "contact_id", "reported_at", "closed_at"}, len(cs), func(i int) []any {
+		c := &cs[i]
+		return []any{ids[i], p.IntegrationID, c.Subject, c.Description, c.Status, c.Priority, c.OwnerUserID,
+			c.AssignedToUserID, c.ContactID, c.ReportedAt, c.ClosedAt}
+	}); err != nil {
 		return nil, fmt.Errorf("create cases: %w", err)
 	}
-	return scanPairs(rows, out)
+	for i := range cs {
+		out[cs[i].TicketID] = ids[i]
+	}
+	return out, nil
 }
 
 // loadCases loads case rows into zs_in_cases.
 func (p *PageTx) loadCases(cs []CaseRow) error {
-	return p.load(inCases, len(cs), func(i int) []any {
+	return p.load(inCases, len(cs), true, func(i int) []any {
 		c := &cs[i]
 		return []any{c.ID, c.TicketID, c.Subject, c.Description, c.Status, c.Priority, c.OwnerUserID,
 			c.AssignedToUserID, c.ContactID, c.ReportedAt, c.ClosedAt}
@@ -436,7 +437,7 @@ func (p *PageTx) UpsertTickets(ts []TicketRow) error {
 	if len(ts) == 0 {
 		return nil
 	}
-	if err := p.load(inTickets, len(ts), func(i int) []any {
+	if err := p.load(inTickets, len(ts), false, func(i int) []any {
 		t := &ts[i]
 		return []any{t.ZendeskID, t.URL, t.Subject, t.Description, t.ExternalID, t.ProblemID, t.Type, t.Status,
 			t.Priority, t.Recipient, t.RequesterID, t.SubmitterID, t.AssigneeID, int64s(t.CollaboratorIDs),
@@ -466,6 +467,41 @@ func (p *PageTx) UpsertTickets(ts []TicketRow) error {
 		p.IntegrationID)
 	if err != nil {
 		return fmt.Errorf("upsert tickets: %w", err)
+	}
+	return nil
+}
+
+// InsertNewTickets writes the mirror rows of tickets not mirrored yet (the page's read of its existing tickets
+// found none of them) with one COPY. When a row was written meanwhile by another writer (a publish), the COPY
+// fails on it and the rows are upserted instead.
+func (p *PageTx) InsertNewTickets(ts []TicketRow) error {
+	if len(ts) == 0 {
+		return nil
+	}
+	return p.orElse(func() error { return p.copyTickets(ts) }, func() error { return p.UpsertTickets(ts) })
+}
+
+func (p *PageTx) copyTickets(ts []TicketRow) error {
+	err := p.copyRows("zd_tickets", []string{"integration_id", "zendesk_id", "url", "subject", "description",
+		"external_id", "problem_id", "type", "status", "priority", "recipient", "requester_id", "submitter_id",
+		"assignee_id", "collaborator_ids", "has_incidents", "due_at", "origin_created_at", "origin_updated_at",
+		"generated_timestamp", "raw", "case_id", "synced", "sync_generation", "raw_digest"}, len(ts), func(i int) []any {
+		t := &ts[i]
+		coll := int64s(t.CollaboratorIDs)
+		if coll == nil {
+			coll = "{}"
+		}
+		var digest any
+		if t.RawDigest != "" {
+			digest = t.RawDigest
+		}
+		return []any{p.IntegrationID, t.ZendeskID, t.URL, t.Subject, t.Description, t.ExternalID, t.ProblemID, t.Type,
+			t.Status, t.Priority, t.Recipient, t.RequesterID, t.SubmitterID, t.AssigneeID, coll, t.HasIncidents, t.DueAt,
+			t.OriginCreatedAt, t.OriginUpdatedAt, t.GeneratedTimestamp, text(t.Raw), t.CaseID, text(t.Synced),
+			t.SyncGeneration, digest}
+	})
+	if err != nil {
+		return fmt.Errorf("insert new tickets: %w", err)
 	}
 	return nil
 }
@@ -503,7 +539,7 @@ func (p *PageTx) InsertComments(cs []CommentRow) error {
 
 // loadComments loads comment rows into zs_in_comments.
 func (p *PageTx) loadComments(cs []CommentRow) error {
-	return p.load(inComments, len(cs), func(i int) []any {
+	return p.load(inComments, len(cs), true, func(i int) []any {
 		c := &cs[i]
 		return []any{c.ZendeskID, c.TicketID, c.AuthorID, c.Body, c.HTMLBody, c.Public, c.OriginCreatedAt, text(c.Raw)}
 	})
@@ -601,9 +637,11 @@ func (s *Store) FailedTicketIDs(ctx context.Context, integrationID int64) ([]int
 }
 
 // InsertAndLinkComments adds the comments not mirrored yet and, for those whose ticket already has a case, their
-// case comments, in one statement: the case comment ids are drawn first so each mirror row is written once, with
-// its link, instead of inserted and then updated. Comments whose ticket has no case yet are linked by
-// LinkComments when their ticket lands. It returns how many case comments it made.
+// case comments. What is new and what links where is read first (by primary key), then both tables are written
+// with one COPY each, the case comment ids drawn beforehand so each mirror row is written once, with its link. A
+// comment mirrored meanwhile by another writer (a push) makes the COPY fail: then the page's comments go in with
+// insertAndLinkComments, which skips what exists. Comments whose ticket has no case yet are linked by LinkComments
+// when their ticket lands. It returns how many case comments it made.
 func (p *PageTx) InsertAndLinkComments(ownerID int64, cs []CommentRow) (int64, error) {
 	if len(cs) == 0 {
 		return 0, nil
@@ -616,6 +654,186 @@ func (p *PageTx) InsertAndLinkComments(ownerID int64, cs []CommentRow) (int64, e
 			uniq = append(uniq, c)
 		}
 	}
+	plan, err := p.planComments(ownerID, uniq)
+	if err != nil {
+		return 0, err
+	}
+	var made int64
+	err = p.orElse(func() error {
+		made, err = p.copyComments(plan)
+		return err
+	}, func() error {
+		made, err = p.insertAndLinkComments(ownerID, uniq)
+		return err
+	})
+	return made, err
+}
+
+// commentPlan is what a comment page writes: the comments not mirrored yet, and the case comments of those whose
+// ticket has a case.
+type commentPlan struct {
+	fresh  []CommentRow
+	linked []caseComment // linked[i] is the case comment of fresh[linkOf[i]]
+	linkOf []int
+}
+
+type caseComment struct {
+	id, caseID, ownerID int64
+	contactID           *int64
+	email               *string
+	createdAt           time.Time
+}
+
+// planComments reads which of the comments are new, their tickets' cases and their authors' people.
+func (p *PageTx) planComments(ownerID int64, cs []CommentRow) (commentPlan, error) {
+	var plan commentPlan
+	ids := make([]int64, len(cs))
+	for i := range cs {
+		ids[i] = cs[i].ZendeskID
+	}
+	var known []int64
+	if err := p.tx.SelectContext(p.ctx, &known, `SELECT zendesk_id FROM zd_comments WHERE integration_id=$1
+		AND zendesk_id = ANY($2)`, p.IntegrationID, int64Array(ids)); err != nil {
+		return plan, fmt.Errorf("find mirrored comments: %w", err)
+	}
+	skip := make(map[int64]bool, len(known))
+	for _, id := range known {
+		skip[id] = true
+	}
+	var tickets, authors []int64
+	for _, c := range cs {
+		if !skip[c.ZendeskID] {
+			plan.fresh = append(plan.fresh, c)
+			tickets = append(tickets, c.TicketID)
+			if c.AuthorID != nil {
+				authors = append(authors, *c.AuthorID)
+			}
+		}
+	}
+	if len(plan.fresh) == 0 {
+		return plan, nil
+	}
+	cases, people, err := p.commentLinks(tickets, authors)
+	if err != nil {
+		return plan, err
+	}
+	var now *time.Time
+	for i, c := range plan.fresh {
+		caseID, ok := cases[c.TicketID]
+		if !ok {
+			continue
+		}
+		cc := caseComment{caseID: caseID, ownerID: ownerID}
+		if c.AuthorID != nil {
+			if u, ok := people[*c.AuthorID]; ok {
+				if u.CRMUserID != nil {
+					cc.ownerID = *u.CRMUserID
+				}
+				cc.contactID, cc.email = u.ContactID, u.Email
+			}
+		}
+		if c.OriginCreatedAt != nil {
+			cc.createdAt = *c.OriginCreatedAt
+		} else {
+			if now == nil {
+				now = new(time.Time)
+				if err := p.tx.GetContext(p.ctx, now, `SELECT now()`); err != nil {
+					return plan, fmt.Errorf("read the transaction's time: %w", err)
+				}
+			}
+			cc.createdAt = *now
+		}
+		plan.linked, plan.linkOf = append(plan.linked, cc), append(plan.linkOf, i)
+	}
+	if len(plan.linked) == 0 {
+		return plan, nil
+	}
+	ccIDs, err := p.nextIDs("case_comments_id_seq", len(plan.linked))
+	if err != nil {
+		return plan, err
+	}
+	for i := range plan.linked {
+		plan.linked[i].id = ccIDs[i]
+	}
+	return plan, nil
+}
+
+// commentLinks reads the cases of tickets and the people of comment authors.
+func (p *PageTx) commentLinks(tickets, authors []int64) (map[int64]int64, map[int64]ZUser, error) {
+	cases := make(map[int64]int64, len(tickets))
+	rows, err := p.tx.QueryxContext(p.ctx, `SELECT zendesk_id, case_id FROM zd_tickets WHERE integration_id=$1
+		AND zendesk_id = ANY($2) AND case_id IS NOT NULL`, p.IntegrationID, int64Array(tickets))
+	if err != nil {
+		return nil, nil, fmt.Errorf("find the cases of comments' tickets: %w", err)
+	}
+	if _, err := scanPairs(rows, cases); err != nil {
+		return nil, nil, fmt.Errorf("find the cases of comments' tickets: %w", err)
+	}
+	var us []ZUser
+	if err := p.tx.SelectContext(p.ctx, &us, `SELECT zendesk_id, crm_user_id, contact_id, email FROM zd_users
+		WHERE integration_id=$1 AND zendesk_id = ANY($2)`, p.IntegrationID, int64Array(authors)); err != nil {
+		return nil, nil, fmt.Errorf("find comment authors: %w", err)
+	}
+	people := make(map[int64]ZUser, len(us))
+	for _, u := range us {
+		people[u.ZendeskID] = u
+	}
+	return cases, people, nil
+}
+
+// copyComments writes a planned comment page: the case comments, then the mirror rows linked to them.
+func (p *PageTx) copyComments(plan commentPlan) (int64, error) {
+	if err := p.copyRows("case_comments", []string{"id", "case_id", "body", "public", "owner_user_id", "contact_id",
+		"author_email", "created_at", "updated_at"}, len(plan.linked), func(i int) []any {
+		cc, c := &plan.linked[i], &plan.fresh[plan.linkOf[i]]
+		return []any{cc.id, cc.caseID, c.Body, c.Public, cc.ownerID, cc.contactID, cc.email, cc.createdAt, cc.createdAt}
+	}); err != nil {
+		return 0, err
+	}
+	link := make(map[int]int64, len(plan.linked))
+	for i, at := range plan.linkOf {
+		link[at] = plan.linked[i].id
+	}
+	if err := p.copyRows("zd_comments", []string{"integration_id", "zendesk_id", "ticket_id", "author_id", "body",
+		"html_body", "public", "origin_created_at", "raw", "case_comment_id"}, len(plan.fresh), func(i int) []any {
+		c := &plan.fresh[i]
+		var ccID any
+		if id, ok := link[i]; ok {
+			ccID = id
+		}
+		return []any{p.IntegrationID, c.ZendeskID, c.TicketID, c.AuthorID, c.Body, c.HTMLBody, c.Public,
+			c.OriginCreatedAt, text(c.Raw), ccID}
+	}); err != nil {
+		return 0, err
+	}
+	return int64(len(plan.linked)), nil
+}
+
+// orElse runs fast in a savepoint and, when it fails on a unique violation (a row it took for new was written by
+// another transaction meanwhile), undoes it and runs slow instead.
+func (p *PageTx) orElse(fast, slow func() error) error {
+	if _, err := p.tx.ExecContext(p.ctx, `SAVEPOINT zs_fast`); err != nil {
+		return fmt.Errorf("savepoint: %w", err)
+	}
+	err := fast()
+	var pe *pq.Error
+	if errors.As(err, &pe) && pe.Code == "23505" {
+		if _, rerr := p.tx.ExecContext(p.ctx, `ROLLBACK TO SAVEPOINT zs_fast`); rerr != nil {
+			return fmt.Errorf("roll back to savepoint: %w (after %w)", rerr, err)
+		}
+		return slow()
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := p.tx.ExecContext(p.ctx, `RELEASE SAVEPOINT zs_fast`); err != nil {
+		return fmt.Errorf("release savepoint: %w", err)
+	}
+	return nil
+}
+
+// insertAndLinkComments is InsertAndLinkComments in one statement that skips the comments mirrored already.
+func (p *PageTx) insertAndLinkComments(ownerID int64, uniq []CommentRow) (int64, error) {
 	if err := p.loadComments(uniq); err != nil {
 		return 0, err
 	}

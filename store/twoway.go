@@ -321,10 +321,26 @@ func (s *Store) ResumeOutbox(ctx context.Context, integrationID int64) error {
 
 // RecordConflicts keeps the conflict decisions of one case, in one statement.
 func (p *PageTx) RecordConflicts(caseID int64, cs []Conflict) error {
+	var cid *int64
+	if caseID > 0 {
+		cid = &caseID
+	}
+	own := make([]Conflict, len(cs))
+	for i, c := range cs {
+		c.CaseID = cid
+		own[i] = c
+	}
+	return p.RecordCaseConflicts(own)
+}
+
+// RecordCaseConflicts keeps conflict decisions of any cases (each its own CaseID), in one statement: a page's
+// conflicts are written together, like its other rows.
+func (p *PageTx) RecordCaseConflicts(cs []Conflict) error {
 	if len(cs) == 0 {
 		return nil
 	}
 	type row struct {
+		CaseID      *int64  `json:"case_id"`
 		TicketID    int64   `json:"ticket_id"`
 		Field       string  `json:"field"`
 		BaseValue   *string `json:"base_value"`
@@ -334,24 +350,20 @@ func (p *PageTx) RecordConflicts(caseID int64, cs []Conflict) error {
 	}
 	rows := make([]row, len(cs))
 	for i, c := range cs {
-		rows[i] = row{TicketID: c.TicketID, Field: c.Field, BaseValue: c.BaseValue, LocalValue: c.LocalValue,
-			RemoteValue: c.RemoteValue, Winner: c.Winner}
+		rows[i] = row{CaseID: c.CaseID, TicketID: c.TicketID, Field: c.Field, BaseValue: c.BaseValue,
+			LocalValue: c.LocalValue, RemoteValue: c.RemoteValue, Winner: c.Winner}
 	}
 	doc, err := json.Marshal(rows)
 	if err != nil {
 		return fmt.Errorf("encode conflicts: %w", err)
 	}
-	var cid *int64
-	if caseID > 0 {
-		cid = &caseID
-	}
 	if _, err := p.tx.ExecContext(p.ctx, `INSERT INTO conflicts (integration_id, case_id, ticket_id, field, base_value,
 		local_value, remote_value, winner)
-		SELECT $1, $2, x.ticket_id, x.field, x.base_value, x.local_value, x.remote_value, x.winner
-		FROM ROWS FROM (jsonb_to_recordset($3::jsonb) AS (ticket_id bigint, field text, base_value text,
+		SELECT $1, x.case_id, x.ticket_id, x.field, x.base_value, x.local_value, x.remote_value, x.winner
+		FROM ROWS FROM (jsonb_to_recordset($2::jsonb) AS (case_id bigint, ticket_id bigint, field text, base_value text,
 			local_value text, remote_value text, winner text))
-			WITH ORDINALITY AS x(ticket_id, field, base_value, local_value, remote_value, winner, n)
-		ORDER BY x.n`, p.IntegrationID, cid, doc); err != nil {
+			WITH ORDINALITY AS x(case_id, ticket_id, field, base_value, local_value, remote_value, winner, n)
+		ORDER BY x.n`, p.IntegrationID, doc); err != nil {
 		return fmt.Errorf("record %d conflicts: %w", len(rows), err)
 	}
 	return nil

@@ -143,7 +143,9 @@ func (a *Activities) applyTickets(ptx *store.PageTx, in *store.Integration, dir 
 
 // ticketWrites are the rows a ticket page writes, translated ticket by ticket.
 type ticketWrites struct {
-	rows                   []store.TicketRow
+	rows []store.TicketRow
+	// fresh[i] says rows[i] is a ticket not mirrored yet: those rows are COPYed, the others upserted.
+	fresh                  []bool
 	newCases, changedCases []store.CaseRow
 	conflicts              []store.Conflict
 }
@@ -172,6 +174,7 @@ func (a *Activities) translateTickets(integration string, tickets []zendesk.Tick
 		}
 		w.conflicts = append(w.conflicts, tr.Conflicts...)
 		w.rows = append(w.rows, tr.Ticket)
+		w.fresh = append(w.fresh, existing[t.ID] == nil)
 	}
 	return w, nil
 }
@@ -200,13 +203,22 @@ func (w *ticketWrites) write(ptx *store.PageTx) (int64, error) {
 	if err := ptx.SetCaseAttributes(w.attributes(ids2cases)); err != nil {
 		return 0, err
 	}
-	if err := ptx.UpsertTickets(w.rows); err != nil {
+	var fresh, known []store.TicketRow
+	for i := range w.rows {
+		if w.fresh[i] {
+			fresh = append(fresh, w.rows[i])
+		} else {
+			known = append(known, w.rows[i])
+		}
+	}
+	if err := ptx.InsertNewTickets(fresh); err != nil {
 		return 0, err
 	}
-	for _, c := range w.conflicts {
-		if err := ptx.RecordConflicts(*c.CaseID, []store.Conflict{c}); err != nil {
-			return 0, err
-		}
+	if err := ptx.UpsertTickets(known); err != nil {
+		return 0, err
+	}
+	if err := ptx.RecordCaseConflicts(w.conflicts); err != nil {
+		return 0, err
 	}
 	return int64(len(ids2cases)), nil
 }
