@@ -14,7 +14,8 @@ func (a *app) integrationWebhookCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "webhook NAME --url URL | --remove",
 		Short: "Turn Zendesk webhooks on (changes reach the CRM within seconds) or off",
-		Long: "With --url, creates (or updates) a webhook in Zendesk that calls URL/webhooks/zendesk/<integration id>,\n" +
+		Long: "Turn Zendesk webhooks on (changes reach the CRM within seconds) or off.\n\n" +
+			"With --url, creates (or updates) a webhook in Zendesk that calls URL/webhooks/zendesk/<integration id>,\n" +
 			"and the trigger that fires it on every ticket create and update; reads the webhook's signing secret and\n" +
 			"stores it sealed. URL is the public https address of the worker's receiver (WEBHOOK_ADDR), usually a\n" +
 			"TLS-terminating proxy. Run it again after resetting the secret in Zendesk. --remove deletes both in\n" +
