@@ -46,8 +46,8 @@ func (p *PageTx) KnownComments(ids []int64) (map[int64]bool, error) {
 		return out, nil
 	}
 	var known []int64
-	if err := p.tx.SelectContext(p.ctx, &known, `SELECT zendesk_id FROM zd_comments WHERE integration_id=$1
-		AND zendesk_id = ANY($2)`, p.IntegrationID, int64Array(ids)); err != nil {
+	if err := p.tx.SelectContext(p.ctx, &known, `SELECT c.zendesk_id FROM `+byKeys("zd_comments", "c"),
+		p.IntegrationID, int64Array(ids)); err != nil {
 		return nil, fmt.Errorf("known comments: %w", err)
 	}
 	for _, id := range known {
