@@ -174,9 +174,25 @@ func (a *Activities) stageComments(ctx context.Context, c *zendesk.Client, in *s
 		}
 		sc.Comments = append(sc.Comments, row)
 	}
-	known, err := a.Store.KnownUsers(ctx, in.ID, authors)
+	users, err := a.newAuthors(ctx, c, in.ID, authors)
 	if err != nil {
-		return sc, err
+		return sc, a.Classify(ctx, in, "fetch comment authors", err)
+	}
+	if len(users) > 0 {
+		var ubad []stagedBad
+		sc.Users, ubad = stageUsers(users)
+		sc.Bad = append(sc.Bad, ubad...)
+	}
+	return sc, nil
+}
+
+// newAuthors reads from Zendesk the comment authors the mirror does not hold yet (one show_many request), none
+// when it holds them all.
+func (a *Activities) newAuthors(ctx context.Context, c *zendesk.Client, integrationID int64,
+	authors []int64) ([]zendesk.User, error) {
+	known, err := a.Store.KnownUsers(ctx, integrationID, authors)
+	if err != nil {
+		return nil, err
 	}
 	var missing []int64
 	for _, id := range authors {
@@ -184,16 +200,10 @@ func (a *Activities) stageComments(ctx context.Context, c *zendesk.Client, in *s
 			missing = append(missing, id)
 		}
 	}
-	if len(missing) > 0 {
-		users, err := c.ShowManyUsers(ctx, missing)
-		if err != nil {
-			return sc, a.Classify(ctx, in, "fetch comment authors", err)
-		}
-		var ubad []stagedBad
-		sc.Users, ubad = stageUsers(users)
-		sc.Bad = append(sc.Bad, ubad...)
+	if len(missing) == 0 {
+		return nil, nil
 	}
-	return sc, nil
+	return c.ShowManyUsers(ctx, missing)
 }
 
 // exportLag is the last minute Zendesk leaves out of incremental exports; the client clamps start times to it.

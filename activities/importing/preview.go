@@ -123,21 +123,11 @@ func (a *Activities) PreviewCommentPage(ctx context.Context, c *zendesk.Client, 
 		}
 		out.Comments = append(out.Comments, row)
 	}
-	known, err := a.Store.KnownUsers(ctx, in.ID, authors)
+	users, err := a.newAuthors(ctx, c, in.ID, authors)
 	if err != nil {
-		return out, err
+		return out, fmt.Errorf("read comment authors: %w", err)
 	}
-	var missing []int64
-	for _, id := range authors {
-		if !known[id] {
-			missing = append(missing, id)
-		}
-	}
-	if len(missing) > 0 {
-		users, err := c.ShowManyUsers(ctx, missing)
-		if err != nil {
-			return out, fmt.Errorf("read comment authors: %w", err)
-		}
+	if len(users) > 0 {
 		su, bad := stageUsers(users)
 		out.Authors, out.Bad = stagedUsers(su), out.Bad+len(bad)
 	}
