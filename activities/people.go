@@ -39,7 +39,55 @@ func NewPeople(ptx *store.PageTx, in *store.Integration, dir *mapping.Directory)
 	return &People{ptx: ptx, in: in, dir: dir, parties: map[int64]*mapping.Party{}}
 }
 
+// Upsert mirrors the users a page side-loaded and resolves each to its CRM person. A user mirrored already and
+// unchanged since (the same fields and Zendesk updated_at, resolving to the same CRM user and contact) is resolved
+// from its mirror row and not written again: on a first sync most of a ticket page's users were side-loaded by
+// earlier pages, and looking up their contacts and upserting their rows again was a third of the page's time at
+// 100,000 tickets. The others are written as before, the new ones straight into the mirror.
 func (p *People) Upsert(users []zendesk.User) error {
+	ids := make([]int64, len(users))
+	for i := range users {
+		ids[i] = users[i].ID
+	}
+	known, err := p.ptx.Users(ids)
+	if err != nil {
+		return err
+	}
+	changed := make([]zendesk.User, 0, len(users))
+	for _, u := range users {
+		if k, ok := known[u.ID]; ok && p.resolveUnchanged(u, k) {
+			continue
+		}
+		changed = append(changed, u)
+	}
+	return p.write(changed, known)
+}
+
+// resolveUnchanged resolves u from its mirror row k when nothing the mirror holds of it would change, and says so.
+func (p *People) resolveUnchanged(u zendesk.User, k store.ZUser) bool {
+	if u.Name != k.Name || !sameString(u.Email, k.Email) || !sameString(nullable(u.Role), k.Role) ||
+		!sameString(u.Phone, k.Phone) || u.Active != k.Active || !sameTime(TimePtr(u.UpdatedAt), k.OriginUpdatedAt) {
+		return false
+	}
+	email := Deref(u.Email)
+	var contactID int64
+	if u.Role == mapping.RoleEndUser {
+		if k.ContactID == nil && mapping.NormalizeEmail(email) != "" {
+			return false // its contact is still to be found or made
+		}
+		contactID = ZeroIfNil(k.ContactID)
+	}
+	party := mapping.ResolveParty(u.ID, u.Role, email, contactID, p.dir)
+	if ZeroIfNil(k.CRMUserID) != party.CRMUserID || ZeroIfNil(k.ContactID) != party.ContactID {
+		return false // e.g. a CRM user with its email was added since
+	}
+	p.parties[u.ID] = &party
+	return true
+}
+
+// write finds or makes the contacts of users (end-users with an email), resolves them and writes their mirror rows:
+// those known holds are updated, the others inserted.
+func (p *People) write(users []zendesk.User, known map[int64]store.ZUser) error {
 	var emails []string
 	for _, u := range users {
 		if !mapping.IsAgent(u.Role) && u.Email != nil {
@@ -100,8 +148,23 @@ func (p *People) Upsert(users []zendesk.User) error {
 			Phone: u.Phone, Active: u.Active, CRMUserID: NonZero(party.CRMUserID), ContactID: NonZero(party.ContactID),
 			OriginCreatedAt: TimePtr(created), OriginUpdatedAt: TimePtr(updated), Raw: u.Raw})
 	}
-	return p.ptx.UpsertUsers(dedupeUsers(rows))
+	var fresh, update []store.ZUser
+	for _, r := range dedupeUsers(rows) {
+		if _, ok := known[r.ZendeskID]; ok {
+			update = append(update, r)
+		} else {
+			fresh = append(fresh, r)
+		}
+	}
+	if err := p.ptx.InsertNewUsers(fresh); err != nil {
+		return err
+	}
+	return p.ptx.UpsertUsers(update)
 }
+
+func sameString(a, b *string) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
+
+func sameTime(a, b *time.Time) bool { return (a == nil) == (b == nil) && (a == nil || a.Equal(*b)) }
 
 // Load resolves users mirrored by earlier pages that this page references but did not side-load.
 func (p *People) Load(ids []int64) error {

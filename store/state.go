@@ -237,7 +237,7 @@ func (s *Store) KnownUsers(ctx context.Context, integrationID int64, ids []int64
 		return out, nil
 	}
 	var known []int64
-	if err := s.DB.SelectContext(ctx, &known, `SELECT zendesk_id FROM zd_users WHERE integration_id=$1 AND zendesk_id = ANY($2)`,
+	if err := s.DB.SelectContext(ctx, &known, `SELECT u.zendesk_id FROM `+byKeys("zd_users", "u"),
 		integrationID, int64Array(ids)); err != nil {
 		return nil, fmt.Errorf("known users: %w", err)
 	}

@@ -127,7 +127,7 @@ type ZUser struct {
 	Raw             json.RawMessage `json:"raw" db:"raw"`
 }
 
-// Users loads the mirrored users with the given Zendesk ids.
+// Users loads the mirrored users with the given Zendesk ids, without their raw payloads.
 func (p *PageTx) Users(ids []int64) (map[int64]ZUser, error) {
 	out := make(map[int64]ZUser, len(ids))
 	if len(ids) == 0 {
@@ -135,7 +135,7 @@ func (p *PageTx) Users(ids []int64) (map[int64]ZUser, error) {
 	}
 	var rows []ZUser
 	err := p.tx.SelectContext(p.ctx, &rows, `SELECT u.zendesk_id, u.name, u.email, u.role, u.phone, u.active, u.crm_user_id,
-		u.contact_id, u.origin_created_at, u.origin_updated_at, u.raw FROM `+byKeys("zd_users", "u"),
+		u.contact_id, u.origin_created_at, u.origin_updated_at FROM `+byKeys("zd_users", "u"),
 		p.IntegrationID, int64Array(ids))
 	if err != nil {
 		return nil, fmt.Errorf("load users: %w", err)
@@ -174,6 +174,28 @@ func (p *PageTx) UpsertUsers(users []ZUser) error {
 		return fmt.Errorf("upsert users: %w", err)
 	}
 	return nil
+}
+
+// InsertNewUsers writes the mirror rows of users not mirrored yet (the page's read of its users found none of them)
+// with one COPY. When a row was written meanwhile by another writer, the COPY fails on it and the rows are
+// upserted instead.
+func (p *PageTx) InsertNewUsers(users []ZUser) error {
+	if len(users) == 0 {
+		return nil
+	}
+	return p.orElse(func() error {
+		err := p.copyRows("zd_users", []string{"integration_id", "zendesk_id", "name", "email", "role", "phone",
+			"active", "crm_user_id", "contact_id", "origin_created_at", "origin_updated_at", "raw"}, len(users),
+			func(i int) []any {
+				u := &users[i]
+				return []any{p.IntegrationID, u.ZendeskID, u.Name, u.Email, u.Role, u.Phone, u.Active, u.CRMUserID,
+					u.ContactID, u.OriginCreatedAt, u.OriginUpdatedAt, text(u.Raw)}
+			})
+		if err != nil {
+			return fmt.Errorf("insert new users: %w", err)
+		}
+		return nil
+	}, func() error { return p.UpsertUsers(users) })
 }
 
 // NewContact is a contact to create for an end-user.
