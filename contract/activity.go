@@ -74,6 +74,10 @@ type PageRef struct {
 	IntegrationID int64
 	Generation    int
 	From          string
+	// After is, for an apply scheduled while the page before it may still be applying (a pipelined stream), where
+	// that page starts ("" is a position too: the start of the ticket stream): the apply waits for it rather than
+	// taking the page for stale. Nil for a page with none before it in flight.
+	After *string `json:",omitempty"`
 }
 
 // FetchResult is what a fetch tells the workflow: where the next page starts and whether the stream ended.

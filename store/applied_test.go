@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -69,4 +71,59 @@ func TestRetriedApplyReturnsTheCountersOfThePageItApplied(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.DB.GetContext(ctx, &n, `SELECT count(*) FROM applied_pages WHERE integration_id=$1`, id))
 	require.Equal(t, 0, n)
+}
+
+// A page applied while the page before it is still applying (a pipelined stream) waits for it on the sync-state lock
+// and then applies; when it comes first it gives way (ErrPageNotNext) and leaves its staged page for its retry,
+// rather than taking it for stale. The start of the ticket stream ("") is a page before like any other.
+func TestAPageAppliedAfterThePageBeforeWaitsForIt(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	uid, _ := s.AddCRMUser(ctx, "o@example.com", "O")
+	id, err := s.CreateIntegration(ctx, &Integration{Name: "x", URL: "u", Email: "e", TokenEnc: []byte{1},
+		OwnerUserID: uid, Priority: "remote", IntervalSeconds: 60})
+	require.NoError(t, err)
+	for _, p := range []Page{{FromPos: "", NextPos: "c1"}, {FromPos: "c1", NextPos: "c2"}} {
+		p.IntegrationID, p.Kind, p.Body = id, KindTickets, []byte("{}")
+		require.NoError(t, s.StagePage(ctx, &p))
+	}
+	var mu sync.Mutex
+	var order []string
+	apply := func(name string, hold <-chan struct{}) func(p *PageTx, page *Page) (Counters, error) {
+		return func(p *PageTx, page *Page) (Counters, error) {
+			if hold != nil {
+				<-hold
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			order = append(order, name)
+			return Counters{Tickets: 1}, nil
+		}
+	}
+	start := ""
+	// The second page first: the stream still stands at the first.
+	_, err = s.ApplyPageAfter(ctx, id, KindTickets, 0, "c1", &start, apply("second", nil))
+	require.ErrorIs(t, err, ErrPageNotNext)
+
+	// The first page holds the lock while the second waits for it, then the second applies.
+	hold := make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		_, err := s.ApplyPageAfter(ctx, id, KindTickets, 0, "", nil, apply("first", hold))
+		first <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // the first has the lock
+	second := make(chan error, 1)
+	go func() {
+		_, err := s.ApplyPageAfter(ctx, id, KindTickets, 0, "c1", &start, apply("second", nil))
+		second <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	close(hold)
+	require.NoError(t, <-first)
+	require.NoError(t, <-second)
+	require.Equal(t, []string{"first", "second"}, order)
+	st, err := s.SyncState(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, "c2", st.TicketCursor)
 }

@@ -24,6 +24,9 @@ var ErrStalePage = errors.New("stale page")
 // PostgreSQL crash or failover empties it. The caller fetches the page again from Zendesk and applies it.
 var ErrPageMissing = errors.New("staged page missing")
 
+// ErrPageNotNext says a page's apply came before the apply of the page before it had committed (ApplyPageAfter).
+var ErrPageNotNext = errors.New("the page before is not applied yet")
+
 // Counters are what one applied page added to the sync's progress: the apply activities' result, defined in
 // package contract because its JSON is part of workflow history.
 type Counters = contract.PageCounters
@@ -57,6 +60,14 @@ func (st *SyncState) Position(kind string) string {
 // counters that page added, so the caller counts it once rather than never.
 func (s *Store) ApplyPage(ctx context.Context, integrationID int64, kind string, gen int, from string,
 	fn func(ptx *PageTx, page *Page) (Counters, error)) (Counters, error) {
+	return s.ApplyPageAfter(ctx, integrationID, kind, gen, from, nil, fn)
+}
+
+// ApplyPageAfter is ApplyPage for a page whose apply may start while the page before it (from after) is still
+// being applied (nil: none is): it waits for that one's transaction on the sync-state lock, and if it gets the lock
+// first (the stream still stands at after) it gives it up with ErrPageNotNext, to be tried again.
+func (s *Store) ApplyPageAfter(ctx context.Context, integrationID int64, kind string, gen int, from string, after *string,
+	fn func(ptx *PageTx, page *Page) (Counters, error)) (Counters, error) {
 	var out Counters
 	err := s.inSourceTx(ctx, SourceImport, "", func(tx *sqlxTx) error {
 		st, err := lockState(ctx, tx, integrationID)
@@ -65,6 +76,10 @@ func (s *Store) ApplyPage(ctx context.Context, integrationID int64, kind string,
 		}
 		if st.Generation != gen {
 			return fmt.Errorf("%s page of generation %d, sync is at %d: %w", kind, gen, st.Generation, ErrStalePage)
+		}
+		if after != nil && *after != from && st.Position(kind) == *after {
+			return fmt.Errorf("%s page from %q: the page before it (from %q) is not applied yet: %w", kind, from,
+				*after, ErrPageNotNext)
 		}
 		page, err := s.StagedPage(ctx, tx, integrationID, kind, gen, from)
 		if errors.Is(err, ErrNotFound) && st.Position(kind) != from {

@@ -255,6 +255,13 @@ func (f *fakeZendesk) fetch(name, kind string, ref contract.PageRef) (contract.F
 func (f *fakeZendesk) apply(name, kind string, ref contract.PageRef) (store.Counters, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	// An apply scheduled while the page before it is applying waits for it, as store.ApplyPageAfter makes it do.
+	for deadline := time.Now().Add(5 * time.Second); ref.After != nil && *ref.After != ref.From &&
+		f.streams[kind].cursor == *ref.After && ref.Generation == f.gen && time.Now().Before(deadline); {
+		f.mu.Unlock()
+		time.Sleep(time.Millisecond)
+		f.mu.Lock()
+	}
 	f.record(fakeCall{Name: name, Ref: ref})
 	if f.fail != nil {
 		if err := f.fail(name, ref); err != nil {

@@ -43,6 +43,9 @@ const (
 	// versionWebhookTickets: tickets named by webhook calls (SignalTicketsChanged) wake the waiting workflow, which
 	// fetches and applies just those (ActivityApplyChangedTickets) and goes on waiting for the pass due.
 	versionWebhookTickets = "webhook-tickets"
+	// versionPipelinedApply: a page's apply is scheduled as soon as it is fetched, while the page before it may
+	// still be applying (pipelined).
+	versionPipelinedApply = "pipelined-apply"
 )
 
 // IntegrationWorkflow is the entity workflow of one integration: first sync, then incremental syncs on a durable
@@ -676,10 +679,10 @@ func (w *runner) midPassDue() bool {
 // grown enough, it stops between two pages (no activity in flight) and hands the pass to the next run.
 func (w *runner) stream(kind string, from string, did *contract.Counters) error {
 	ctx, st := w.ctx, w.st
-	fetch, apply := contract.ActivityFetchTicketPage, contract.ActivityApplyTicketPage
-	if kind == contract.KindComments {
-		fetch, apply = contract.ActivityFetchCommentPage, contract.ActivityApplyCommentPage
+	if workflow.GetVersion(ctx, versionPipelinedApply, workflow.DefaultVersion, 1) >= 1 {
+		return w.pipelined(kind, from, did)
 	}
+	fetch, apply := pageActivities(kind)
 	ref := contract.PageRef{IntegrationID: w.in.IntegrationID, Generation: st.Generation, From: from}
 	pending := workflow.ExecuteActivity(w.pageCtx(kind+" page", did.Pages), fetch, ref)
 	for {
@@ -693,15 +696,9 @@ func (w *runner) stream(kind string, from string, did *contract.Counters) error 
 		if !fr.EndOfStream && !stop {
 			pending = workflow.ExecuteActivity(w.pageCtx(kind+" page", did.Pages), fetch, next)
 		}
-		var c contract.PageCounters
-		if err := applied.Get(ctx, &c); err != nil {
+		if err := w.applied(ctx, applied, did); err != nil {
 			return err
 		}
-		w.pagesThisRun++
-		got := c.Counters()
-		did.Add(got)
-		st.Totals.Add(got)
-		w.showDetails()
 		if fr.EndOfStream {
 			return nil
 		}

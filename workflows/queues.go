@@ -34,7 +34,12 @@ func (w *runner) queueVersion() workflow.Version {
 // pageCtx is the activity context of a page activity (fetch or apply) of a pass that has applied passPages pages:
 // bulk work (a first sync, or a long pass) goes to the bulk queue, the rest to the workflow's own queue.
 func (w *runner) pageCtx(summary string, passPages int64) workflow.Context {
-	ctx := w.long(summary)
+	return w.pageCtxIn(w.ctx, summary, passPages)
+}
+
+// pageCtxIn is pageCtx derived from parent (e.g. a context the stream cancels).
+func (w *runner) pageCtxIn(parent workflow.Context, summary string, passPages int64) workflow.Context {
+	ctx := w.longCtx(parent, summary)
 	if w.queueVersion() == workflow.DefaultVersion || (w.st.FirstSyncDone && passPages < bulkAfterPages) {
 		return ctx
 	}

@@ -69,3 +69,49 @@ func TestFirstSyncAndLongPassPagesRunOnTheBulkQueue(t *testing.T) {
 		}
 	}
 }
+
+// A page's apply is scheduled as soon as the page is fetched, while the apply of the page before it still runs
+// (versionPipelinedApply): it names where that page starts (After) and waits for it. Applies slower than fetches
+// then follow each other without a workflow task in between, and every page is applied once, in order.
+func TestPageAppliesArePipelined(t *testing.T) {
+	f := newFake(4, 3)
+	f.delays["ApplyTicketPage"] = 10 * time.Second
+	f.delays["FetchTicketPage"] = time.Second
+	h := newHarness(t, f)
+	var mu sync.Mutex
+	var events []string // "start <from>" and "done <from>" of the ticket page applies, in order
+	h.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
+		if info.ActivityType.Name != contract.ActivityApplyTicketPage {
+			return
+		}
+		var ref contract.PageRef
+		require.NoError(t, args.Get(&ref))
+		mu.Lock()
+		defer mu.Unlock()
+		events = append(events, "start "+ref.From)
+	})
+	h.env.SetOnActivityCompletedListener(func(info *activity.Info, _ converter.EncodedValue, _ error) {
+		if info.ActivityType.Name != contract.ActivityApplyTicketPage {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		events = append(events, "done")
+	})
+	done := h.progressAt(2 * time.Minute)
+	h.signalAt(3*time.Minute, contract.SignalDeactivate)
+	h.runFresh()
+
+	assert.Equal(t, 4*ticketsPer, done.Counters.TicketsSynced, "every ticket page applied once")
+	assert.Equal(t, 3*commentsPer, done.Counters.CommentsSynced)
+	assert.Equal(t, []string{"", "t1", "t2", "t3"}, f.froms(contract.ActivityApplyTicketPage))
+	applies := f.callsTo(contract.ActivityApplyTicketPage)
+	assert.Nil(t, applies[0].Ref.After, "the first page has none before it")
+	for i := 1; i < len(applies); i++ {
+		require.NotNil(t, applies[i].Ref.After)
+		assert.Equal(t, applies[i-1].Ref.From, *applies[i].Ref.After)
+	}
+	// The second apply starts before the first is done: pipelined, not one after the other.
+	require.GreaterOrEqual(t, len(events), 3)
+	assert.Equal(t, []string{"start ", "start t1"}, events[:2], "events: %v", events)
+}

@@ -31,6 +31,25 @@ func (a *Activities) ApplyTicketPage(ctx context.Context, ref contract.PageRef) 
 	})
 }
 
+// applyAfter applies the page ref names (store.ApplyPageAfter). When its apply came first, before the apply of the
+// page before it committed (a pipelined stream schedules both at once), it waits for that one here, a little at a
+// time, and only after a few seconds (that apply failing and retrying) gives up for the activity to be retried.
+func (a *Activities) applyAfter(ctx context.Context, integrationID int64, kind string, ref contract.PageRef,
+	apply func(ptx *store.PageTx, page *store.Page) (store.Counters, error)) (store.Counters, error) {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := a.Store.ApplyPageAfter(ctx, integrationID, kind, ref.Generation, ref.From, ref.After, apply)
+		if !errors.Is(err, store.ErrPageNotNext) || time.Now().After(deadline) {
+			return c, err
+		}
+		select {
+		case <-ctx.Done():
+			return c, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
 // applyStaged applies one staged page of either stream exactly once (store.ApplyPage) and counts it.
 func (a *Activities) applyStaged(ctx context.Context, ref contract.PageRef, kind string,
 	fn func(ptx *store.PageTx, in *store.Integration, dir *mapping.Directory, body []byte) (store.Counters, error)) (store.Counters, error) {
@@ -56,7 +75,7 @@ func (a *Activities) applyStaged(ctx context.Context, ref contract.PageRef, kind
 		})
 		return c, err
 	}
-	c, err := a.Store.ApplyPage(ctx, in.ID, kind, ref.Generation, ref.From, apply)
+	c, err := a.applyAfter(ctx, in.ID, kind, ref, apply)
 	if errors.Is(err, store.ErrPageMissing) || errors.Is(err, errStagedFormat) {
 		// (A page staged in another format, by an older worker, is fetched again the same way.)
 		// The page was fetched, but its staged copy is gone while the stream still stands at its start:
