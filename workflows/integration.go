@@ -43,6 +43,11 @@ const (
 	// versionWebhookTickets: tickets named by webhook calls (SignalTicketsChanged) wake the waiting workflow, which
 	// fetches and applies just those (ActivityApplyChangedTickets) and goes on waiting for the pass due.
 	versionWebhookTickets = "webhook-tickets"
+	// versionLeanPass: a pass's first fetch opens it and reads where the streams stand (no SyncPosition), a page
+	// that holds no records is applied by its fetch (no apply activity), and when such a page ends the pass's last
+	// stream, its fetch also records the end of the pass (no EndSync): a pass that finds nothing is one fetch per
+	// stream.
+	versionLeanPass = "lean-pass"
 )
 
 // IntegrationWorkflow is the entity workflow of one integration: first sync, then incremental syncs on a durable
@@ -601,23 +606,23 @@ func (w *runner) pass() passOutcome {
 	} else {
 		w.setPhase(contract.PhaseIncremental)
 	}
-	var did contract.Counters
+	p := &passRun{}
 	tickets := true
 	if resume != nil {
-		did = resume.Did
+		p.did = resume.Did
 		tickets = resume.Stream != contract.KindComments
 	}
-	var pos contract.Position
-	err := workflow.ExecuteActivity(w.short(), contract.ActivitySyncPosition, w.ref()).Get(ctx, &pos)
-	if err == nil {
-		st.Generation = pos.Generation
-		if tickets {
-			err = w.stream(contract.KindTickets, pos.TicketCursor, &did)
-		}
+	var err error
+	if p.lean = workflow.GetVersion(ctx, versionLeanPass, workflow.DefaultVersion, 1) >= 1; !p.lean {
+		err = w.syncPosition(p)
+	}
+	if err == nil && tickets {
+		err = w.stream(contract.KindTickets, p)
 	}
 	if err == nil {
-		err = w.stream(contract.KindComments, pos.EventsFrom, &did)
+		err = w.stream(contract.KindComments, p)
 	}
+	did := p.did
 	var ho *handOff
 	if errors.As(err, &ho) {
 		// InPass stays set: sync-now requests the next run receives wait for the pass after this one.
@@ -630,7 +635,7 @@ func (w *runner) pass() passOutcome {
 	if err == nil && w.settings.TwoWay {
 		did.Pushed, err = w.push()
 	}
-	if err == nil {
+	if err == nil && !p.ended {
 		err = workflow.ExecuteActivity(w.short(), contract.ActivityEndSync, contract.EndSyncInput{
 			IntegrationID: w.in.IntegrationID, FirstSyncDone: true}).Get(ctx, nil)
 	}
@@ -671,38 +676,100 @@ func (w *runner) midPassDue() bool {
 		info.GetCurrentHistoryLength() >= maxEventsPerRun
 }
 
+// passRun is what one pass knows as it goes: how it reads its pages, where the streams stood when it began, what
+// it did so far and whether its end is recorded already.
+type passRun struct {
+	// lean is the pass's versionLeanPass: the first fetch reads the position, fetches apply empty pages, and the
+	// last one may end the pass.
+	lean bool
+	// pos is where the streams stood when the pass began: from SyncPosition, or (lean) from the first fetch; nil
+	// until then.
+	pos *contract.Position
+	did contract.Counters
+	// ended: the last fetch recorded the end of the pass (contract.FetchResult.PassEnded), so no EndSync follows.
+	ended bool
+}
+
+// syncPosition opens the pass and reads where the streams stand (SyncPosition), for a pass whose fetches do not.
+func (w *runner) syncPosition(p *passRun) error {
+	var pos contract.Position
+	if err := workflow.ExecuteActivity(w.short(), contract.ActivitySyncPosition, w.ref()).Get(w.ctx, &pos); err != nil {
+		return err
+	}
+	p.pos, w.st.Generation = &pos, pos.Generation
+	return nil
+}
+
+// firstRef is the reference of a stream's first fetch. A lean pass asks its fetches to apply empty pages, its first
+// to open the pass and read where the streams stand, and the fetches of its last stream (comments, with no push
+// after it) to end the pass when they apply its last page.
+func (w *runner) firstRef(kind string, p *passRun) contract.PageRef {
+	ref := contract.PageRef{IntegrationID: w.in.IntegrationID}
+	if p.pos != nil {
+		ref.Generation, ref.From = w.st.Generation, p.pos.From(kind)
+	}
+	if p.lean {
+		ref.StartPass = p.pos == nil
+		ref.ApplyEmpty = true
+		ref.EndPass = kind == contract.KindComments && !w.settings.TwoWay
+	}
+	return ref
+}
+
 // stream pages one stream to its end. The next page is fetched while the current one is applied: fetching needs
-// only the previous page's end, and applying is ordered by the position check in PostgreSQL. When the run has
-// grown enough, it stops between two pages (no activity in flight) and hands the pass to the next run.
-func (w *runner) stream(kind string, from string, did *contract.Counters) error {
+// only the previous page's end, and applying is ordered by the position check in PostgreSQL. A page its fetch
+// applied (an empty one, lean pass) needs no apply. When the run has grown enough, it stops between two pages (no
+// activity in flight) and hands the pass to the next run.
+func (w *runner) stream(kind string, p *passRun) error {
 	ctx, st := w.ctx, w.st
 	fetch, apply := contract.ActivityFetchTicketPage, contract.ActivityApplyTicketPage
 	if kind == contract.KindComments {
 		fetch, apply = contract.ActivityFetchCommentPage, contract.ActivityApplyCommentPage
 	}
-	ref := contract.PageRef{IntegrationID: w.in.IntegrationID, Generation: st.Generation, From: from}
-	pending := workflow.ExecuteActivity(w.pageCtx(kind+" page", did.Pages), fetch, ref)
+	ref := w.firstRef(kind, p)
+	pending := workflow.ExecuteActivity(w.pageCtx(kind+" page", p.did.Pages), fetch, ref)
 	for {
 		var fr contract.FetchResult
 		if err := pending.Get(ctx, &fr); err != nil {
 			return err
 		}
-		applied := workflow.ExecuteActivity(w.pageCtx("apply "+kind, did.Pages), apply, ref)
-		next := contract.PageRef{IntegrationID: ref.IntegrationID, Generation: ref.Generation, From: fr.Next}
+		if ref.StartPass && fr.Position == nil {
+			// A worker that predates StartPass ran the fetch, from nowhere in particular (its page is never
+			// applied): read the position as before, and fetch from there.
+			if err := w.syncPosition(p); err != nil {
+				return err
+			}
+			ref = w.firstRef(kind, p)
+			pending = workflow.ExecuteActivity(w.pageCtx(kind+" page", p.did.Pages), fetch, ref)
+			continue
+		}
+		if ref.StartPass {
+			p.pos, st.Generation = fr.Position, fr.Position.Generation
+			ref.StartPass, ref.Generation, ref.From = false, fr.Position.Generation, fr.Position.From(kind)
+		}
+		var applied workflow.Future
+		if fr.Applied == nil {
+			applied = workflow.ExecuteActivity(w.pageCtx("apply "+kind, p.did.Pages), apply, ref.Page())
+		}
+		next := ref
+		next.From = fr.Next
 		stop := !fr.EndOfStream && w.midPassDue()
 		if !fr.EndOfStream && !stop {
-			pending = workflow.ExecuteActivity(w.pageCtx(kind+" page", did.Pages), fetch, next)
+			pending = workflow.ExecuteActivity(w.pageCtx(kind+" page", p.did.Pages), fetch, next)
 		}
 		var c contract.PageCounters
-		if err := applied.Get(ctx, &c); err != nil {
+		if applied == nil {
+			c = *fr.Applied
+		} else if err := applied.Get(ctx, &c); err != nil {
 			return err
 		}
 		w.pagesThisRun++
 		got := c.Counters()
-		did.Add(got)
+		p.did.Add(got)
 		st.Totals.Add(got)
 		w.showDetails()
 		if fr.EndOfStream {
+			p.ended = fr.PassEnded
 			return nil
 		}
 		if stop {

@@ -33,12 +33,14 @@ func (a *Activities) connect(ctx context.Context, integrationID int64) (*store.I
 }
 
 // FetchTicketPage reads one page of the incremental ticket export (users side-loaded) from ref.From, and stages
-// it. Retrying it re-fetches and replaces the staged page, so it is idempotent.
+// it. Retrying it re-fetches and replaces the staged page, so it is idempotent. A page with nothing to write is
+// applied here instead when the workflow asks (ref.ApplyEmpty; see land).
 func (a *Activities) FetchTicketPage(ctx context.Context, ref contract.PageRef) (contract.FetchResult, error) {
-	in, c, err := a.connect(ctx, ref.IntegrationID)
+	j, err := a.open(ctx, ref, store.KindTickets)
 	if err != nil {
 		return contract.FetchResult{}, err
 	}
+	in, c, ref := j.in, j.c, j.ref
 	stop := activities.KeepAlive(ctx)
 	defer stop()
 	var start time.Time
@@ -62,21 +64,86 @@ func (a *Activities) FetchTicketPage(ctx context.Context, ref contract.PageRef) 
 	if err != nil {
 		return contract.FetchResult{}, a.Classify(ctx, in, fmt.Sprintf("fetch tickets from cursor %q", ref.From), err)
 	}
-	body, err := encodeStaged(stageTickets(page.Tickets, page.Users, page.Bad))
-	if err != nil {
-		return contract.FetchResult{}, err
-	}
+	staged := stageTickets(page.Tickets, page.Users, page.Bad)
 	next := page.AfterCursor
 	if next == "" {
 		next = ref.From
 	}
 	// A page that does not move the cursor ends the stream for this pass instead of being fetched again.
 	endOfStream := page.EndOfStream || next == ref.From
-	if err := a.Store.StagePage(ctx, &store.Page{IntegrationID: in.ID, Kind: store.KindTickets, Generation: ref.Generation,
-		FromPos: ref.From, NextPos: next, EndOfStream: endOfStream, Body: body}); err != nil {
-		return contract.FetchResult{}, err
+	empty := len(staged.Tickets) == 0 && len(staged.Users) == 0 && len(staged.Bad) == 0
+	return a.land(ctx, j, &store.Page{IntegrationID: in.ID, Kind: store.KindTickets, Generation: ref.Generation,
+		FromPos: ref.From, NextPos: next, EndOfStream: endOfStream}, staged, empty, len(page.Tickets)+len(page.Bad))
+}
+
+// fetchJob is one fetch: the integration, its Zendesk client, the page to fetch and, for the first fetch of a pass,
+// where the streams stood when it opened the pass.
+type fetchJob struct {
+	in  *store.Integration
+	c   *zendesk.Client
+	ref contract.PageRef
+	pos *contract.Position
+}
+
+// open gets a fetch ready. The first fetch of a pass (ref.StartPass) opens the pass's record, before anything can
+// fail on Zendesk's side so that a failure is recorded against the pass, and fetches from where the stream stands
+// in PostgreSQL, in the generation it reads there: what SyncPosition did before the pass's first fetch. Retrying it
+// is harmless: an open pass stays the one going on, and the stream's position is read again.
+func (a *Activities) open(ctx context.Context, ref contract.PageRef, kind string) (*fetchJob, error) {
+	in, err := a.Store.Integration(ctx, ref.IntegrationID)
+	if err != nil {
+		return nil, err
 	}
-	return contract.FetchResult{Next: next, EndOfStream: endOfStream, Records: len(page.Tickets) + len(page.Bad)}, nil
+	j := &fetchJob{in: in, ref: ref}
+	if ref.StartPass {
+		st, err := a.Store.StartPass(ctx, in.ID)
+		if err != nil {
+			return nil, err
+		}
+		pos := activities.PositionOf(in, st)
+		j.pos = &pos
+		j.ref.Generation, j.ref.From = pos.Generation, pos.From(kind)
+	}
+	if j.c, err = a.Client(in); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// land stages a fetched page for its apply activity. A page with nothing to write (empty), when the workflow asks
+// (ApplyEmpty), is applied here instead: applying it would only move the stream's position, which ApplyEmptyPage
+// does with the same compare-and-set, so the workflow schedules no apply activity for it. When such a page ends the
+// last stream of the pass and the workflow asks (EndPass), the pass's end is recorded here too, as EndSync records
+// it. Both are idempotent: a retried fetch finds the page applied and records the end again.
+func (a *Activities) land(ctx context.Context, j *fetchJob, p *store.Page, staged any, empty bool,
+	records int) (contract.FetchResult, error) {
+	res := contract.FetchResult{Next: p.NextPos, EndOfStream: p.EndOfStream, Records: records, Position: j.pos}
+	if !empty || !j.ref.ApplyEmpty {
+		body, err := encodeStaged(staged)
+		if err != nil {
+			return contract.FetchResult{}, err
+		}
+		p.Body = body
+		return res, a.Store.StagePage(ctx, p)
+	}
+	c, at, err := a.Store.ApplyEmptyPage(ctx, p)
+	if err != nil {
+		return contract.FetchResult{}, a.Classify(ctx, j.in, "apply empty "+p.Kind+" page", err)
+	}
+	activities.ObservePage(j.in.Name, p.Kind, c)
+	res.Applied = &c
+	if at != p.NextPos {
+		// An earlier attempt applied the page, and the stream stands elsewhere than this attempt's answer ends:
+		// the workflow goes on from where it stands.
+		res.Next, res.EndOfStream = at, false
+	}
+	if res.EndOfStream && j.ref.EndPass {
+		if err := a.EndSync(ctx, contract.EndSyncInput{IntegrationID: j.in.ID, FirstSyncDone: true}); err != nil {
+			return contract.FetchResult{}, err
+		}
+		res.PassEnded = true
+	}
+	return res, nil
 }
 
 // ticketRestartTime is where the ticket stream restarts by time: the newest generated_timestamp it applied in
@@ -97,12 +164,14 @@ func (a *Activities) ticketRestartTime(ctx context.Context, in *store.Integratio
 }
 
 // FetchCommentPage reads one page of ticket events with their comments from ref.From (a Unix time), fetches the
-// comment authors not mirrored yet in one batched call, and stages both.
+// comment authors not mirrored yet in one batched call, and stages both (or, when the page holds nothing to write,
+// applies it as FetchTicketPage does).
 func (a *Activities) FetchCommentPage(ctx context.Context, ref contract.PageRef) (contract.FetchResult, error) {
-	in, c, err := a.connect(ctx, ref.IntegrationID)
+	j, err := a.open(ctx, ref, store.KindComments)
 	if err != nil {
 		return contract.FetchResult{}, err
 	}
+	in, c, ref := j.in, j.c, j.ref
 	start, err := strconv.ParseInt(ref.From, 10, 64)
 	if err != nil {
 		return contract.FetchResult{}, fmt.Errorf("comment stream position %q: %w", ref.From, err)
@@ -138,16 +207,9 @@ func (a *Activities) FetchCommentPage(ctx context.Context, ref contract.PageRef)
 	if err != nil {
 		return contract.FetchResult{}, err
 	}
-	body, err := encodeStaged(sc)
-	if err != nil {
-		return contract.FetchResult{}, err
-	}
-	nextPos := strconv.FormatInt(next, 10)
-	if err := a.Store.StagePage(ctx, &store.Page{IntegrationID: in.ID, Kind: store.KindComments, Generation: ref.Generation,
-		FromPos: ref.From, NextPos: nextPos, EndOfStream: endOfStream, Body: body}); err != nil {
-		return contract.FetchResult{}, err
-	}
-	return contract.FetchResult{Next: nextPos, EndOfStream: endOfStream, Records: len(sc.Comments)}, nil
+	empty := len(sc.Comments) == 0 && len(sc.Users) == 0 && len(sc.Bad) == 0
+	return a.land(ctx, j, &store.Page{IntegrationID: in.ID, Kind: store.KindComments, Generation: ref.Generation,
+		FromPos: ref.From, NextPos: strconv.FormatInt(next, 10), EndOfStream: endOfStream}, sc, empty, len(sc.Comments))
 }
 
 // stageComments builds the staged page of comments: each comment once, cleaned, with the authors not mirrored
