@@ -59,3 +59,28 @@ func TestReplayHistoryCoversTheLifecycle(t *testing.T) {
 	assert.Positive(t, count[enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES])
 	assert.Equal(t, 1, count[enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED])
 }
+
+// TestReplayHistoryCoversTheLeanPass checks that the lean-pass history still records what it is meant to: no
+// position read, and a pass that is two fetches back to back (the empty one).
+func TestReplayHistoryCoversTheLeanPass(t *testing.T) {
+	fh, err := os.Open(filepath.Join("testdata", "integration_history_lean_pass.json"))
+	require.NoError(t, err)
+	defer fh.Close()
+	hist, err := client.HistoryFromJSON(fh, client.HistoryJSONOptions{})
+	require.NoError(t, err)
+	var scheduled []string
+	for _, ev := range hist.Events {
+		if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil {
+			scheduled = append(scheduled, a.GetActivityType().GetName())
+		}
+	}
+	assert.NotContains(t, scheduled, contract.ActivitySyncPosition)
+	empty := false
+	for i := 0; i+2 < len(scheduled); i++ {
+		if scheduled[i] == contract.ActivityEndSync && scheduled[i+1] == contract.ActivityFetchTicketPage &&
+			scheduled[i+2] == contract.ActivityFetchCommentPage {
+			empty = true
+		}
+	}
+	assert.True(t, empty, "no empty pass in %v", scheduled)
+}
