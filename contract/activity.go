@@ -92,9 +92,13 @@ type PageRef struct {
 	// ApplyEmpty: a page that holds no records is applied by the fetch itself (FetchResult.Applied): there is
 	// nothing to stage, so the apply activity would only move the position.
 	ApplyEmpty bool `json:",omitempty"`
-	// EndPass: a page the fetch applied itself that ends the stream ends the pass too, as EndSync would
-	// (FetchResult.PassEnded). Set on the last stream of a pass with nothing after it (no push).
+	// EndPass: a comment page the fetch applied itself that ends the comment stream (the pass's last) ends the pass
+	// too, as EndSync would (FetchResult.PassEnded). Set when nothing follows the streams (no push).
 	EndPass bool `json:",omitempty"`
+	// AndComments (a StartPass fetch of the ticket stream): when the page it applied itself ends the ticket stream,
+	// nothing of the pass is in flight, so the fetch goes on with the comment stream's first page, as a
+	// FetchCommentPage with the same flags would, and returns it in FetchResult.Comments.
+	AndComments bool `json:",omitempty"`
 }
 
 // Page is the plain reference of the page a fetch fetched (the apply activity's input): the flags dropped.
@@ -115,6 +119,8 @@ type FetchResult struct {
 	Applied *PageCounters `json:",omitempty"`
 	// PassEnded: the fetch also recorded the end of the pass (PageRef.EndPass): no EndSync follows.
 	PassEnded bool `json:",omitempty"`
+	// Comments is the comment stream's first page, fetched by the same activity (PageRef.AndComments).
+	Comments *FetchResult `json:",omitempty"`
 }
 
 // PageCounters are what one applied page added to the sync's progress: the result of the apply activities. Its

@@ -64,6 +64,9 @@ type fakeCall struct {
 	Err  contract.ErrorInput
 	// Ended: a fetch that applied the last page of a pass and recorded the pass's end (PageRef.EndPass).
 	Ended bool
+	// Within: a comment fetch a ticket fetch went on with (PageRef.AndComments), in the same activity: not an
+	// activity of its own (names leaves it out), but a fetch (callsTo has it).
+	Within bool
 }
 
 func newFake(ticketPages, commentPages int) *fakeZendesk {
@@ -167,7 +170,9 @@ func (f *fakeZendesk) names() []string {
 	defer f.mu.Unlock()
 	out := make([]string, 0, len(f.calls))
 	for _, c := range f.calls {
-		out = append(out, c.Name)
+		if !c.Within {
+			out = append(out, c.Name)
+		}
 	}
 	return out
 }
@@ -256,6 +261,13 @@ func pageIndex(prefix, p string) int {
 func (f *fakeZendesk) fetch(name, kind string, ref contract.PageRef) (contract.FetchResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	call := fakeCall{Name: name}
+	defer func() { f.record(call) }()
+	return f.fetchLocked(&call, kind, ref)
+}
+
+func (f *fakeZendesk) fetchLocked(call *fakeCall, kind string, ref contract.PageRef) (contract.FetchResult, error) {
+	name := call.Name
 	legacy := f.legacyFetch
 	if legacy {
 		ref = ref.Page()
@@ -266,8 +278,7 @@ func (f *fakeZendesk) fetch(name, kind string, ref contract.PageRef) (contract.F
 			EventsFrom: f.streams[store.KindComments].cursor, Settings: f.settings}
 		ref.Generation, ref.From = pos.Generation, pos.From(kind)
 	}
-	call := fakeCall{Name: name, Ref: ref}
-	defer func() { f.record(call) }()
+	call.Ref = ref
 	if f.fail != nil {
 		if err := f.fail(name, ref); err != nil {
 			return contract.FetchResult{}, err
@@ -294,8 +305,19 @@ func (f *fakeZendesk) fetch(name, kind string, ref contract.PageRef) (contract.F
 	}
 	c := store.Counters{AlreadyApplied: s.cursor != ref.From}
 	s.cursor, res.Applied = res.Next, &c
-	if res.EndOfStream && ref.EndPass {
+	switch {
+	case !res.EndOfStream:
+	case kind == store.KindComments && ref.EndPass:
 		res.PassEnded, call.Ended = true, true
+	case kind == store.KindTickets && ref.AndComments && pos != nil:
+		within := fakeCall{Name: "FetchCommentPage", Within: true}
+		cr, err := f.fetchLocked(&within, store.KindComments, contract.PageRef{IntegrationID: ref.IntegrationID,
+			Generation: pos.Generation, From: pos.EventsFrom, ApplyEmpty: true, EndPass: ref.EndPass})
+		f.record(within)
+		if err != nil {
+			return contract.FetchResult{}, err
+		}
+		res.Comments = &cr
 	}
 	return res, nil
 }

@@ -688,6 +688,9 @@ type passRun struct {
 	did contract.Counters
 	// ended: the last fetch recorded the end of the pass (contract.FetchResult.PassEnded), so no EndSync follows.
 	ended bool
+	// comments is the comment stream's first page when the ticket stream's first fetch fetched it too
+	// (contract.PageRef.AndComments); the comment stream starts from it instead of fetching it.
+	comments *contract.FetchResult
 }
 
 // syncPosition opens the pass and reads where the streams stand (SyncPosition), for a pass whose fetches do not.
@@ -700,9 +703,10 @@ func (w *runner) syncPosition(p *passRun) error {
 	return nil
 }
 
-// firstRef is the reference of a stream's first fetch. A lean pass asks its fetches to apply empty pages, its first
-// to open the pass and read where the streams stand, and the fetches of its last stream (comments, with no push
-// after it) to end the pass when they apply its last page.
+// firstRef is the reference of a stream's first fetch. A lean pass asks its fetches to apply empty pages; its first
+// to open the pass and read where the streams stand and, when that ends the ticket stream with nothing to apply, to
+// fetch the comment stream's first page too; and the fetches of comments, with no push after them, to end the pass
+// when they apply its last page.
 func (w *runner) firstRef(kind string, p *passRun) contract.PageRef {
 	ref := contract.PageRef{IntegrationID: w.in.IntegrationID}
 	if p.pos != nil {
@@ -711,7 +715,8 @@ func (w *runner) firstRef(kind string, p *passRun) contract.PageRef {
 	if p.lean {
 		ref.StartPass = p.pos == nil
 		ref.ApplyEmpty = true
-		ref.EndPass = kind == contract.KindComments && !w.settings.TwoWay
+		ref.EndPass = !w.settings.TwoWay
+		ref.AndComments = ref.StartPass && kind == contract.KindTickets
 	}
 	return ref
 }
@@ -727,10 +732,17 @@ func (w *runner) stream(kind string, p *passRun) error {
 		fetch, apply = contract.ActivityFetchCommentPage, contract.ActivityApplyCommentPage
 	}
 	ref := w.firstRef(kind, p)
-	pending := workflow.ExecuteActivity(w.pageCtx(kind+" page", p.did.Pages), fetch, ref)
+	var pending workflow.Future
+	first := p.comments // fetched already, by the ticket stream's first fetch
+	p.comments = nil
+	if first == nil {
+		pending = workflow.ExecuteActivity(w.pageCtx(kind+" page", p.did.Pages), fetch, ref)
+	}
 	for {
 		var fr contract.FetchResult
-		if err := pending.Get(ctx, &fr); err != nil {
+		if first != nil {
+			fr, first = *first, nil
+		} else if err := pending.Get(ctx, &fr); err != nil {
 			return err
 		}
 		if ref.StartPass && fr.Position == nil {
@@ -769,7 +781,7 @@ func (w *runner) stream(kind string, p *passRun) error {
 		st.Totals.Add(got)
 		w.showDetails()
 		if fr.EndOfStream {
-			p.ended = fr.PassEnded
+			p.ended, p.comments = fr.PassEnded, fr.Comments
 			return nil
 		}
 		if stop {

@@ -595,7 +595,7 @@ func TestContinueAsNewAtCycleCapKeepsCarriedState(t *testing.T) {
 	_, in := continueAsNewInput(t, h.env.GetWorkflowError())
 	// A continued run goes straight to the incremental loop: it waits an interval and does not redo the first sync.
 	assert.Equal(t, []string{"t3"}, f.froms("FetchTicketPage"))
-	assert.Equal(t, []string{"c2"}, f.froms("FetchCommentPage"))
+	assert.Equal(t, []string{"c2"}, f.froms("FetchCommentPage"), "(within the ticket fetch: the pass found nothing)")
 	assert.WithinDuration(t, t0.Add(time.Hour), h.env.Now(), 0)
 	st := in.State
 	assert.True(t, st.FirstSyncDone)

@@ -35,19 +35,21 @@ func namesOf(calls []fakeCall) []string {
 	return out
 }
 
-// A pass that finds nothing costs one fetch per stream: the first opens the pass and reads where the streams stand
-// (no SyncPosition), each applies its empty page itself (no apply activity), and the last records the end of the
-// pass (no EndSync). Progress shows the pass as before: its sequence number, when it ran, its two (empty) pages.
-func TestEmptyPassIsOneFetchPerStream(t *testing.T) {
+// A pass that finds nothing is one activity: its ticket fetch opens the pass and reads where the streams stand (no
+// SyncPosition), applies its empty page itself (no apply activity), goes on with the comment stream's first page in
+// the same activity, applies that one too, and records the end of the pass (no EndSync). Progress shows the pass as
+// before: its sequence number, when it ran, its two (empty) pages.
+func TestEmptyPassIsOneActivity(t *testing.T) {
 	f := newFake(3, 2)
 	calls, after := emptyPassAfterFirstSync(t, f)
 
-	require.Equal(t, []string{"FetchTicketPage", "FetchCommentPage"}, namesOf(calls))
+	require.Equal(t, []string{"FetchCommentPage", "FetchTicketPage"}, namesOf(calls), "the comment fetch is within")
+	assert.True(t, calls[0].Within)
 	assert.Equal(t, contract.PageRef{IntegrationID: integrationID, Generation: 1, From: "t3", StartPass: true,
-		ApplyEmpty: true}, calls[0].Ref)
+		ApplyEmpty: true, EndPass: true, AndComments: true}, calls[1].Ref)
 	assert.Equal(t, contract.PageRef{IntegrationID: integrationID, Generation: 1, From: "c2", ApplyEmpty: true,
-		EndPass: true}, calls[1].Ref)
-	assert.True(t, calls[1].Ended, "the comment fetch ended the pass")
+		EndPass: true}, calls[0].Ref)
+	assert.True(t, calls[0].Ended, "the comment fetch ended the pass")
 	assert.Equal(t, "t3", f.streams[contract.KindTickets].cursor)
 	assert.Equal(t, "c2", f.streams[contract.KindComments].cursor)
 
@@ -59,16 +61,36 @@ func TestEmptyPassIsOneFetchPerStream(t *testing.T) {
 	assert.Equal(t, plus(firstSyncTotals, contract.Counters{Pages: 2}), after.Counters)
 }
 
+// New comments but no new tickets: the ticket fetch stages the comment page it went on with, and the workflow applies
+// it and ends the pass as usual.
+func TestPassWithOnlyNewCommentsAppliesThePageTheTicketFetchStaged(t *testing.T) {
+	f := newFake(3, 2)
+	f.settings.IntervalSeconds = 60
+	h := newHarness(t, f)
+	h.at(30*time.Second, func() { f.grow(0, 1) })
+	after := h.progressAt(100 * time.Second)
+	h.signalAt(110*time.Second, contract.SignalDeactivate)
+	h.runFresh()
+	h.requireEndedInactive()
+
+	names := f.names()
+	require.Equal(t, []string{"FetchTicketPage", "ApplyCommentPage", "EndSync"}, names[len(names)-3:])
+	assert.Equal(t, []string{"", "c1", "c2"}, f.froms("ApplyCommentPage"))
+	assert.Equal(t, "c3", f.streams[contract.KindComments].cursor)
+	assert.Equal(t, plus(firstSyncTotals, contract.Counters{Pages: 2, CommentsSynced: commentsPer}), after.Counters)
+	assert.Equal(t, 2, after.SyncsCompleted)
+}
+
 // With two-way sync the push follows the streams, so the comment fetch leaves the end of the pass to EndSync.
 func TestEmptyTwoWayPassPushesThenEnds(t *testing.T) {
 	f := newFake(3, 2)
 	f.settings.TwoWay = true
 	calls, after := emptyPassAfterFirstSync(t, f)
 
-	require.Equal(t, []string{"FetchTicketPage", "FetchCommentPage", "PushLocalChanges", "EndSync"}, namesOf(calls))
-	assert.True(t, calls[1].Ref.ApplyEmpty)
-	assert.False(t, calls[1].Ref.EndPass)
-	assert.False(t, calls[1].Ended)
+	require.Equal(t, []string{"FetchCommentPage", "FetchTicketPage", "PushLocalChanges", "EndSync"}, namesOf(calls))
+	assert.True(t, calls[0].Ref.ApplyEmpty)
+	assert.False(t, calls[0].Ref.EndPass)
+	assert.False(t, calls[0].Ended)
 	assert.Equal(t, 2, after.SyncsCompleted)
 	assert.Equal(t, plus(firstSyncTotals, contract.Counters{Pages: 2}), after.Counters)
 }

@@ -1,42 +1,23 @@
 package workflows_test
 
 import (
-	"context"
-	"os"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/operatorservice/v1"
-	"go.temporal.io/server/temporaltest"
 
 	"github.com/zendesk-sync/zendesk-sync/contract"
-	"github.com/zendesk-sync/zendesk-sync/workflows"
 )
 
 // TestRecordLeanPassHistory records testdata/integration_history_lean_pass.json: a first sync, a pass that finds
-// nothing (one fetch per stream: no SyncPosition, no apply, no EndSync), a pass with new tickets and comments, a pass
-// with new tickets only (its empty comment page ends it), then deactivation. The replay test replays it, so a later
-// change of the lean pass that would break running workflows fails there:
+// nothing (one activity: a ticket fetch that goes on with the comment stream and ends the pass; no SyncPosition, no
+// apply, no EndSync), a pass with new tickets and comments, a pass with new tickets only (its empty comment page ends
+// it), then deactivation. The replay test replays it, so a later change of the lean pass that would break running
+// workflows fails there:
 //
 //	UPDATE_REPLAY_HISTORY=1 go test ./workflows -run TestRecordLeanPassHistory -count=1
 func TestRecordLeanPassHistory(t *testing.T) {
-	if os.Getenv("UPDATE_REPLAY_HISTORY") != "1" {
-		t.Skip("set UPDATE_REPLAY_HISTORY=1 to record the replay histories")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
-	c := ts.GetDefaultClient()
-	_, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
-		Namespace: ts.GetDefaultNamespace(),
-		SearchAttributes: map[string]enumspb.IndexedValueType{
-			workflows.IntegrationKey.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-			workflows.PhaseKey.GetName():       enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-		},
-	})
-	require.NoError(t, err)
+	ctx, ts, c := recordingServer(t)
 	f := newFake(2, 1)
 	f.serve(ts)
 	r := &recorder{t: t, ctx: ctx, c: c}
@@ -49,7 +30,7 @@ func TestRecordLeanPassHistory(t *testing.T) {
 	r.update(id, contract.UpdateSyncNow, contract.SyncRequest{Wait: true}, &res)
 	require.Equal(t, 2, res.Seq)
 	require.Equal(t, contract.Counters{Pages: 2}, res.Counters)
-	require.Equal(t, []string{"FetchTicketPage", "FetchCommentPage"}, f.names()[before:], "the empty pass")
+	require.Equal(t, []string{"FetchTicketPage"}, f.names()[before:], "the empty pass")
 
 	f.grow(1, 1)
 	r.update(id, contract.UpdateSyncNow, contract.SyncRequest{Wait: true}, &res)

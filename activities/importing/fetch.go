@@ -113,8 +113,10 @@ func (a *Activities) open(ctx context.Context, ref contract.PageRef, kind string
 // land stages a fetched page for its apply activity. A page with nothing to write (empty), when the workflow asks
 // (ApplyEmpty), is applied here instead: applying it would only move the stream's position, which ApplyEmptyPage
 // does with the same compare-and-set, so the workflow schedules no apply activity for it. When such a page ends the
-// last stream of the pass and the workflow asks (EndPass), the pass's end is recorded here too, as EndSync records
-// it. Both are idempotent: a retried fetch finds the page applied and records the end again.
+// comment stream, the pass's last, and the workflow asks (EndPass), the pass's end is recorded here too, as EndSync
+// records it; when it ends the ticket stream of a pass's first fetch and the workflow asks (AndComments), the
+// comment stream's first page is fetched next, here. All of it is idempotent: a retried fetch finds the pages
+// applied and records the end again.
 func (a *Activities) land(ctx context.Context, j *fetchJob, p *store.Page, staged any, empty bool,
 	records int) (contract.FetchResult, error) {
 	res := contract.FetchResult{Next: p.NextPos, EndOfStream: p.EndOfStream, Records: records, Position: j.pos}
@@ -137,11 +139,21 @@ func (a *Activities) land(ctx context.Context, j *fetchJob, p *store.Page, stage
 		// the workflow goes on from where it stands.
 		res.Next, res.EndOfStream = at, false
 	}
-	if res.EndOfStream && j.ref.EndPass {
+	switch {
+	case !res.EndOfStream:
+	case p.Kind == store.KindComments && j.ref.EndPass:
 		if err := a.EndSync(ctx, contract.EndSyncInput{IntegrationID: j.in.ID, FirstSyncDone: true}); err != nil {
 			return contract.FetchResult{}, err
 		}
 		res.PassEnded = true
+	case p.Kind == store.KindTickets && j.ref.AndComments && j.pos != nil:
+		// The ticket stream ended with nothing to apply: the comment stream starts here, in the same activity.
+		cr, err := a.FetchCommentPage(ctx, contract.PageRef{IntegrationID: j.in.ID, Generation: j.pos.Generation,
+			From: j.pos.EventsFrom, ApplyEmpty: true, EndPass: j.ref.EndPass})
+		if err != nil {
+			return contract.FetchResult{}, err
+		}
+		res.Comments = &cr
 	}
 	return res, nil
 }
@@ -207,9 +219,32 @@ func (a *Activities) FetchCommentPage(ctx context.Context, ref contract.PageRef)
 	if err != nil {
 		return contract.FetchResult{}, err
 	}
-	empty := len(sc.Comments) == 0 && len(sc.Users) == 0 && len(sc.Bad) == 0
+	empty, err := a.nothingNew(ctx, j, sc)
+	if err != nil {
+		return contract.FetchResult{}, err
+	}
 	return a.land(ctx, j, &store.Page{IntegrationID: in.ID, Kind: store.KindComments, Generation: ref.Generation,
 		FromPos: ref.From, NextPos: strconv.FormatInt(next, 10), EndOfStream: endOfStream}, sc, empty, len(sc.Comments))
+}
+
+// mirroredCheckMax is the most comments a page may hold for the fetch to look whether they are all mirrored. The
+// events export repeats the second a page ended at (the next page starts at its end_time), so the comment page of
+// a pass that finds nothing holds that second's comments again: a few, all mirrored, and applying them writes
+// nothing. A page of many is new work.
+const mirroredCheckMax = 100
+
+// nothingNew says whether applying a staged comment page would write nothing but the stream's position: no author
+// or bad record to write, and no comment that is not mirrored yet (applying skips those). Only asked when the
+// fetch may apply such a page itself (ApplyEmpty).
+func (a *Activities) nothingNew(ctx context.Context, j *fetchJob, sc stagedComments) (bool, error) {
+	if !j.ref.ApplyEmpty || len(sc.Users) > 0 || len(sc.Bad) > 0 || len(sc.Comments) > mirroredCheckMax {
+		return false, nil
+	}
+	ids := make([]int64, len(sc.Comments))
+	for i, c := range sc.Comments {
+		ids[i] = c.ZendeskID
+	}
+	return a.Store.CommentsMirrored(ctx, j.in.ID, ids)
 }
 
 // stageComments builds the staged page of comments: each comment once, cleaned, with the authors not mirrored

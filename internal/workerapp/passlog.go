@@ -69,11 +69,7 @@ func (l *passLog) record(workflowID, activityType string, args []interface{}, ou
 	case contract.PushResult:
 		p.counters.Pushed += int64(r.Pushed)
 	case contract.FetchResult:
-		// A page its fetch applied (nothing to write), and the end of a pass its last fetch recorded.
-		if r.Applied != nil && !r.Applied.AlreadyApplied {
-			p.counters.Add(r.Applied.Counters())
-		}
-		if r.PassEnded {
+		if fetched(p, r) {
 			l.end(workflowID, p, "sync pass ended", "")
 		}
 	}
@@ -87,6 +83,18 @@ func (l *passLog) record(workflowID, activityType string, args []interface{}, ou
 			}
 		}
 	}
+}
+
+// fetched adds the pages a fetch applied itself (nothing to write) to the pass, with the comment page it went on
+// with, and says whether the fetch recorded the end of the pass.
+func fetched(p *pass, r contract.FetchResult) bool {
+	if r.Applied != nil && !r.Applied.AlreadyApplied {
+		p.counters.Add(r.Applied.Counters())
+	}
+	if r.Comments != nil {
+		return fetched(p, *r.Comments)
+	}
+	return r.PassEnded
 }
 
 func (l *passLog) end(workflowID string, p *pass, msg, errMsg string) {

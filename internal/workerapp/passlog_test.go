@@ -58,4 +58,14 @@ func TestPassLogEndsAPassItsLastFetchEnded(t *testing.T) {
 		Applied: &contract.PageCounters{}, PassEnded: true})
 	assert.Contains(t, logs.String(), `msg="sync pass ended" workflow_id=zendesk-integration/7 tickets=0 `+
 		`cases_created=0 cases_updated=0 comments=0 failures=0 pushed=0 pages=2 requests=2`)
+
+	// The one activity of an empty pass: the ticket fetch, with the comment fetch it went on with.
+	logs.Reset()
+	l.request(wf)
+	l.request(wf)
+	l.record(wf, contract.ActivityFetchTicketPage, nil, contract.FetchResult{EndOfStream: true,
+		Applied: &contract.PageCounters{}, Comments: &contract.FetchResult{EndOfStream: true,
+			Applied: &contract.PageCounters{}, PassEnded: true}})
+	assert.Contains(t, logs.String(), `msg="sync pass ended" workflow_id=zendesk-integration/7 tickets=0 `+
+		`cases_created=0 cases_updated=0 comments=0 failures=0 pushed=0 pages=2 requests=2`)
 }
