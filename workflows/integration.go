@@ -44,9 +44,9 @@ const (
 	// fetches and applies just those (ActivityApplyChangedTickets) and goes on waiting for the pass due.
 	versionWebhookTickets = "webhook-tickets"
 	// versionLeanPass: a pass's first fetch opens it and reads where the streams stand (no SyncPosition), a page
-	// that holds no records is applied by its fetch (no apply activity), and when such a page ends the pass's last
-	// stream, its fetch also records the end of the pass (no EndSync): a pass that finds nothing is one fetch per
-	// stream.
+	// with nothing to write is applied by its fetch (no apply activity), the first ticket fetch goes on with the
+	// comment stream when its page ends the ticket stream, and a fetch that applies the last page of a one-way pass
+	// records the end of the pass (no EndSync): a pass that finds nothing is one activity.
 	versionLeanPass = "lean-pass"
 )
 
@@ -757,7 +757,8 @@ func (w *runner) stream(kind string, p *passRun) error {
 		}
 		if ref.StartPass {
 			p.pos, st.Generation = fr.Position, fr.Position.Generation
-			ref.StartPass, ref.Generation, ref.From = false, fr.Position.Generation, fr.Position.From(kind)
+			ref.Generation, ref.From = fr.Position.Generation, fr.Position.From(kind)
+			ref.StartPass, ref.AndComments = false, false // the stream's next pages: fetches of their own
 		}
 		var applied workflow.Future
 		if fr.Applied == nil {

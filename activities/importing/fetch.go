@@ -148,8 +148,8 @@ func (a *Activities) land(ctx context.Context, j *fetchJob, p *store.Page, stage
 		res.PassEnded = true
 	case p.Kind == store.KindTickets && j.ref.AndComments && j.pos != nil:
 		// The ticket stream ended with nothing to apply: the comment stream starts here, in the same activity.
-		cr, err := a.FetchCommentPage(ctx, contract.PageRef{IntegrationID: j.in.ID, Generation: j.pos.Generation,
-			From: j.pos.EventsFrom, ApplyEmpty: true, EndPass: j.ref.EndPass})
+		cr, err := a.fetchComments(ctx, &fetchJob{in: j.in, c: j.c, ref: contract.PageRef{IntegrationID: j.in.ID,
+			Generation: j.pos.Generation, From: j.pos.EventsFrom, ApplyEmpty: true, EndPass: j.ref.EndPass}})
 		if err != nil {
 			return contract.FetchResult{}, err
 		}
@@ -183,6 +183,11 @@ func (a *Activities) FetchCommentPage(ctx context.Context, ref contract.PageRef)
 	if err != nil {
 		return contract.FetchResult{}, err
 	}
+	return a.fetchComments(ctx, j)
+}
+
+// fetchComments is FetchCommentPage once its integration and client are at hand.
+func (a *Activities) fetchComments(ctx context.Context, j *fetchJob) (contract.FetchResult, error) {
 	in, c, ref := j.in, j.c, j.ref
 	start, err := strconv.ParseInt(ref.From, 10, 64)
 	if err != nil {
