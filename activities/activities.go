@@ -148,16 +148,18 @@ func (a *Activities) SyncPosition(ctx context.Context, ref contract.IntegrationR
 	if err != nil {
 		return contract.Position{}, err
 	}
-	if err := a.Store.StartPass(ctx, integrationID); err != nil {
-		return contract.Position{}, err
-	}
-	st, err := a.Store.SyncState(ctx, integrationID)
+	st, err := a.Store.StartPass(ctx, integrationID)
 	if err != nil {
 		return contract.Position{}, err
 	}
+	return PositionOf(in, st), nil
+}
+
+// PositionOf is where the integration's streams stand in st, as the workflow is told.
+func PositionOf(in *store.Integration, st *store.SyncState) contract.Position {
 	return contract.Position{Generation: st.Generation, TicketCursor: st.TicketCursor,
 		EventsFrom: strconv.FormatInt(st.EventsStartTime, 10), FirstSyncDone: st.FirstSyncDone,
-		Settings: settingsOf(in)}, nil
+		Settings: settingsOf(in)}
 }
 
 // EndSync records that a sync pass ended well.

@@ -27,6 +27,10 @@ func (a *Activities) countingClient(integrationID int64) *http.Client {
 type requestTally struct {
 	mu      sync.Mutex
 	pending map[int64]int
+	// flushing is held by a flush from taking the counts until they are written: a flush that ends a pass (EndSync)
+	// so waits for the counts of that pass another activity's flush took just before, which it would otherwise
+	// write after the pass was closed, into no pass.
+	flushing sync.Mutex
 }
 
 func (t *requestTally) add(integrationID int64) {
@@ -62,6 +66,8 @@ func (r *requestCounter) RoundTrip(req *http.Request) (*http.Response, error) {
 // calls it as each activity ends, so a pass's requests are recorded before the workflow can close the pass; the
 // end of a pass flushes too. Counting is bookkeeping: a failed write is logged, never an activity's failure.
 func (a *Activities) FlushRequestCounts(ctx context.Context) {
+	a.requests.flushing.Lock()
+	defer a.requests.flushing.Unlock()
 	pending := a.requests.take()
 	if len(pending) == 0 || a.Store == nil {
 		return

@@ -69,7 +69,18 @@ type Position struct {
 	Settings      Settings
 }
 
+// From is where the stream of the given kind stands.
+func (p Position) From(kind string) string {
+	if kind == KindTickets {
+		return p.TicketCursor
+	}
+	return p.EventsFrom
+}
+
 // PageRef names one page of one stream: the integration, the sync generation and where the page starts.
+//
+// The flags are a fetch's only (the workflow sets them from its versionLeanPass on): they let a pass that finds
+// nothing cost one activity per stream. Older workers ignore them and the workflow then sees an ordinary fetch.
 type PageRef struct {
 	IntegrationID int64
 	Generation    int
@@ -78,6 +89,25 @@ type PageRef struct {
 	// that page starts ("" is a position too: the start of the ticket stream): the apply waits for it rather than
 	// taking the page for stale. Nil for a page with none before it in flight.
 	After *string `json:",omitempty"`
+	// StartPass: the first fetch of a pass opens the pass's record and reads the generation and the stream's
+	// position from PostgreSQL (Generation and From are not set), and returns them in FetchResult.Position, in place
+	// of a SyncPosition activity.
+	StartPass bool `json:",omitempty"`
+	// ApplyEmpty: a page that holds no records is applied by the fetch itself (FetchResult.Applied): there is
+	// nothing to stage, so the apply activity would only move the position.
+	ApplyEmpty bool `json:",omitempty"`
+	// EndPass: a comment page the fetch applied itself that ends the comment stream (the pass's last) ends the pass
+	// too, as EndSync would (FetchResult.PassEnded). Set when nothing follows the streams (no push).
+	EndPass bool `json:",omitempty"`
+	// AndComments (a StartPass fetch of the ticket stream): when the page it applied itself ends the ticket stream,
+	// nothing of the pass is in flight, so the fetch goes on with the comment stream's first page, as a
+	// FetchCommentPage with the same flags would, and returns it in FetchResult.Comments.
+	AndComments bool `json:",omitempty"`
+}
+
+// Page is the plain reference of the page a fetch fetched (the apply activity's input): the flags dropped.
+func (r PageRef) Page() PageRef {
+	return PageRef{IntegrationID: r.IntegrationID, Generation: r.Generation, From: r.From}
 }
 
 // FetchResult is what a fetch tells the workflow: where the next page starts and whether the stream ended.
@@ -85,6 +115,16 @@ type FetchResult struct {
 	Next        string
 	EndOfStream bool
 	Records     int
+	// Position is where the streams stood when a StartPass fetch opened the pass; the page fetched starts at
+	// Position.From of its stream.
+	Position *Position `json:",omitempty"`
+	// Applied is set when the fetch applied the page itself (PageRef.ApplyEmpty): what the apply activity would
+	// have returned. Nil: the page is staged and waits for its apply activity.
+	Applied *PageCounters `json:",omitempty"`
+	// PassEnded: the fetch also recorded the end of the pass (PageRef.EndPass): no EndSync follows.
+	PassEnded bool `json:",omitempty"`
+	// Comments is the comment stream's first page, fetched by the same activity (PageRef.AndComments).
+	Comments *FetchResult `json:",omitempty"`
 }
 
 // PageCounters are what one applied page added to the sync's progress: the result of the apply activities. Its

@@ -9,11 +9,13 @@ import (
 // StartPass opens the record of a sync pass (sync_passes, migration 00010) when the integration has none open.
 // The first step of every pass calls it, also a pass resumed by the next workflow run and a retried step, so an
 // open pass of the same generation is the one going on. An open pass of an older generation was cut short by a
-// reset (which ends it without EndSync or RecordError): it is closed as such and a new one opens.
-func (s *Store) StartPass(ctx context.Context, integrationID int64) error {
-	return s.InTx(ctx, func(tx *sqlxTx) error {
-		st, err := lockState(ctx, tx, integrationID)
-		if err != nil {
+// reset (which ends it without EndSync or RecordError): it is closed as such and a new one opens. It returns the
+// sync state it read under the row lock: where the pass starts.
+func (s *Store) StartPass(ctx context.Context, integrationID int64) (*SyncState, error) {
+	var st *SyncState
+	err := s.InTx(ctx, func(tx *sqlxTx) error {
+		var err error
+		if st, err = lockState(ctx, tx, integrationID); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE sync_passes SET ended_at = now(), error = 'cut short by a reset'
@@ -30,6 +32,10 @@ func (s *Store) StartPass(ctx context.Context, integrationID int64) error {
 		}
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
 }
 
 // EndPass closes the integration's open pass, if any, with what it did (the progress counters' growth since it

@@ -230,6 +230,23 @@ func (s *Store) RecordFailure(ctx context.Context, integrationID int64, f Failur
 	})
 }
 
+// CommentsMirrored says whether every one of the given Zendesk comment ids is mirrored already (true for none).
+func (s *Store) CommentsMirrored(ctx context.Context, integrationID int64, ids []int64) (bool, error) {
+	distinct := make(map[int64]bool, len(ids))
+	for _, id := range ids {
+		distinct[id] = true
+	}
+	if len(distinct) == 0 {
+		return true, nil
+	}
+	var n int
+	if err := s.DB.GetContext(ctx, &n, `SELECT count(*) FROM `+byKeys("zd_comments", "c"), integrationID,
+		int64Array(ids)); err != nil {
+		return false, fmt.Errorf("find mirrored comments: %w", err)
+	}
+	return n == len(distinct), nil
+}
+
 // KnownUsers returns which of the given Zendesk user ids are mirrored already.
 func (s *Store) KnownUsers(ctx context.Context, integrationID int64, ids []int64) (map[int64]bool, error) {
 	out := map[int64]bool{}

@@ -79,3 +79,49 @@ func TestApplyPageOnceAndStale(t *testing.T) {
 	_, err = s.ApplyPage(ctx, id, KindTickets, 0, "c1", apply)
 	require.True(t, errors.Is(err, ErrStalePage))
 }
+
+// An empty page is applied without staging: the position moves from the page's start to its end and the page counts,
+// once; applying it again (a retried fetch) finds the stream past it and says where the stream stands; a page of an
+// older generation is stale. The comment stream's position is a number.
+func TestApplyEmptyPageOnceAndStale(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	uid, _ := s.AddCRMUser(ctx, "o@example.com", "O")
+	id, err := s.CreateIntegration(ctx, &Integration{Name: "x", URL: "u", Email: "e", TokenEnc: []byte{1},
+		OwnerUserID: uid, Priority: "remote", IntervalSeconds: 60})
+	require.NoError(t, err)
+	empty := &Page{IntegrationID: id, Kind: KindTickets, FromPos: "", NextPos: "c1", EndOfStream: true}
+	c, at, err := s.ApplyEmptyPage(ctx, empty)
+	require.NoError(t, err)
+	require.Equal(t, Counters{}, c)
+	require.Equal(t, "c1", at)
+	st, _ := s.SyncState(ctx, id)
+	require.Equal(t, "c1", st.TicketCursor)
+	require.Equal(t, int64(1), st.Pages)
+
+	// The tail of a stream: a page that ends where it starts still counts as a page.
+	c, at, err = s.ApplyEmptyPage(ctx, &Page{IntegrationID: id, Kind: KindTickets, FromPos: "c1", NextPos: "c1"})
+	require.NoError(t, err)
+	require.Equal(t, "c1", at)
+	require.False(t, c.AlreadyApplied)
+
+	c, at, err = s.ApplyEmptyPage(ctx, empty)
+	require.NoError(t, err)
+	require.True(t, c.AlreadyApplied)
+	require.Equal(t, "c1", at, "where the stream stands")
+	st, _ = s.SyncState(ctx, id)
+	require.Equal(t, int64(2), st.Pages, "a page applied before is not counted again")
+
+	_, at, err = s.ApplyEmptyPage(ctx, &Page{IntegrationID: id, Kind: KindComments, FromPos: "0", NextPos: "1700000000"})
+	require.NoError(t, err)
+	require.Equal(t, "1700000000", at)
+	st, _ = s.SyncState(ctx, id)
+	require.Equal(t, int64(1700000000), st.EventsStartTime)
+
+	_, err = s.ResetSync(ctx, id)
+	require.NoError(t, err)
+	_, _, err = s.ApplyEmptyPage(ctx, &Page{IntegrationID: id, Kind: KindTickets, Generation: 0, FromPos: "", NextPos: "c2"})
+	require.True(t, errors.Is(err, ErrStalePage), "%v", err)
+	st, _ = s.SyncState(ctx, id)
+	require.Equal(t, "", st.TicketCursor)
+}

@@ -127,6 +127,46 @@ func (s *Store) ApplyPageAfter(ctx context.Context, integrationID int64, kind st
 	return out, err
 }
 
+// ApplyEmptyPage applies a fetched page that holds no records without staging it: what ApplyPage does for such a
+// page (the position moves from the page's start to its end, and it counts as a page), as one compare-and-set on
+// the generation and the position. A stream of the same generation that stands elsewhere has gone past the page
+// (an earlier attempt of the same fetch applied it): the page is AlreadyApplied, as ApplyPage answers then. It
+// returns where the stream stands after the call.
+func (s *Store) ApplyEmptyPage(ctx context.Context, p *Page) (Counters, string, error) {
+	col := "ticket_cursor"
+	var from, to any = p.FromPos, p.NextPos
+	if p.Kind == KindComments {
+		f, err := strconv.ParseInt(p.FromPos, 10, 64)
+		if err != nil {
+			return Counters{}, "", fmt.Errorf("comment page start %q: %w", p.FromPos, err)
+		}
+		n, err := strconv.ParseInt(p.NextPos, 10, 64)
+		if err != nil {
+			return Counters{}, "", fmt.Errorf("comment page end %q: %w", p.NextPos, err)
+		}
+		col, from, to = "events_start_time", f, n
+	}
+	res, err := s.DB.ExecContext(ctx, `UPDATE sync_state SET `+col+` = $4, pages = pages + 1, updated_at = now()
+		WHERE integration_id = $1 AND generation = $2 AND `+col+` = $3`, p.IntegrationID, p.Generation, from, to)
+	if err != nil {
+		return Counters{}, "", fmt.Errorf("advance %s position over an empty page: %w", p.Kind, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return Counters{}, "", fmt.Errorf("advance %s position over an empty page: %w", p.Kind, err)
+	} else if n == 1 {
+		return Counters{}, p.NextPos, nil
+	}
+	st, err := s.SyncState(ctx, p.IntegrationID)
+	if err != nil {
+		return Counters{}, "", err
+	}
+	if st.Generation != p.Generation {
+		return Counters{}, "", fmt.Errorf("%s page of generation %d, sync is at %d: %w", p.Kind, p.Generation,
+			st.Generation, ErrStalePage)
+	}
+	return Counters{AlreadyApplied: true}, st.Position(p.Kind), nil
+}
+
 // ZUser is the mirror of a Zendesk user, with the CRM person it resolved to on this sync.
 type ZUser struct {
 	ZendeskID       int64           `json:"zendesk_id" db:"zendesk_id"`

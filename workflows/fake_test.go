@@ -43,6 +43,9 @@ type fakeZendesk struct {
 	fail func(activity string, ref contract.PageRef) error
 	// delays, by activity name, are the simulated durations of calls (testsuite only, via AfterFn).
 	delays map[string]time.Duration
+	// legacyFetch makes the fetches behave as those of a worker that predates the lean pass: the flags of
+	// PageRef are ignored, and the page is fetched from the reference as given.
+	legacyFetch bool
 }
 
 type fakeStream struct {
@@ -55,10 +58,15 @@ type fakeStream struct {
 
 type fakeCall struct {
 	Name string
-	Ref  contract.PageRef // page activities
+	Ref  contract.PageRef // page activities: a fetch's as it resolved it (StartPass: where the stream stood)
 	ID   int64            // integration-ID activities
 	End  contract.EndSyncInput
 	Err  contract.ErrorInput
+	// Ended: a fetch that applied the last page of a pass and recorded the pass's end (PageRef.EndPass).
+	Ended bool
+	// Within: a comment fetch a ticket fetch went on with (PageRef.AndComments), in the same activity: not an
+	// activity of its own (names leaves it out), but a fetch (callsTo has it).
+	Within bool
 }
 
 func newFake(ticketPages, commentPages int) *fakeZendesk {
@@ -134,13 +142,37 @@ func (f *fakeZendesk) froms(name string) []string {
 	return out
 }
 
+// passesStarted counts the passes opened: by SyncPosition, or by the first fetch of a lean pass (StartPass).
+func (f *fakeZendesk) passesStarted() int {
+	n := len(f.callsTo("SyncPosition"))
+	for _, c := range append(f.callsTo("FetchTicketPage"), f.callsTo("FetchCommentPage")...) {
+		if c.Ref.StartPass {
+			n++
+		}
+	}
+	return n
+}
+
+// passesEnded counts the passes whose end was recorded: by EndSync, or by the fetch that applied their last page.
+func (f *fakeZendesk) passesEnded() int {
+	n := len(f.callsTo("EndSync"))
+	for _, c := range f.callsTo("FetchCommentPage") {
+		if c.Ended {
+			n++
+		}
+	}
+	return n
+}
+
 // names returns the activity names in call order.
 func (f *fakeZendesk) names() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := make([]string, 0, len(f.calls))
 	for _, c := range f.calls {
-		out = append(out, c.Name)
+		if !c.Within {
+			out = append(out, c.Name)
+		}
 	}
 	return out
 }
@@ -224,31 +256,69 @@ func pageIndex(prefix, p string) int {
 	return n
 }
 
+// fetch fetches one page as the fetch activities do: with StartPass from where the stream stands, and with
+// ApplyEmpty an empty page is applied at once (with EndPass, ending the pass when it ends the stream).
 func (f *fakeZendesk) fetch(name, kind string, ref contract.PageRef) (contract.FetchResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.record(fakeCall{Name: name, Ref: ref})
+	call := fakeCall{Name: name}
+	defer func() { f.record(call) }()
+	return f.fetchLocked(&call, kind, ref)
+}
+
+func (f *fakeZendesk) fetchLocked(call *fakeCall, kind string, ref contract.PageRef) (contract.FetchResult, error) {
+	name := call.Name
+	legacy := f.legacyFetch
+	if legacy {
+		ref = ref.Page()
+	}
+	var pos *contract.Position
+	if ref.StartPass {
+		pos = &contract.Position{Generation: f.gen, TicketCursor: f.streams[store.KindTickets].cursor,
+			EventsFrom: f.streams[store.KindComments].cursor, Settings: f.settings}
+		ref.Generation, ref.From = pos.Generation, pos.From(kind)
+	}
+	call.Ref = ref
 	if f.fail != nil {
 		if err := f.fail(name, ref); err != nil {
 			return contract.FetchResult{}, err
 		}
 	}
-	if ref.Generation != f.gen {
+	if ref.Generation != f.gen && !legacy { // (a legacy fetch stages what it is asked for; its apply checks)
 		return contract.FetchResult{}, temporal.NewNonRetryableApplicationError("stale page", contract.ErrStalePage, nil)
 	}
 	s := f.streams[kind]
 	k := pageIndex(s.prefix, ref.From)
-	var res contract.FetchResult
+	res := contract.FetchResult{Position: pos}
 	if k < s.pages {
-		res = contract.FetchResult{Next: s.prefix + strconv.Itoa(k+1), EndOfStream: k+1 >= s.pages, Records: int(s.per)}
+		res.Next, res.EndOfStream, res.Records = s.prefix+strconv.Itoa(k+1), k+1 >= s.pages, int(s.per)
 	} else {
 		// The tail of the stream: an empty page that ends where it started.
-		res = contract.FetchResult{Next: ref.From, EndOfStream: true}
+		res.Next, res.EndOfStream = ref.From, true
 		if res.Next == "" {
 			res.Next = s.prefix + "0"
 		}
 	}
-	s.fetched[ref.From] = res
+	if res.Records > 0 || !ref.ApplyEmpty {
+		s.fetched[ref.From] = res
+		return res, nil
+	}
+	c := store.Counters{AlreadyApplied: s.cursor != ref.From}
+	s.cursor, res.Applied = res.Next, &c
+	switch {
+	case !res.EndOfStream:
+	case kind == store.KindComments && ref.EndPass:
+		res.PassEnded, call.Ended = true, true
+	case kind == store.KindTickets && ref.AndComments && pos != nil:
+		within := fakeCall{Name: "FetchCommentPage", Within: true}
+		cr, err := f.fetchLocked(&within, store.KindComments, contract.PageRef{IntegrationID: ref.IntegrationID,
+			Generation: pos.Generation, From: pos.EventsFrom, ApplyEmpty: true, EndPass: ref.EndPass})
+		f.record(within)
+		if err != nil {
+			return contract.FetchResult{}, err
+		}
+		res.Comments = &cr
+	}
 	return res, nil
 }
 

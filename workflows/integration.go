@@ -46,6 +46,11 @@ const (
 	// versionPipelinedApply: a page's apply is scheduled as soon as it is fetched, while the page before it may
 	// still be applying (pipelined).
 	versionPipelinedApply = "pipelined-apply"
+	// versionLeanPass: a pass's first fetch opens it and reads where the streams stand (no SyncPosition), a page
+	// with nothing to write is applied by its fetch (no apply activity), the first ticket fetch goes on with the
+	// comment stream when its page ends the ticket stream, and a fetch that applies the last page of a one-way pass
+	// records the end of the pass (no EndSync): a pass that finds nothing is one activity.
+	versionLeanPass = "lean-pass"
 )
 
 // IntegrationWorkflow is the entity workflow of one integration: first sync, then incremental syncs on a durable
@@ -604,23 +609,23 @@ func (w *runner) pass() passOutcome {
 	} else {
 		w.setPhase(contract.PhaseIncremental)
 	}
-	var did contract.Counters
+	p := &passRun{}
 	tickets := true
 	if resume != nil {
-		did = resume.Did
+		p.did = resume.Did
 		tickets = resume.Stream != contract.KindComments
 	}
-	var pos contract.Position
-	err := workflow.ExecuteActivity(w.short(), contract.ActivitySyncPosition, w.ref()).Get(ctx, &pos)
-	if err == nil {
-		st.Generation = pos.Generation
-		if tickets {
-			err = w.stream(contract.KindTickets, pos.TicketCursor, &did)
-		}
+	var err error
+	if p.lean = workflow.GetVersion(ctx, versionLeanPass, workflow.DefaultVersion, 1) >= 1; !p.lean {
+		err = w.syncPosition(p)
+	}
+	if err == nil && tickets {
+		err = w.stream(contract.KindTickets, p)
 	}
 	if err == nil {
-		err = w.stream(contract.KindComments, pos.EventsFrom, &did)
+		err = w.stream(contract.KindComments, p)
 	}
+	did := p.did
 	var ho *handOff
 	if errors.As(err, &ho) {
 		// InPass stays set: sync-now requests the next run receives wait for the pass after this one.
@@ -633,7 +638,7 @@ func (w *runner) pass() passOutcome {
 	if err == nil && w.settings.TwoWay {
 		did.Pushed, err = w.push()
 	}
-	if err == nil {
+	if err == nil && !p.ended {
 		err = workflow.ExecuteActivity(w.short(), contract.ActivityEndSync, contract.EndSyncInput{
 			IntegrationID: w.in.IntegrationID, FirstSyncDone: true}).Get(ctx, nil)
 	}
@@ -674,32 +679,104 @@ func (w *runner) midPassDue() bool {
 		info.GetCurrentHistoryLength() >= maxEventsPerRun
 }
 
-// stream pages one stream to its end. The next page is fetched while the current one is applied: fetching needs
-// only the previous page's end, and applying is ordered by the position check in PostgreSQL. When the run has
-// grown enough, it stops between two pages (no activity in flight) and hands the pass to the next run.
-func (w *runner) stream(kind string, from string, did *contract.Counters) error {
-	ctx, st := w.ctx, w.st
-	if workflow.GetVersion(ctx, versionPipelinedApply, workflow.DefaultVersion, 1) >= 1 {
-		return w.pipelined(kind, from, did)
+// passRun is what one pass knows as it goes: how it reads its pages, where the streams stood when it began, what
+// it did so far and whether its end is recorded already.
+type passRun struct {
+	// lean is the pass's versionLeanPass: the first fetch reads the position, fetches apply empty pages, and the
+	// last one may end the pass.
+	lean bool
+	// pos is where the streams stood when the pass began: from SyncPosition, or (lean) from the first fetch; nil
+	// until then.
+	pos *contract.Position
+	did contract.Counters
+	// ended: the last fetch recorded the end of the pass (contract.FetchResult.PassEnded), so no EndSync follows.
+	ended bool
+	// comments is the comment stream's first page when the ticket stream's first fetch fetched it too
+	// (contract.PageRef.AndComments); the comment stream starts from it instead of fetching it.
+	comments *contract.FetchResult
+}
+
+// syncPosition opens the pass and reads where the streams stand (SyncPosition), for a pass whose fetches do not.
+func (w *runner) syncPosition(p *passRun) error {
+	var pos contract.Position
+	if err := workflow.ExecuteActivity(w.short(), contract.ActivitySyncPosition, w.ref()).Get(w.ctx, &pos); err != nil {
+		return err
 	}
+	p.pos, w.st.Generation = &pos, pos.Generation
+	return nil
+}
+
+// firstRef is the reference of a stream's first fetch. A lean pass asks its fetches to apply empty pages; its first
+// to open the pass and read where the streams stand and, when that ends the ticket stream with nothing to apply, to
+// fetch the comment stream's first page too; and the fetches of comments, with no push after them, to end the pass
+// when they apply its last page.
+func (w *runner) firstRef(kind string, p *passRun) contract.PageRef {
+	ref := contract.PageRef{IntegrationID: w.in.IntegrationID}
+	if p.pos != nil {
+		ref.Generation, ref.From = w.st.Generation, p.pos.From(kind)
+	}
+	if p.lean {
+		ref.StartPass = p.pos == nil
+		ref.ApplyEmpty = true
+		ref.EndPass = !w.settings.TwoWay
+		ref.AndComments = ref.StartPass && kind == contract.KindTickets
+	}
+	return ref
+}
+
+// stream pages one stream to its end. The next page is fetched while the current one is applied: fetching needs
+// only the previous page's end, and applying is ordered by the position check in PostgreSQL. A page its fetch
+// applied (an empty one, lean pass) needs no apply. When the run has grown enough, it stops between two pages (no
+// activity in flight) and hands the pass to the next run.
+func (w *runner) stream(kind string, p *passRun) error {
+	if workflow.GetVersion(w.ctx, versionPipelinedApply, workflow.DefaultVersion, 1) >= 1 {
+		return w.pipelined(kind, p)
+	}
+	ctx := w.ctx
 	fetch, apply := pageActivities(kind)
-	ref := contract.PageRef{IntegrationID: w.in.IntegrationID, Generation: st.Generation, From: from}
-	pending := workflow.ExecuteActivity(w.pageCtx(kind+" page", did.Pages), fetch, ref)
+	ref := w.firstRef(kind, p)
+	var pending workflow.Future
+	first := p.comments // fetched already, by the ticket stream's first fetch
+	p.comments = nil
+	if first == nil {
+		pending = workflow.ExecuteActivity(w.pageCtx(kind+" page", p.did.Pages), fetch, ref)
+	}
 	for {
 		var fr contract.FetchResult
-		if err := pending.Get(ctx, &fr); err != nil {
+		if first != nil {
+			fr, first = *first, nil
+		} else if err := pending.Get(ctx, &fr); err != nil {
 			return err
 		}
-		applied := workflow.ExecuteActivity(w.pageCtx("apply "+kind, did.Pages), apply, ref)
-		next := contract.PageRef{IntegrationID: ref.IntegrationID, Generation: ref.Generation, From: fr.Next}
+		if ref.StartPass && fr.Position == nil {
+			if err := w.olderFetch(kind, p, &ref); err != nil {
+				return err
+			}
+			pending = workflow.ExecuteActivity(w.pageCtx(kind+" page", p.did.Pages), fetch, ref)
+			continue
+		}
+		if ref.StartPass {
+			w.passStarted(kind, p, &ref, fr.Position)
+		}
+		var applied workflow.Future
+		if fr.Applied == nil {
+			applied = workflow.ExecuteActivity(w.pageCtx("apply "+kind, p.did.Pages), apply, ref.Page())
+		}
+		next := ref
+		next.From = fr.Next
 		stop := !fr.EndOfStream && w.midPassDue()
 		if !fr.EndOfStream && !stop {
-			pending = workflow.ExecuteActivity(w.pageCtx(kind+" page", did.Pages), fetch, next)
+			pending = workflow.ExecuteActivity(w.pageCtx(kind+" page", p.did.Pages), fetch, next)
 		}
-		if err := w.applied(ctx, applied, did); err != nil {
+		var c contract.PageCounters
+		if applied == nil {
+			c = *fr.Applied
+		} else if err := applied.Get(ctx, &c); err != nil {
 			return err
 		}
+		w.count(c, &p.did)
 		if fr.EndOfStream {
+			p.ended, p.comments = fr.PassEnded, fr.Comments
 			return nil
 		}
 		if stop {
@@ -710,6 +787,24 @@ func (w *runner) stream(kind string, from string, did *contract.Counters) error 
 		}
 		ref = next
 	}
+}
+
+// olderFetch: a worker that predates StartPass ran a pass's first fetch, from nowhere in particular (its page is
+// never applied): the pass reads the position as before, and the stream fetches from there (ref).
+func (w *runner) olderFetch(kind string, p *passRun, ref *contract.PageRef) error {
+	if err := w.syncPosition(p); err != nil {
+		return err
+	}
+	*ref = w.firstRef(kind, p)
+	return nil
+}
+
+// passStarted notes where the streams stood when the pass's first fetch opened it, and makes ref the stream's
+// next pages' reference: fetches of their own.
+func (w *runner) passStarted(kind string, p *passRun, ref *contract.PageRef, pos *contract.Position) {
+	p.pos, w.st.Generation = pos, pos.Generation
+	ref.Generation, ref.From = pos.Generation, pos.From(kind)
+	ref.StartPass, ref.AndComments = false, false
 }
 
 func (w *runner) reset() error {

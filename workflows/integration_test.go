@@ -157,7 +157,7 @@ func ref(gen int, from string) contract.PageRef {
 func refsOf(calls []fakeCall) []contract.PageRef {
 	out := []contract.PageRef{}
 	for _, c := range calls {
-		out = append(out, c.Ref)
+		out = append(out, c.Ref.Page())
 	}
 	return out
 }
@@ -176,17 +176,20 @@ func TestFirstSyncPagesThroughBothStreamsInOrder(t *testing.T) {
 	assert.Equal(t, []contract.PageRef{ref(1, ""), ref(1, "c1")}, refsOf(f.callsTo("FetchCommentPage")))
 	assert.Equal(t, []contract.PageRef{ref(1, ""), ref(1, "c1")}, refsOf(f.callsTo("ApplyCommentPage")))
 
-	// Settings, position, the whole ticket stream, the whole comment stream, then EndSync; nothing after it.
+	// Settings, the whole ticket stream (its first fetch opens the pass and reads the position), the whole comment
+	// stream, then EndSync; nothing after it.
 	names := f.names()
-	require.Len(t, names, 1+1+6+4+1)
-	assert.Equal(t, []string{"LoadSettings", "SyncPosition"}, names[:2])
-	for _, n := range names[2:8] {
+	require.Len(t, names, 1+6+4+1)
+	assert.Equal(t, "LoadSettings", names[0])
+	for _, n := range names[1:7] {
 		assert.Contains(t, []string{"FetchTicketPage", "ApplyTicketPage"}, n)
 	}
-	for _, n := range names[8:12] {
+	for _, n := range names[7:11] {
 		assert.Contains(t, []string{"FetchCommentPage", "ApplyCommentPage"}, n)
 	}
-	assert.Equal(t, "EndSync", names[12])
+	assert.Equal(t, "EndSync", names[11])
+	assert.True(t, f.callsTo("FetchTicketPage")[0].Ref.StartPass, "the first fetch opens the pass")
+	assert.Equal(t, 1, f.passesStarted())
 	assert.Equal(t, contract.EndSyncInput{IntegrationID: integrationID, FirstSyncDone: true},
 		f.callsTo("EndSync")[0].End)
 	assert.Empty(t, f.callsTo("RecordError"))
@@ -306,7 +309,7 @@ func TestSyncNowWaitReturnsResultOfItsPass(t *testing.T) {
 	assert.Equal(t, contract.SyncResult{Seq: 3, Phase: contract.PhaseWaiting},
 		decode[contract.SyncResult](t, queued.result))
 	assert.Equal(t, 3, p2.SyncsCompleted)
-	assert.Len(t, f.callsTo("SyncPosition"), 3)
+	assert.Equal(t, 3, f.passesStarted())
 }
 
 func TestUpdatesRejectedWhileDeactivating(t *testing.T) {
@@ -327,7 +330,7 @@ func TestUpdatesRejectedWhileDeactivating(t *testing.T) {
 	}
 	// The pass in flight ran to its end; the rejected requests started nothing.
 	assert.Len(t, f.callsTo("EndSync"), 1)
-	assert.Len(t, f.callsTo("SyncPosition"), 1)
+	assert.Equal(t, 1, f.passesStarted())
 	assert.Empty(t, f.callsTo("ResetSync"))
 }
 
@@ -346,7 +349,7 @@ func TestSyncNowPendingAtDeactivationFails(t *testing.T) {
 	require.True(t, syncNow.completed)
 	require.Error(t, syncNow.err)
 	assert.Contains(t, syncNow.err.Error(), "deactivated before the sync ran")
-	assert.Len(t, f.callsTo("SyncPosition"), 1)
+	assert.Equal(t, 1, f.passesStarted())
 }
 
 func TestResetWithoutConfirmIsRejected(t *testing.T) {
@@ -517,7 +520,7 @@ func TestDeactivateWhileWaitingEndsWithoutAnotherPass(t *testing.T) {
 	h.signalAt(10*time.Minute, contract.SignalDeactivate)
 	h.runFresh()
 	h.requireEndedInactive()
-	assert.Len(t, f.callsTo("SyncPosition"), 1)
+	assert.Equal(t, 1, f.passesStarted())
 	assert.WithinDuration(t, t0.Add(10*time.Minute), h.env.Now(), 0)
 }
 
@@ -540,7 +543,7 @@ func TestSettingsChangedToInactiveEndsWithoutSync(t *testing.T) {
 	h.runFresh()
 	h.requireEndedInactive()
 	assert.Len(t, f.callsTo("LoadSettings"), 2)
-	assert.Len(t, f.callsTo("SyncPosition"), 1, "a deactivated integration must not sync again")
+	assert.Equal(t, 1, f.passesStarted(), "a deactivated integration must not sync again")
 }
 
 func continueAsNewInput(t *testing.T, err error) (*workflow.ContinueAsNewError, contract.Input) {
@@ -592,7 +595,7 @@ func TestContinueAsNewAtCycleCapKeepsCarriedState(t *testing.T) {
 	_, in := continueAsNewInput(t, h.env.GetWorkflowError())
 	// A continued run goes straight to the incremental loop: it waits an interval and does not redo the first sync.
 	assert.Equal(t, []string{"t3"}, f.froms("FetchTicketPage"))
-	assert.Equal(t, []string{"c2"}, f.froms("FetchCommentPage"))
+	assert.Equal(t, []string{"c2"}, f.froms("FetchCommentPage"), "(within the ticket fetch: the pass found nothing)")
 	assert.WithinDuration(t, t0.Add(time.Hour), h.env.Now(), 0)
 	st := in.State
 	assert.True(t, st.FirstSyncDone)

@@ -14,56 +14,98 @@ func pageActivities(kind string) (fetch, apply string) {
 	return contract.ActivityFetchTicketPage, contract.ActivityApplyTicketPage
 }
 
-// pipelined pages one stream to its end, as stream did before versionPipelinedApply, with one difference: a page's
-// apply is scheduled as soon as the page is fetched, while the apply of the page before it may still be running.
-// It waits in PostgreSQL for that one to commit (the sync-state lock; an apply that comes first waits for it, see
-// contract.PageRef.After), so applies follow each other with no gap, instead of each starting a workflow task and
-// a dispatch after the one before ended (about 25 ms a page, a tenth of a first sync at 100,000 tickets). At most
-// one fetch and two applies of the stream are in flight. When the stream stops (an error, the end, a hand-off to
-// the next run) the applies in flight are waited for or cancelled, never left running.
-func (w *runner) pipelined(kind, from string, did *contract.Counters) error {
+// pipelined pages one stream to its end, as stream does without versionPipelinedApply, with one difference: a
+// page's apply is scheduled as soon as the page is fetched, while the apply of the page before it may still be
+// running. It waits in PostgreSQL for that one to commit (the sync-state lock; an apply that comes first waits for
+// it, see contract.PageRef.After), so applies follow each other with no gap, instead of each starting a workflow
+// task and a dispatch after the one before ended (about 25 ms a page, a tenth of a first sync at 100,000 tickets).
+// At most one fetch and two applies of the stream are in flight. Only a fetch with no apply in flight before it
+// applies an empty page itself (ApplyEmpty: its compare-and-set needs the stream to stand at the page). When the
+// stream stops (an error, the end, a hand-off to the next run) the applies in flight are waited for or cancelled,
+// never left running.
+func (w *runner) pipelined(kind string, p *passRun) error {
 	ctx, cancel := workflow.WithCancel(w.ctx)
 	defer cancel()
 	fetch, apply := pageActivities(kind)
-	ref := contract.PageRef{IntegrationID: w.in.IntegrationID, Generation: w.st.Generation, From: from}
-	pending := workflow.ExecuteActivity(w.pageCtxIn(ctx, kind+" page", did.Pages), fetch, ref)
+	ref := w.firstRef(kind, p)
+	var pending workflow.Future
+	first := p.comments // fetched already, by the ticket stream's first fetch
+	p.comments = nil
+	if first == nil {
+		pending = workflow.ExecuteActivity(w.pageCtxIn(ctx, kind+" page", p.did.Pages), fetch, ref)
+	}
 	var before workflow.Future // the apply of the page before ref, not waited for yet
+	var after *string          // where that page starts
 	for {
 		var fr contract.FetchResult
-		if err := pending.Get(ctx, &fr); err != nil {
+		if first != nil {
+			fr, first = *first, nil
+		} else if err := pending.Get(ctx, &fr); err != nil {
 			if before != nil {
-				_ = w.applied(ctx, before, did) // what was fetched before is applied and counted all the same
+				_ = w.applied(ctx, before, &p.did) // what was fetched before is applied and counted all the same
 			}
 			return err
 		}
-		applying := workflow.ExecuteActivity(w.pageCtxIn(ctx, "apply "+kind, did.Pages), apply, ref)
-		prev := ref.From
-		next := contract.PageRef{IntegrationID: ref.IntegrationID, Generation: ref.Generation, From: fr.Next, After: &prev}
+		if ref.StartPass && fr.Position == nil {
+			if err := w.olderFetch(kind, p, &ref); err != nil {
+				return err
+			}
+			pending = workflow.ExecuteActivity(w.pageCtxIn(ctx, kind+" page", p.did.Pages), fetch, ref)
+			continue
+		}
+		if ref.StartPass {
+			w.passStarted(kind, p, &ref, fr.Position)
+		}
+		var applying workflow.Future
+		if fr.Applied == nil {
+			in := ref.Page()
+			in.After = after
+			applying = workflow.ExecuteActivity(w.pageCtxIn(ctx, "apply "+kind, p.did.Pages), apply, in)
+		}
+		next := ref
+		next.From = fr.Next
+		next.ApplyEmpty = ref.ApplyEmpty && applying == nil
 		stop := !fr.EndOfStream && w.midPassDue()
 		if !fr.EndOfStream && !stop {
-			pending = workflow.ExecuteActivity(w.pageCtxIn(ctx, kind+" page", did.Pages), fetch, next)
+			pending = workflow.ExecuteActivity(w.pageCtxIn(ctx, kind+" page", p.did.Pages), fetch, next)
 		}
 		if before != nil {
-			if err := w.applied(ctx, before, did); err != nil {
+			if err := w.applied(ctx, before, &p.did); err != nil {
 				return err
 			}
 		}
-		before = applying
+		before, after = applying, nil
+		if applying == nil {
+			w.count(*fr.Applied, &p.did) // applied by its fetch
+		} else {
+			prev := ref.From
+			after = &prev
+		}
 		if !fr.EndOfStream && !stop {
 			ref = next
 			continue
 		}
-		if err := w.applied(ctx, before, did); err != nil {
+		return w.streamEnd(ctx, kind, p, fr, before, next.From)
+	}
+}
+
+// streamEnd ends a pipelined stream at its last page (fr) or between two pages (a hand-off to the next run, which
+// goes on from next): the last apply (before) is waited for first.
+func (w *runner) streamEnd(ctx workflow.Context, kind string, p *passRun, fr contract.FetchResult,
+	before workflow.Future, next string) error {
+	if before != nil {
+		if err := w.applied(ctx, before, &p.did); err != nil {
 			return err
 		}
-		if fr.EndOfStream {
-			return nil
-		}
-		if !w.readyToContinue(true) {
-			return errResetRequested
-		}
-		return &handOff{kind: kind, from: next.From}
 	}
+	if fr.EndOfStream {
+		p.ended, p.comments = fr.PassEnded, fr.Comments
+		return nil
+	}
+	if !w.readyToContinue(true) {
+		return errResetRequested
+	}
+	return &handOff{kind: kind, from: next}
 }
 
 // applied waits for a page's apply and counts it.
@@ -72,10 +114,15 @@ func (w *runner) applied(ctx workflow.Context, f workflow.Future, did *contract.
 	if err := f.Get(ctx, &c); err != nil {
 		return err
 	}
+	w.count(c, did)
+	return nil
+}
+
+// count adds what a page did to the pass's and the integration's counters.
+func (w *runner) count(c contract.PageCounters, did *contract.Counters) {
 	w.pagesThisRun++
 	got := c.Counters()
 	did.Add(got)
 	w.st.Totals.Add(got)
 	w.showDetails()
-	return nil
 }

@@ -2,6 +2,7 @@ package workflows_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,13 +21,21 @@ import (
 func TestFirstSyncAndLongPassPagesRunOnTheBulkQueue(t *testing.T) {
 	f := newFake(3, 2)
 	h := newHarness(t, f)
-	type run struct{ activity, queue string }
+	type run struct {
+		activity, queue string
+		starts          bool // the activity opens a pass: SyncPosition, or a lean pass's first fetch
+	}
 	var mu sync.Mutex
 	var runs []run
-	h.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
+	h.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
 		mu.Lock()
 		defer mu.Unlock()
-		runs = append(runs, run{info.ActivityType.Name, info.TaskQueue})
+		r := run{activity: info.ActivityType.Name, queue: info.TaskQueue, starts: info.ActivityType.Name == "SyncPosition"}
+		var ref contract.PageRef
+		if strings.HasPrefix(r.activity, "Fetch") && args.Get(&ref) == nil {
+			r.starts = ref.StartPass
+		}
+		runs = append(runs, r)
 	})
 	// After the first sync, 8 more ticket pages: the next pass (at the interval) is a long one.
 	h.at(30*time.Minute, func() { f.grow(8, 0) })
@@ -39,11 +48,12 @@ func TestFirstSyncAndLongPassPagesRunOnTheBulkQueue(t *testing.T) {
 	pages := map[string]bool{contract.ActivityFetchTicketPage: true, contract.ActivityApplyTicketPage: true,
 		contract.ActivityFetchCommentPage: true, contract.ActivityApplyCommentPage: true}
 	var first, second []string // the queues of the page activities of each pass
-	pass := 0
+	pass := -1
 	for _, r := range runs {
-		switch {
-		case r.activity == contract.ActivityEndSync:
+		if r.starts {
 			pass++
+		}
+		switch {
 		case pages[r.activity] && pass == 0:
 			first = append(first, r.queue)
 		case pages[r.activity] && pass == 1:

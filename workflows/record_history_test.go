@@ -85,6 +85,28 @@ func TestRecordHistory(t *testing.T) {
 		enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW)
 }
 
+// recordingServer is an in-process Temporal server with the search attributes registered, for a recording; ctx
+// ends with the recording's time limit.
+func recordingServer(t *testing.T) (context.Context, *temporaltest.TestServer, client.Client) {
+	t.Helper()
+	if os.Getenv("UPDATE_REPLAY_HISTORY") != "1" {
+		t.Skip("set UPDATE_REPLAY_HISTORY=1 to record the replay histories")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	c := ts.GetDefaultClient()
+	_, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace: ts.GetDefaultNamespace(),
+		SearchAttributes: map[string]enumspb.IndexedValueType{
+			workflows.IntegrationKey.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+			workflows.PhaseKey.GetName():       enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		},
+	})
+	require.NoError(t, err)
+	return ctx, ts, c
+}
+
 type recorder struct {
 	t   *testing.T
 	ctx context.Context

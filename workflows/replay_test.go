@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -58,4 +59,33 @@ func TestReplayHistoryCoversTheLifecycle(t *testing.T) {
 	assert.Equal(t, 2, count[enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED])
 	assert.Positive(t, count[enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES])
 	assert.Equal(t, 1, count[enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED])
+}
+
+// TestReplayHistoryCoversTheLeanPass checks that the lean-pass history still records what it is meant to: no
+// position read, and an empty pass that is one activity (a ticket fetch that went on with the comment stream and
+// ended the pass).
+func TestReplayHistoryCoversTheLeanPass(t *testing.T) {
+	fh, err := os.Open(filepath.Join("testdata", "integration_history_lean_pass.json"))
+	require.NoError(t, err)
+	defer fh.Close()
+	hist, err := client.HistoryFromJSON(fh, client.HistoryJSONOptions{})
+	require.NoError(t, err)
+	types := map[int64]string{}
+	empty := 0
+	for _, ev := range hist.Events {
+		if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil {
+			types[ev.GetEventId()] = a.GetActivityType().GetName()
+			assert.NotEqual(t, contract.ActivitySyncPosition, a.GetActivityType().GetName())
+		}
+		a := ev.GetActivityTaskCompletedEventAttributes()
+		if a == nil || types[a.GetScheduledEventId()] != contract.ActivityFetchTicketPage {
+			continue
+		}
+		var fr contract.FetchResult
+		require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(a.GetResult(), &fr))
+		if fr.Applied != nil && fr.Comments != nil && fr.Comments.PassEnded {
+			empty++
+		}
+	}
+	assert.Equal(t, 1, empty, "one empty pass, of one activity")
 }

@@ -33,12 +33,14 @@ func (a *Activities) connect(ctx context.Context, integrationID int64) (*store.I
 }
 
 // FetchTicketPage reads one page of the incremental ticket export (users side-loaded) from ref.From, and stages
-// it. Retrying it re-fetches and replaces the staged page, so it is idempotent.
+// it. Retrying it re-fetches and replaces the staged page, so it is idempotent. A page with nothing to write is
+// applied here instead when the workflow asks (ref.ApplyEmpty; see land).
 func (a *Activities) FetchTicketPage(ctx context.Context, ref contract.PageRef) (contract.FetchResult, error) {
-	in, c, err := a.connect(ctx, ref.IntegrationID)
+	j, err := a.open(ctx, ref, store.KindTickets)
 	if err != nil {
 		return contract.FetchResult{}, err
 	}
+	in, c, ref := j.in, j.c, j.ref
 	stop := activities.KeepAlive(ctx)
 	defer stop()
 	var start time.Time
@@ -62,21 +64,98 @@ func (a *Activities) FetchTicketPage(ctx context.Context, ref contract.PageRef) 
 	if err != nil {
 		return contract.FetchResult{}, a.Classify(ctx, in, fmt.Sprintf("fetch tickets from cursor %q", ref.From), err)
 	}
-	body, err := encodeStaged(stageTickets(page.Tickets, page.Users, page.Bad))
-	if err != nil {
-		return contract.FetchResult{}, err
-	}
+	staged := stageTickets(page.Tickets, page.Users, page.Bad)
 	next := page.AfterCursor
 	if next == "" {
 		next = ref.From
 	}
 	// A page that does not move the cursor ends the stream for this pass instead of being fetched again.
 	endOfStream := page.EndOfStream || next == ref.From
-	if err := a.Store.StagePage(ctx, &store.Page{IntegrationID: in.ID, Kind: store.KindTickets, Generation: ref.Generation,
-		FromPos: ref.From, NextPos: next, EndOfStream: endOfStream, Body: body}); err != nil {
-		return contract.FetchResult{}, err
+	empty := len(staged.Tickets) == 0 && len(staged.Users) == 0 && len(staged.Bad) == 0
+	return a.land(ctx, j, &store.Page{IntegrationID: in.ID, Kind: store.KindTickets, Generation: ref.Generation,
+		FromPos: ref.From, NextPos: next, EndOfStream: endOfStream}, staged, empty, len(page.Tickets)+len(page.Bad))
+}
+
+// fetchJob is one fetch: the integration, its Zendesk client, the page to fetch and, for the first fetch of a pass,
+// where the streams stood when it opened the pass.
+type fetchJob struct {
+	in  *store.Integration
+	c   *zendesk.Client
+	ref contract.PageRef
+	pos *contract.Position
+}
+
+// open gets a fetch ready. The first fetch of a pass (ref.StartPass) opens the pass's record, before anything can
+// fail on Zendesk's side so that a failure is recorded against the pass, and fetches from where the stream stands
+// in PostgreSQL, in the generation it reads there: what SyncPosition did before the pass's first fetch. Retrying it
+// is harmless: an open pass stays the one going on, and the stream's position is read again.
+func (a *Activities) open(ctx context.Context, ref contract.PageRef, kind string) (*fetchJob, error) {
+	in, err := a.Store.Integration(ctx, ref.IntegrationID)
+	if err != nil {
+		return nil, err
 	}
-	return contract.FetchResult{Next: next, EndOfStream: endOfStream, Records: len(page.Tickets) + len(page.Bad)}, nil
+	j := &fetchJob{in: in, ref: ref}
+	if ref.StartPass {
+		st, err := a.Store.StartPass(ctx, in.ID)
+		if err != nil {
+			return nil, err
+		}
+		pos := activities.PositionOf(in, st)
+		j.pos = &pos
+		j.ref.Generation, j.ref.From = pos.Generation, pos.From(kind)
+	}
+	if j.c, err = a.Client(in); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// land stages a fetched page for its apply activity. A page with nothing to write (empty), when the workflow asks
+// (ApplyEmpty), is applied here instead: applying it would only move the stream's position, which ApplyEmptyPage
+// does with the same compare-and-set, so the workflow schedules no apply activity for it. When such a page ends the
+// comment stream, the pass's last, and the workflow asks (EndPass), the pass's end is recorded here too, as EndSync
+// records it; when it ends the ticket stream of a pass's first fetch and the workflow asks (AndComments), the
+// comment stream's first page is fetched next, here. All of it is idempotent: a retried fetch finds the pages
+// applied and records the end again.
+func (a *Activities) land(ctx context.Context, j *fetchJob, p *store.Page, staged any, empty bool,
+	records int) (contract.FetchResult, error) {
+	res := contract.FetchResult{Next: p.NextPos, EndOfStream: p.EndOfStream, Records: records, Position: j.pos}
+	if !empty || !j.ref.ApplyEmpty {
+		body, err := encodeStaged(staged)
+		if err != nil {
+			return contract.FetchResult{}, err
+		}
+		p.Body = body
+		return res, a.Store.StagePage(ctx, p)
+	}
+	c, at, err := a.Store.ApplyEmptyPage(ctx, p)
+	if err != nil {
+		return contract.FetchResult{}, a.Classify(ctx, j.in, "apply empty "+p.Kind+" page", err)
+	}
+	activities.ObservePage(j.in.Name, p.Kind, c)
+	res.Applied = &c
+	if at != p.NextPos {
+		// An earlier attempt applied the page, and the stream stands elsewhere than this attempt's answer ends:
+		// the workflow goes on from where it stands.
+		res.Next, res.EndOfStream = at, false
+	}
+	switch {
+	case !res.EndOfStream:
+	case p.Kind == store.KindComments && j.ref.EndPass:
+		if err := a.EndSync(ctx, contract.EndSyncInput{IntegrationID: j.in.ID, FirstSyncDone: true}); err != nil {
+			return contract.FetchResult{}, err
+		}
+		res.PassEnded = true
+	case p.Kind == store.KindTickets && j.ref.AndComments && j.pos != nil:
+		// The ticket stream ended with nothing to apply: the comment stream starts here, in the same activity.
+		cr, err := a.fetchComments(ctx, &fetchJob{in: j.in, c: j.c, ref: contract.PageRef{IntegrationID: j.in.ID,
+			Generation: j.pos.Generation, From: j.pos.EventsFrom, ApplyEmpty: true, EndPass: j.ref.EndPass}})
+		if err != nil {
+			return contract.FetchResult{}, err
+		}
+		res.Comments = &cr
+	}
+	return res, nil
 }
 
 // ticketRestartTime is where the ticket stream restarts by time: the newest generated_timestamp it applied in
@@ -97,12 +176,19 @@ func (a *Activities) ticketRestartTime(ctx context.Context, in *store.Integratio
 }
 
 // FetchCommentPage reads one page of ticket events with their comments from ref.From (a Unix time), fetches the
-// comment authors not mirrored yet in one batched call, and stages both.
+// comment authors not mirrored yet in one batched call, and stages both (or, when the page holds nothing to write,
+// applies it as FetchTicketPage does).
 func (a *Activities) FetchCommentPage(ctx context.Context, ref contract.PageRef) (contract.FetchResult, error) {
-	in, c, err := a.connect(ctx, ref.IntegrationID)
+	j, err := a.open(ctx, ref, store.KindComments)
 	if err != nil {
 		return contract.FetchResult{}, err
 	}
+	return a.fetchComments(ctx, j)
+}
+
+// fetchComments is FetchCommentPage once its integration and client are at hand.
+func (a *Activities) fetchComments(ctx context.Context, j *fetchJob) (contract.FetchResult, error) {
+	in, c, ref := j.in, j.c, j.ref
 	start, err := strconv.ParseInt(ref.From, 10, 64)
 	if err != nil {
 		return contract.FetchResult{}, fmt.Errorf("comment stream position %q: %w", ref.From, err)
@@ -138,16 +224,32 @@ func (a *Activities) FetchCommentPage(ctx context.Context, ref contract.PageRef)
 	if err != nil {
 		return contract.FetchResult{}, err
 	}
-	body, err := encodeStaged(sc)
+	empty, err := a.nothingNew(ctx, j, sc)
 	if err != nil {
 		return contract.FetchResult{}, err
 	}
-	nextPos := strconv.FormatInt(next, 10)
-	if err := a.Store.StagePage(ctx, &store.Page{IntegrationID: in.ID, Kind: store.KindComments, Generation: ref.Generation,
-		FromPos: ref.From, NextPos: nextPos, EndOfStream: endOfStream, Body: body}); err != nil {
-		return contract.FetchResult{}, err
+	return a.land(ctx, j, &store.Page{IntegrationID: in.ID, Kind: store.KindComments, Generation: ref.Generation,
+		FromPos: ref.From, NextPos: strconv.FormatInt(next, 10), EndOfStream: endOfStream}, sc, empty, len(sc.Comments))
+}
+
+// mirroredCheckMax is the most comments a page may hold for the fetch to look whether they are all mirrored. The
+// events export repeats the second a page ended at (the next page starts at its end_time), so the comment page of
+// a pass that finds nothing holds that second's comments again: a few, all mirrored, and applying them writes
+// nothing. A page of many is new work.
+const mirroredCheckMax = 100
+
+// nothingNew says whether applying a staged comment page would write nothing but the stream's position: no author
+// or bad record to write, and no comment that is not mirrored yet (applying skips those). Only asked when the
+// fetch may apply such a page itself (ApplyEmpty).
+func (a *Activities) nothingNew(ctx context.Context, j *fetchJob, sc stagedComments) (bool, error) {
+	if !j.ref.ApplyEmpty || len(sc.Users) > 0 || len(sc.Bad) > 0 || len(sc.Comments) > mirroredCheckMax {
+		return false, nil
 	}
-	return contract.FetchResult{Next: nextPos, EndOfStream: endOfStream, Records: len(sc.Comments)}, nil
+	ids := make([]int64, len(sc.Comments))
+	for i, c := range sc.Comments {
+		ids[i] = c.ZendeskID
+	}
+	return a.Store.CommentsMirrored(ctx, j.in.ID, ids)
 }
 
 // stageComments builds the staged page of comments: each comment once, cleaned, with the authors not mirrored

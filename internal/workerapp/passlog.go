@@ -14,9 +14,10 @@ import (
 )
 
 // passLog writes one INFO line per sync pass: its counts, its Zendesk requests and its duration. A pass is the
-// activities of one integration workflow from the end of the previous pass to EndSync; this worker sees the
-// activities it runs, so with several workers each logs its share of a pass. It is a worker interceptor (for the
-// activities' results) and an HTTP transport (for the requests, attributed through the activity's context).
+// activities of one integration workflow from the end of the previous pass to EndSync (or to the fetch that ended
+// it, contract.FetchResult.PassEnded); this worker sees the activities it runs, so with several workers each logs
+// its share of a pass. It is a worker interceptor (for the activities' results) and an HTTP transport (for the
+// requests, attributed through the activity's context).
 type passLog struct {
 	interceptor.WorkerInterceptorBase
 	logger *slog.Logger
@@ -54,8 +55,8 @@ func (l *passLog) request(workflowID string) {
 	l.of(workflowID).requests++
 }
 
-// record adds an activity's result to its workflow's pass; EndSync ends the pass with its line, and a recorded
-// error ends it with the error.
+// record adds an activity's result to its workflow's pass; EndSync (or a fetch that ended the pass) ends the pass
+// with its line, and a recorded error ends it with the error.
 func (l *passLog) record(workflowID, activityType string, args []interface{}, out interface{}) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -67,6 +68,10 @@ func (l *passLog) record(workflowID, activityType string, args []interface{}, ou
 		}
 	case contract.PushResult:
 		p.counters.Pushed += int64(r.Pushed)
+	case contract.FetchResult:
+		if fetched(p, r) {
+			l.end(workflowID, p, "sync pass ended", "")
+		}
 	}
 	switch activityType {
 	case contract.ActivityEndSync:
@@ -78,6 +83,18 @@ func (l *passLog) record(workflowID, activityType string, args []interface{}, ou
 			}
 		}
 	}
+}
+
+// fetched adds the pages a fetch applied itself (nothing to write) to the pass, with the comment page it went on
+// with, and says whether the fetch recorded the end of the pass.
+func fetched(p *pass, r contract.FetchResult) bool {
+	if r.Applied != nil && !r.Applied.AlreadyApplied {
+		p.counters.Add(r.Applied.Counters())
+	}
+	if r.Comments != nil {
+		return fetched(p, *r.Comments)
+	}
+	return r.PassEnded
 }
 
 func (l *passLog) end(workflowID string, p *pass, msg, errMsg string) {

@@ -42,3 +42,30 @@ func TestPassLogWritesOneLinePerPass(t *testing.T) {
 	assert.Contains(t, logs.String(), `msg="sync pass stopped" workflow_id=zendesk-integration/7 tickets=0`)
 	assert.Contains(t, logs.String(), `requests=1 duration=0s error="credentials rejected"`)
 }
+
+// A pass that found nothing ends with its last fetch (no EndSync): that fetch's result ends the pass's line, with
+// the pages the fetches applied themselves.
+func TestPassLogEndsAPassItsLastFetchEnded(t *testing.T) {
+	var logs bytes.Buffer
+	l := newPassLog(slog.New(slog.NewTextHandler(&logs, nil)))
+	const wf = "zendesk-integration/7"
+	l.request(wf)
+	l.record(wf, contract.ActivityFetchTicketPage, nil, contract.FetchResult{EndOfStream: true,
+		Applied: &contract.PageCounters{}, Position: &contract.Position{Generation: 1}})
+	assert.Empty(t, logs.String(), "the pass goes on after its ticket stream")
+	l.request(wf)
+	l.record(wf, contract.ActivityFetchCommentPage, nil, contract.FetchResult{EndOfStream: true,
+		Applied: &contract.PageCounters{}, PassEnded: true})
+	assert.Contains(t, logs.String(), `msg="sync pass ended" workflow_id=zendesk-integration/7 tickets=0 `+
+		`cases_created=0 cases_updated=0 comments=0 failures=0 pushed=0 pages=2 requests=2`)
+
+	// The one activity of an empty pass: the ticket fetch, with the comment fetch it went on with.
+	logs.Reset()
+	l.request(wf)
+	l.request(wf)
+	l.record(wf, contract.ActivityFetchTicketPage, nil, contract.FetchResult{EndOfStream: true,
+		Applied: &contract.PageCounters{}, Comments: &contract.FetchResult{EndOfStream: true,
+			Applied: &contract.PageCounters{}, PassEnded: true}})
+	assert.Contains(t, logs.String(), `msg="sync pass ended" workflow_id=zendesk-integration/7 tickets=0 `+
+		`cases_created=0 cases_updated=0 comments=0 failures=0 pushed=0 pages=2 requests=2`)
+}
