@@ -79,10 +79,7 @@ func TestRetriedApplyReturnsTheCountersOfThePageItApplied(t *testing.T) {
 func TestAPageAppliedAfterThePageBeforeWaitsForIt(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
-	uid, _ := s.AddCRMUser(ctx, "o@example.com", "O")
-	id, err := s.CreateIntegration(ctx, &Integration{Name: "x", URL: "u", Email: "e", TokenEnc: []byte{1},
-		OwnerUserID: uid, Priority: "remote", IntervalSeconds: 60})
-	require.NoError(t, err)
+	id := newIntegration(t, s)
 	for _, p := range []Page{{FromPos: "", NextPos: "c1"}, {FromPos: "c1", NextPos: "c2"}} {
 		p.IntegrationID, p.Kind, p.Body = id, KindTickets, []byte("{}")
 		require.NoError(t, s.StagePage(ctx, &p))
@@ -102,7 +99,7 @@ func TestAPageAppliedAfterThePageBeforeWaitsForIt(t *testing.T) {
 	}
 	start := ""
 	// The second page first: the stream still stands at the first.
-	_, err = s.ApplyPageAfter(ctx, id, KindTickets, 0, "c1", &start, apply("second", nil))
+	_, err := s.ApplyPageAfter(ctx, id, KindTickets, 0, "c1", &start, apply("second", nil))
 	require.ErrorIs(t, err, ErrPageNotNext)
 
 	// The first page holds the lock while the second waits for it, then the second applies.

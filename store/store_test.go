@@ -86,10 +86,7 @@ func TestApplyPageOnceAndStale(t *testing.T) {
 func TestApplyEmptyPageOnceAndStale(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
-	uid, _ := s.AddCRMUser(ctx, "o@example.com", "O")
-	id, err := s.CreateIntegration(ctx, &Integration{Name: "x", URL: "u", Email: "e", TokenEnc: []byte{1},
-		OwnerUserID: uid, Priority: "remote", IntervalSeconds: 60})
-	require.NoError(t, err)
+	id := newIntegration(t, s)
 	empty := &Page{IntegrationID: id, Kind: KindTickets, FromPos: "", NextPos: "c1", EndOfStream: true}
 	c, at, err := s.ApplyEmptyPage(ctx, empty)
 	require.NoError(t, err)

@@ -670,12 +670,15 @@ func (w *runner) pass() passOutcome {
 }
 
 // midPassDue says whether the run has grown enough to continue as new before the next page.
-func (w *runner) midPassDue() bool {
+func (w *runner) midPassDue() bool { return w.midPassDueWith(0) }
+
+// midPassDueWith is midPassDue with applies in flight, not counted in pagesThisRun yet.
+func (w *runner) midPassDueWith(inFlight int) bool {
 	if w.handOffVersion == workflow.DefaultVersion {
 		return false
 	}
 	info := workflow.GetInfo(w.ctx)
-	return w.pagesThisRun+1 >= maxPagesPerRun || info.GetContinueAsNewSuggested() ||
+	return w.pagesThisRun+inFlight+1 >= maxPagesPerRun || info.GetContinueAsNewSuggested() ||
 		info.GetCurrentHistoryLength() >= maxEventsPerRun
 }
 

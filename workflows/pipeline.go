@@ -65,7 +65,11 @@ func (w *runner) pipelined(kind string, p *passRun) error {
 		next := ref
 		next.From = fr.Next
 		next.ApplyEmpty = ref.ApplyEmpty && applying == nil
-		stop := !fr.EndOfStream && w.midPassDue()
+		inFlight := 0
+		if before != nil {
+			inFlight = 1 // the page before's apply, not counted yet
+		}
+		stop := !fr.EndOfStream && w.midPassDueWith(inFlight)
 		if !fr.EndOfStream && !stop {
 			pending = workflow.ExecuteActivity(w.pageCtxIn(ctx, kind+" page", p.did.Pages), fetch, next)
 		}

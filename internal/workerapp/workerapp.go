@@ -97,6 +97,34 @@ const closeGrace = 10 * time.Second
 // worker).
 const storeOpenTimeout = 30 * time.Second
 
+// connect opens the store and the Temporal client deps does not bring; closeConns closes what it opened.
+func connect(ctx context.Context, cfg Config, deps Deps, logger *slog.Logger) (st *store.Store, c client.Client,
+	closeConns func(), err error) {
+	st, c = deps.Store, deps.Temporal
+	var opened []func()
+	closeConns = func() {
+		for i := len(opened) - 1; i >= 0; i-- {
+			opened[i]()
+		}
+	}
+	if st == nil {
+		if st, err = store.Open(ctx, cfg.DatabaseURL, storeOpenTimeout); err != nil {
+			return nil, nil, nil, err
+		}
+		opened = append(opened, func() { st.Close() })
+	}
+	if c == nil {
+		c, err = client.DialContext(ctx, client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace,
+			Logger: tlog.NewStructuredLogger(logger)})
+		if err != nil {
+			closeConns()
+			return nil, nil, nil, fmt.Errorf("connect to Temporal at %s: %w", cfg.TemporalAddress, err)
+		}
+		opened = append(opened, c.Close)
+	}
+	return st, c, closeConns, nil
+}
+
 // Run runs the worker until ctx ends, then stops it gracefully: the Temporal worker stops polling and gives running
 // activities cfg.StopTimeout to finish, the relay, the pruner and the metrics server stop and are awaited, and only
 // then are the connections closed. A clean stop returns nil.
@@ -127,24 +155,11 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if hookLn != nil {
 		defer hookLn.Close() // closed by the server once it serves; this covers a return before
 	}
-	st := deps.Store
-	if st == nil {
-		var err error
-		if st, err = store.Open(ctx, cfg.DatabaseURL, storeOpenTimeout); err != nil {
-			return err
-		}
-		defer st.Close()
+	st, c, closeConns, err := connect(ctx, cfg, deps, logger)
+	if err != nil {
+		return err
 	}
-	c := deps.Temporal
-	if c == nil {
-		var err error
-		c, err = client.DialContext(ctx, client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace,
-			Logger: tlog.NewStructuredLogger(logger)})
-		if err != nil {
-			return fmt.Errorf("connect to Temporal at %s: %w", cfg.TemporalAddress, err)
-		}
-		defer c.Close()
-	}
+	defer closeConns()
 	if err := EnsureSearchAttributes(ctx, c, cfg.TemporalNamespace); err != nil {
 		// A cluster that refuses (no permission) is reported, not fatal: an operator may add them.
 		logger.Warn("could not register search attributes; register them with `temporal operator search-attribute create`",
