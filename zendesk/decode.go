@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	fastjson "github.com/segmentio/encoding/json"
 )
 
 // Pages are decoded as streams: the top-level object is walked key by key and array elements are read one at a
@@ -91,11 +93,11 @@ func probeID(raw json.RawMessage) int64 {
 	var probe struct {
 		ID json.RawMessage `json:"id"`
 	}
-	if json.Unmarshal(raw, &probe) != nil {
+	if fastjson.Unmarshal(raw, &probe) != nil {
 		return 0
 	}
 	var id int64
-	if json.Unmarshal(probe.ID, &id) != nil {
+	if fastjson.Unmarshal(probe.ID, &id) != nil {
 		return 0
 	}
 	return id
@@ -226,7 +228,7 @@ func decodeCommentEventPage(r io.Reader) (*CommentEventPage, error) {
 
 func (p *CommentEventPage) addEvent(raw json.RawMessage) {
 	var ev ticketEvent
-	if err := json.Unmarshal(raw, &ev); err != nil {
+	if err := fastjson.Unmarshal(raw, &ev); err != nil {
 		p.Bad = append(p.Bad, badRecord("ticket_event", raw, err))
 		return
 	}
@@ -274,11 +276,11 @@ type plainComment Comment
 // another kind of event whose fields are not a comment's (ignored).
 func decodeChildComment(child json.RawMessage) (Comment, bool, error) {
 	var ce childEvent
-	if err := json.Unmarshal(child, &ce); err != nil {
+	if err := fastjson.Unmarshal(child, &ce); err != nil {
 		var kind struct {
 			EventType string `json:"event_type"`
 		}
-		if json.Unmarshal(child, &kind) != nil || kind.EventType != "Comment" {
+		if fastjson.Unmarshal(child, &kind) != nil || kind.EventType != "Comment" {
 			return Comment{}, false, nil
 		}
 		return Comment{}, true, err
@@ -303,18 +305,18 @@ func auditComment(audit json.RawMessage, ticketID int64) (*Comment, error) {
 		CreatedAt *time.Time        `json:"created_at"`
 		Events    []json.RawMessage `json:"events"`
 	}
-	if err := json.Unmarshal(audit, &a); err != nil {
+	if err := fastjson.Unmarshal(audit, &a); err != nil {
 		return nil, fmt.Errorf("decode audit: %w", err)
 	}
 	for _, ev := range a.Events {
 		var kind struct {
 			Type string `json:"type"`
 		}
-		if json.Unmarshal(ev, &kind) != nil || kind.Type != "Comment" {
+		if fastjson.Unmarshal(ev, &kind) != nil || kind.Type != "Comment" {
 			continue
 		}
 		var c Comment
-		if err := json.Unmarshal(ev, &c); err != nil {
+		if err := fastjson.Unmarshal(ev, &c); err != nil {
 			return nil, fmt.Errorf("decode audit comment: %w", err)
 		}
 		c.TicketID = ticketID

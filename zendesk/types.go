@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
+
+	fastjson "github.com/segmentio/encoding/json"
 )
 
 // decodeRecord decodes b into v (a record type without its own UnmarshalJSON), rejects a record without a
 // positive id, and returns a copy of b for the record's Raw field.
 func decodeRecord[T any](b []byte, v *T, id func(*T) int64) (json.RawMessage, error) {
-	if err := json.Unmarshal(b, v); err != nil {
+	if err := fastjson.Unmarshal(b, v); err != nil {
 		return nil, err
 	}
 	if id(v) <= 0 {
