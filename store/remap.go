@@ -3,7 +3,6 @@ package store
 import (
 	"encoding/json"
 	"fmt"
-	"strconv"
 )
 
 // MirroredTicket is a ticket as the mirror holds it: what `integration remap` derives cases from again, without
@@ -30,17 +29,13 @@ func (p *PageTx) SetSynced(synced map[int64][]byte) error {
 	if len(synced) == 0 {
 		return nil
 	}
-	obj := make(map[string]json.RawMessage, len(synced))
-	for id, s := range synced {
-		obj[strconv.FormatInt(id, 10)] = s
-	}
-	b, err := json.Marshal(obj)
+	b, err := objectByID(synced)
 	if err != nil {
 		return fmt.Errorf("encode merge bases: %w", err)
 	}
 	if _, err := p.tx.ExecContext(p.ctx, `UPDATE zd_tickets t SET synced = e.value, updated_at = now()
 		FROM jsonb_each($2::jsonb) e WHERE t.integration_id = $1 AND t.zendesk_id = e.key::bigint
-		AND t.synced IS DISTINCT FROM e.value`, p.IntegrationID, string(b)); err != nil {
+		AND t.synced IS DISTINCT FROM e.value`, p.IntegrationID, b); err != nil {
 		return fmt.Errorf("write merge bases: %w", err)
 	}
 	return nil

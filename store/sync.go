@@ -945,6 +945,16 @@ func (p *PageTx) insertAndLinkComments(ownerID int64, uniq []CommentRow) (int64,
 	return made, nil
 }
 
+// objectByID is one JSON object of JSON values keyed by id, for a statement that takes it apart with jsonb_each.
+func objectByID(values map[int64][]byte) (string, error) {
+	obj := make(map[string]json.RawMessage, len(values))
+	for id, v := range values {
+		obj[strconv.FormatInt(id, 10)] = v
+	}
+	b, err := json.Marshal(obj)
+	return string(b), err
+}
+
 // SetCaseAttributes writes the attributes column of cases (case id → JSON object), skipping those that hold it
 // already, in one statement. Kept apart from CreateCases and UpdateCases so their COPY rows stay as they are for
 // integrations without a mapping.
@@ -952,17 +962,13 @@ func (p *PageTx) SetCaseAttributes(attrs map[int64][]byte) error {
 	if len(attrs) == 0 {
 		return nil
 	}
-	obj := make(map[string]json.RawMessage, len(attrs))
-	for id, a := range attrs {
-		obj[strconv.FormatInt(id, 10)] = a
-	}
-	b, err := json.Marshal(obj)
+	b, err := objectByID(attrs)
 	if err != nil {
 		return fmt.Errorf("encode case attributes: %w", err)
 	}
 	if _, err := p.tx.ExecContext(p.ctx, `UPDATE cases c SET attributes = e.value, updated_at = now()
 		FROM jsonb_each($2::jsonb) e WHERE c.id = e.key::bigint AND c.integration_id = $1
-		AND c.attributes IS DISTINCT FROM e.value`, p.IntegrationID, string(b)); err != nil {
+		AND c.attributes IS DISTINCT FROM e.value`, p.IntegrationID, b); err != nil {
 		return fmt.Errorf("set case attributes: %w", err)
 	}
 	return nil
