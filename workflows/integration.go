@@ -738,12 +738,7 @@ func (w *runner) stream(kind string, p *passRun) error {
 	ctx := w.ctx
 	fetch, apply := pageActivities(kind)
 	ref := w.firstRef(kind, p)
-	var pending workflow.Future
-	first := p.comments // fetched already, by the ticket stream's first fetch
-	p.comments = nil
-	if first == nil {
-		pending = workflow.ExecuteActivity(w.pageCtx(kind+" page", p.did.Pages), fetch, ref)
-	}
+	pending, first := w.firstFetch(ctx, kind, p, ref)
 	for {
 		var fr contract.FetchResult
 		if first != nil {

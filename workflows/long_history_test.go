@@ -1,7 +1,6 @@
 package workflows_test
 
 import (
-	"context"
 	"strconv"
 	"testing"
 	"time"
@@ -9,11 +8,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/operatorservice/v1"
-	"go.temporal.io/server/temporaltest"
 
 	"github.com/zendesk-sync/zendesk-sync/contract"
-	"github.com/zendesk-sync/zendesk-sync/workflows"
 )
 
 // A first sync of 5,000 pages on a real Temporal server (what a 5,000,000-ticket account is at 1,000 tickets a
@@ -21,18 +17,7 @@ import (
 // events), and every page is applied exactly once.
 func TestHistoryOfEveryRunStaysBoundedOnAFiveThousandPageFirstSync(t *testing.T) {
 	const pages = 5000
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	defer cancel()
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
-	c := ts.GetDefaultClient()
-	_, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
-		Namespace: ts.GetDefaultNamespace(),
-		SearchAttributes: map[string]enumspb.IndexedValueType{
-			workflows.IntegrationKey.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-			workflows.PhaseKey.GetName():       enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-		},
-	})
-	require.NoError(t, err)
+	ctx, ts, c := testServer(t, 15*time.Minute)
 	f := newFake(pages, 2)
 	f.serve(ts)
 	r := &recorder{t: t, ctx: ctx, c: c}

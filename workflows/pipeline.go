@@ -28,12 +28,7 @@ func (w *runner) pipelined(kind string, p *passRun) error {
 	defer cancel()
 	fetch, apply := pageActivities(kind)
 	ref := w.firstRef(kind, p)
-	var pending workflow.Future
-	first := p.comments // fetched already, by the ticket stream's first fetch
-	p.comments = nil
-	if first == nil {
-		pending = workflow.ExecuteActivity(w.pageCtxIn(ctx, kind+" page", p.did.Pages), fetch, ref)
-	}
+	pending, first := w.firstFetch(ctx, kind, p, ref)
 	var before workflow.Future // the apply of the page before ref, not waited for yet
 	var after *string          // where that page starts
 	for {
@@ -110,6 +105,18 @@ func (w *runner) streamEnd(ctx workflow.Context, kind string, p *passRun, fr con
 		return errResetRequested
 	}
 	return &handOff{kind: kind, from: next}
+}
+
+// firstFetch starts a stream's paging: its first page is the one the ticket stream's first fetch fetched already
+// (contract.PageRef.AndComments), or a fetch scheduled in ctx.
+func (w *runner) firstFetch(ctx workflow.Context, kind string, p *passRun, ref contract.PageRef) (
+	pending workflow.Future, first *contract.FetchResult) {
+	first, p.comments = p.comments, nil
+	if first == nil {
+		fetch, _ := pageActivities(kind)
+		pending = workflow.ExecuteActivity(w.pageCtxIn(ctx, kind+" page", p.did.Pages), fetch, ref)
+	}
+	return pending, first
 }
 
 // applied waits for a page's apply and counts it.

@@ -29,21 +29,7 @@ import (
 //
 //	UPDATE_REPLAY_HISTORY=1 go test ./workflows -run TestRecordHistory -count=1
 func TestRecordHistory(t *testing.T) {
-	if os.Getenv("UPDATE_REPLAY_HISTORY") != "1" {
-		t.Skip("set UPDATE_REPLAY_HISTORY=1 to record the replay histories")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
-	c := ts.GetDefaultClient()
-	_, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
-		Namespace: ts.GetDefaultNamespace(),
-		SearchAttributes: map[string]enumspb.IndexedValueType{
-			workflows.IntegrationKey.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-			workflows.PhaseKey.GetName():       enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-		},
-	})
-	require.NoError(t, err)
+	ctx, ts, c := recordingServer(t)
 
 	f := newFake(3, 2)
 	f.serve(ts)
@@ -92,7 +78,14 @@ func recordingServer(t *testing.T) (context.Context, *temporaltest.TestServer, c
 	if os.Getenv("UPDATE_REPLAY_HISTORY") != "1" {
 		t.Skip("set UPDATE_REPLAY_HISTORY=1 to record the replay histories")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	return testServer(t, 5*time.Minute)
+}
+
+// testServer is an in-process Temporal server with the workflow's search attributes registered, and a context that
+// ends after timeout.
+func testServer(t *testing.T, timeout time.Duration) (context.Context, *temporaltest.TestServer, client.Client) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	t.Cleanup(cancel)
 	ts := temporaltest.NewServer(temporaltest.WithT(t))
 	c := ts.GetDefaultClient()

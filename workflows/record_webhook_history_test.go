@@ -1,18 +1,14 @@
 package workflows_test
 
 import (
-	"context"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
-	"go.temporal.io/server/temporaltest"
 
 	"github.com/zendesk-sync/zendesk-sync/contract"
 	"github.com/zendesk-sync/zendesk-sync/workflows"
@@ -24,21 +20,7 @@ import (
 //
 //	UPDATE_REPLAY_HISTORY=1 go test ./workflows -run TestRecordWebhookHistory -count=1
 func TestRecordWebhookHistory(t *testing.T) {
-	if os.Getenv("UPDATE_REPLAY_HISTORY") != "1" {
-		t.Skip("set UPDATE_REPLAY_HISTORY=1 to record the replay histories")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
-	c := ts.GetDefaultClient()
-	_, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
-		Namespace: ts.GetDefaultNamespace(),
-		SearchAttributes: map[string]enumspb.IndexedValueType{
-			workflows.IntegrationKey.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-			workflows.PhaseKey.GetName():       enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-		},
-	})
-	require.NoError(t, err)
+	ctx, ts, c := recordingServer(t)
 	f := newFake(2, 1)
 	ts.NewWorker(contract.TaskQueue, func(r worker.Registry) {
 		r.RegisterWorkflowWithOptions(workflows.IntegrationWorkflow,
