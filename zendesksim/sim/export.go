@@ -287,15 +287,7 @@ func (s *Server) handleTicketEvents(w http.ResponseWriter, q url.Values) {
 	if q.Has("per_page") {
 		v.Set("per_page", q.Get("per_page"))
 	}
-	b = append(b, `],"next_page":`...)
-	b = appendJSONString(b, s.baseURL+"/api/v2/incremental/ticket_events.json?"+v.Encode())
-	b = append(b, `,"count":`...)
-	b = strconv.AppendInt(b, int64(n), 10)
-	b = append(b, `,"end_time":`...)
-	b = strconv.AppendInt(b, end, 10)
-	b = append(b, `,"end_of_stream":`...)
-	b = strconv.AppendBool(b, n < per)
-	b = append(b, '}')
+	b = s.appendTimeExportEnd(b, "/api/v2/incremental/ticket_events.json?"+v.Encode(), n, end, n < per)
 	s.mu.RUnlock()
 	writeJSON(w, http.StatusOK, b)
 	s.putBuf(buf, b)
@@ -371,4 +363,18 @@ func (s *Server) appendEvent(b []byte, e evEntry, withComments bool) []byte {
 		b = appendChange(b, auditID*16+int64(j)+1, create, c, true)
 	}
 	return append(b, "]}"...)
+}
+
+// appendTimeExportEnd closes a time-based export page's array and the page: next_page (the base URL's path), count,
+// end_time and end_of_stream.
+func (s *Server) appendTimeExportEnd(b []byte, next string, n int, end int64, endOfStream bool) []byte {
+	b = append(b, `],"next_page":`...)
+	b = appendJSONString(b, s.baseURL+next)
+	b = append(b, `,"count":`...)
+	b = strconv.AppendInt(b, int64(n), 10)
+	b = append(b, `,"end_time":`...)
+	b = strconv.AppendInt(b, end, 10)
+	b = append(b, `,"end_of_stream":`...)
+	b = strconv.AppendBool(b, endOfStream)
+	return append(b, '}')
 }

@@ -260,15 +260,7 @@ func (s *Server) handleTimeExport(w http.ResponseWriter, q url.Values) {
 	if q.Has("per_page") {
 		v.Set("per_page", q.Get("per_page"))
 	}
-	b = append(b, `],"next_page":`...)
-	b = appendJSONString(b, s.baseURL+"/api/v2/incremental/tickets.json?"+v.Encode())
-	b = append(b, `,"count":`...)
-	b = strconv.AppendInt(b, int64(n), 10)
-	b = append(b, `,"end_time":`...)
-	b = strconv.AppendInt(b, end, 10)
-	b = append(b, `,"end_of_stream":`...)
-	b = strconv.AppendBool(b, n < per)
-	writeJSON(w, http.StatusOK, append(b, '}'))
+	writeJSON(w, http.StatusOK, s.appendTimeExportEnd(b, "/api/v2/incremental/tickets.json?"+v.Encode(), n, end, n < per))
 }
 
 // apiWarn is the X-Zendesk-API-Warn text of current Zendesk for keys it dropped from a request: a Ruby hash,
