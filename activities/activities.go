@@ -214,7 +214,7 @@ func (a *Activities) Classify(ctx context.Context, in *store.Integration, op str
 		return temporal.NewApplicationErrorWithOptions(fmt.Sprintf("%s: %s", op, rl.Error()), errRateLimited,
 			temporal.ApplicationErrorOptions{NextRetryDelay: rl.RetryAfter})
 	case errors.As(err, &mal):
-		if activity.GetInfo(ctx).Attempt >= PermanentAttempts {
+		if attempt(ctx) >= PermanentAttempts {
 			msg := fmt.Sprintf("%s: Zendesk sent a malformed page %d times: %v", op, PermanentAttempts, mal)
 			// The error below still reaches last_error and `sync --wait`; only the failures list would miss it.
 			if ferr := a.Store.RecordFailure(ctx, in.ID, store.Failure{Kind: "page", Reason: msg}); ferr != nil {
@@ -227,7 +227,7 @@ func (a *Activities) Classify(ctx context.Context, in *store.Integration, op str
 		return temporal.NewNonRetryableApplicationError(err.Error(), errStalePage, nil)
 	}
 	if why := permanentCause(err); why != "" {
-		if activity.GetInfo(ctx).Attempt >= PermanentAttempts {
+		if attempt(ctx) >= PermanentAttempts {
 			msg := fmt.Sprintf("%s: %v (%s; gave up after %d attempts)", op, err, why, PermanentAttempts)
 			a.Log().Error("sync step failed for good", "integration", in.Name, "error", msg)
 			return temporal.NewNonRetryableApplicationError(msg, errPermanent, nil)
@@ -240,6 +240,23 @@ func (a *Activities) Classify(ctx context.Context, in *store.Integration, op str
 		return fmt.Errorf("%s: Zendesk is unreachable: %w", op, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+type priorAttemptsKey struct{}
+
+// WithPriorAttempts notes in an activity's context the attempts at the same step made before the activity ran
+// (contract.PageRef.PriorAttempts), so that Classify counts them.
+func WithPriorAttempts(ctx context.Context, n int32) context.Context {
+	if n <= 0 {
+		return ctx
+	}
+	return context.WithValue(ctx, priorAttemptsKey{}, n)
+}
+
+// attempt is the activity's attempt counted from the step's first, wherever that ran.
+func attempt(ctx context.Context) int32 {
+	n, _ := ctx.Value(priorAttemptsKey{}).(int32)
+	return activity.GetInfo(ctx).Attempt + n
 }
 
 // oauthReason says in a few words why an OAuth integration's credentials stopped working.

@@ -103,6 +103,10 @@ type PageRef struct {
 	// nothing of the pass is in flight, so the fetch goes on with the comment stream's first page, as a
 	// FetchCommentPage with the same flags would, and returns it in FetchResult.Comments.
 	AndComments bool `json:",omitempty"`
+	// PriorAttempts are the attempts at the same fetch made before this activity ran: its local attempt, when the
+	// workflow ran a pass's first fetch as a local activity first. They count toward the attempts a deterministic
+	// failure gets before it stops retrying (activities.PermanentAttempts).
+	PriorAttempts int32 `json:",omitempty"`
 }
 
 // Page is the plain reference of the page a fetch fetched (the apply activity's input): the flags dropped.

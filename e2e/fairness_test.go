@@ -123,6 +123,9 @@ func TestPushAndIncrementalOfOneIntegrationRunWhileAnotherFirstSyncFillsTheBulkS
 	}
 	queues, _ = e.activityQueues(smallID, contract.ActivityFetchTicketPage)
 	assert.Equal(t, contract.BulkTaskQueue(taskQueue), queues[0], "the small first sync's pages ran on the bulk queue")
+	// The incremental pass's first fetch is a local activity, run by the worker of its workflow task (no queue);
+	// the page it fetched is applied on the task queue.
+	queues, _ = e.activityQueues(smallID, contract.ActivityApplyTicketPage)
 	assert.Equal(t, taskQueue, queues[len(queues)-1], "its incremental pass's pages on the task queue")
 
 	big.open()

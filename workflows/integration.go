@@ -51,6 +51,9 @@ const (
 	// comment stream when its page ends the ticket stream, and a fetch that applies the last page of a one-way pass
 	// records the end of the pass (no EndSync): a pass that finds nothing is one activity.
 	versionLeanPass = "lean-pass"
+	// versionLocalFirstFetch: the first fetch of an incremental pass runs as a local activity, once, in the
+	// workflow task that starts the pass; only when that attempt fails does the fetch run as an ordinary activity.
+	versionLocalFirstFetch = "local-first-fetch"
 )
 
 // IntegrationWorkflow is the entity workflow of one integration: first sync, then incremental syncs on a durable

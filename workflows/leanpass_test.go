@@ -1,11 +1,17 @@
 package workflows_test
 
 import (
+	"context"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/zendesk-sync/zendesk-sync/contract"
 )
@@ -108,4 +114,91 @@ func TestLeanPassOnAnOlderWorkerFallsBackToSyncPosition(t *testing.T) {
 	assert.Equal(t, "c2", calls[4].Ref.From)
 	assert.Equal(t, 2, after.SyncsCompleted)
 	assert.Equal(t, plus(firstSyncTotals, contract.Counters{Pages: 2}), after.Counters)
+}
+
+// emptyPassFetchStarts runs emptyPassAfterFirstSync and returns, from the test environment's listeners, the ticket
+// fetches started after the first sync as local activities and as ordinary activities.
+func emptyPassFetchStarts(t *testing.T, f *fakeZendesk) (local, ordinary int, calls []fakeCall, after *contract.Progress) {
+	t.Helper()
+	f.settings.IntervalSeconds = 60
+	h := newHarness(t, f)
+	var mu sync.Mutex
+	synced := t0.Add(30 * time.Second) // the first sync is over by then
+	h.env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, _ []interface{}) {
+		mu.Lock()
+		defer mu.Unlock()
+		if info.ActivityType.Name == contract.ActivityFetchTicketPage && h.env.Now().After(synced) {
+			local++
+		}
+	})
+	h.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
+		mu.Lock()
+		defer mu.Unlock()
+		if info.ActivityType.Name == contract.ActivityFetchTicketPage && h.env.Now().After(synced) {
+			ordinary++
+		}
+	})
+	var before int
+	h.at(30*time.Second, func() { before = len(f.names()) })
+	after = h.progressAt(100 * time.Second)
+	h.signalAt(110*time.Second, contract.SignalDeactivate)
+	h.runFresh()
+	h.requireEndedInactive()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return local, ordinary, append([]fakeCall(nil), f.calls[before:]...), after
+}
+
+// The first fetch of an incremental pass runs as a local activity (versionLocalFirstFetch), so a pass that finds
+// nothing is one workflow task: no activity task at all. A first sync's fetches stay ordinary activities (its pages
+// go to the bulk queue).
+func TestEmptyPassFetchesInALocalActivity(t *testing.T) {
+	f := newFake(3, 2)
+	local, ordinary, calls, after := emptyPassFetchStarts(t, f)
+
+	assert.Equal(t, 1, local, "the pass's fetch ran as a local activity")
+	assert.Zero(t, ordinary, "and not again as an ordinary one")
+	assert.Equal(t, []string{"FetchCommentPage", "FetchTicketPage"}, namesOf(calls))
+	assert.Equal(t, 2, after.SyncsCompleted)
+	assert.Empty(t, after.LastError)
+}
+
+// A local first fetch that fails in a way worth retrying (Zendesk unavailable) is not retried locally, where
+// progress could not show its attempts: the same fetch runs as an ordinary activity, and the pass goes on.
+func TestLocalFirstFetchThatFailsTransientlyRunsAgainAsAnActivity(t *testing.T) {
+	f := newFake(3, 2)
+	var failed atomic.Int32
+	f.setFail(func(act string, r contract.PageRef) error {
+		if act == contract.ActivityFetchTicketPage && r.From == "t3" && failed.Add(1) == 1 {
+			return temporal.NewApplicationError("zendesk: 503 Service Unavailable", "ZendeskUnavailable")
+		}
+		return nil
+	})
+	local, ordinary, calls, after := emptyPassFetchStarts(t, f)
+
+	assert.Equal(t, 1, local)
+	assert.Equal(t, 1, ordinary, "the failed local fetch ran again as an activity")
+	assert.Equal(t, []string{"FetchTicketPage", "FetchCommentPage", "FetchTicketPage"}, namesOf(calls))
+	assert.Zero(t, calls[0].Ref.PriorAttempts)
+	assert.EqualValues(t, 1, calls[2].Ref.PriorAttempts, "the activity counts the local attempt")
+	assert.Equal(t, 2, after.SyncsCompleted)
+	assert.Empty(t, after.LastError, "the pass ended well")
+}
+
+// A local first fetch that fails for good (here a malformed page) fails the pass at once, as the ordinary activity
+// would have: running it again would only fail the same way.
+func TestLocalFirstFetchThatFailsForGoodFailsThePass(t *testing.T) {
+	f := newFake(3, 2)
+	f.setFail(func(act string, r contract.PageRef) error {
+		if act == contract.ActivityFetchTicketPage && r.From == "t3" {
+			return temporal.NewNonRetryableApplicationError("ticket page: malformed JSON", contract.ErrMalformedPage, nil)
+		}
+		return nil
+	})
+	local, ordinary, calls, after := emptyPassFetchStarts(t, f)
+
+	assert.Equal(t, 1, local)
+	assert.Zero(t, ordinary)
+	assert.Equal(t, []string{"FetchTicketPage", "RecordError"}, namesOf(calls))
+	assert.Contains(t, after.LastError, "malformed JSON")
 }

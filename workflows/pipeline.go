@@ -1,6 +1,11 @@
 package workflows
 
 import (
+	"errors"
+	"slices"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/zendesk-sync/zendesk-sync/contract"
@@ -112,11 +117,55 @@ func (w *runner) streamEnd(ctx workflow.Context, kind string, p *passRun, fr con
 func (w *runner) firstFetch(ctx workflow.Context, kind string, p *passRun, ref contract.PageRef) (
 	pending workflow.Future, first *contract.FetchResult) {
 	first, p.comments = p.comments, nil
-	if first == nil {
-		fetch, _ := pageActivities(kind)
-		pending = workflow.ExecuteActivity(w.pageCtxIn(ctx, kind+" page", p.did.Pages), fetch, ref)
+	if first != nil {
+		return nil, first
 	}
-	return pending, first
+	fetch, _ := pageActivities(kind)
+	if ref.StartPass && w.st.FirstSyncDone &&
+		workflow.GetVersion(w.ctx, versionLocalFirstFetch, workflow.DefaultVersion, 1) >= 1 {
+		fr, err := w.localFetch(ctx, fetch, ref)
+		if err == nil {
+			return nil, &fr
+		}
+		if permanent(err) {
+			// Another attempt would fail the same way (credentials, a malformed page): the pass fails now, as it
+			// would have after the ordinary activity's one attempt.
+			f, set := workflow.NewFuture(ctx)
+			set.SetError(err)
+			return f, nil
+		}
+		// The local attempt counts toward the attempts a deterministic failure (an HTTP 404) gets.
+		ref.PriorAttempts = 1
+	}
+	return workflow.ExecuteActivity(w.pageCtxIn(ctx, kind+" page", p.did.Pages), fetch, ref), nil
+}
+
+// permanent says whether an activity failed in a way the retry policy does not retry.
+func permanent(err error) bool {
+	var ae *temporal.ApplicationError
+	return errors.As(err, &ae) && (ae.NonRetryable() || slices.Contains(retryPolicy().NonRetryableErrorTypes, ae.Type()))
+}
+
+// localFetchTimeout bounds the local attempt of a pass's first fetch: an idle pass's two requests take well under
+// a second, and a fetch that has to wait longer (a shared rate-limit budget spent, a slow Zendesk) is better run as
+// an ordinary activity, which heartbeats and whose attempts progress shows.
+const localFetchTimeout = 30 * time.Second
+
+// localFetch runs a pass's first fetch as a local activity, inside the workflow task that starts the pass. Most
+// passes of a waiting integration find nothing, and then the whole pass is this one workflow task: no activity task
+// to schedule, dispatch and report, and no second workflow task for its result, which is most of what an idle pass
+// costs the worker and the Temporal server. It is tried once: a transient failure or a timeout is left to the
+// ordinary activity the caller schedules next, which retries it and shows its attempts in progress. The fetch is
+// idempotent, so running it twice is harmless.
+func (w *runner) localFetch(ctx workflow.Context, fetch string, ref contract.PageRef) (contract.FetchResult, error) {
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		ScheduleToCloseTimeout: localFetchTimeout,
+		RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 1},
+		Summary:                "first page of the pass (local)",
+	})
+	var fr contract.FetchResult
+	err := workflow.ExecuteLocalActivity(lctx, fetch, ref).Get(lctx, &fr)
+	return fr, err
 }
 
 // applied waits for a page's apply and counts it.

@@ -2,7 +2,6 @@ package workflows_test
 
 import (
 	"context"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,21 +22,22 @@ func TestFirstSyncAndLongPassPagesRunOnTheBulkQueue(t *testing.T) {
 	h := newHarness(t, f)
 	type run struct {
 		activity, queue string
-		starts          bool // the activity opens a pass: SyncPosition, or a lean pass's first fetch
+		pass            int // 0: the first sync; 1: the pass after the 8 new pages
 	}
 	var mu sync.Mutex
 	var runs []run
-	h.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
+	grown := t0.Add(30 * time.Minute)
+	h.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
 		mu.Lock()
 		defer mu.Unlock()
-		r := run{activity: info.ActivityType.Name, queue: info.TaskQueue, starts: info.ActivityType.Name == "SyncPosition"}
-		var ref contract.PageRef
-		if strings.HasPrefix(r.activity, "Fetch") && args.Get(&ref) == nil {
-			r.starts = ref.StartPass
+		r := run{activity: info.ActivityType.Name, queue: info.TaskQueue}
+		if !h.env.Now().Before(grown) {
+			r.pass = 1
 		}
 		runs = append(runs, r)
 	})
-	// After the first sync, 8 more ticket pages: the next pass (at the interval) is a long one.
+	// After the first sync, 8 more ticket pages: the next pass (at the interval) is a long one. Its first fetch is
+	// a local activity (versionLocalFirstFetch), run by the workflow's worker: no queue.
 	h.at(30*time.Minute, func() { f.grow(8, 0) })
 	h.signalAt(3*time.Hour, contract.SignalDeactivate)
 	h.runFresh()
@@ -48,15 +48,11 @@ func TestFirstSyncAndLongPassPagesRunOnTheBulkQueue(t *testing.T) {
 	pages := map[string]bool{contract.ActivityFetchTicketPage: true, contract.ActivityApplyTicketPage: true,
 		contract.ActivityFetchCommentPage: true, contract.ActivityApplyCommentPage: true}
 	var first, second []string // the queues of the page activities of each pass
-	pass := -1
 	for _, r := range runs {
-		if r.starts {
-			pass++
-		}
 		switch {
-		case pages[r.activity] && pass == 0:
+		case pages[r.activity] && r.pass == 0:
 			first = append(first, r.queue)
-		case pages[r.activity] && pass == 1:
+		case pages[r.activity] && r.pass == 1:
 			second = append(second, r.queue)
 		case !pages[r.activity]:
 			assert.Equal(t, own, r.queue, "%s runs on the workflow's own queue", r.activity)

@@ -89,3 +89,34 @@ func TestReplayHistoryCoversTheLeanPass(t *testing.T) {
 	}
 	assert.Equal(t, 1, empty, "one empty pass, of one activity")
 }
+
+// The local-fetch history holds what versionLocalFirstFetch changed: a pass that is one workflow task (its fetch a
+// local activity, recorded as a marker) and a failed local fetch followed by the same fetch as an activity.
+func TestReplayHistoryCoversTheLocalFetch(t *testing.T) {
+	fh, err := os.Open(filepath.Join("testdata", "integration_history_local_fetch.json"))
+	require.NoError(t, err)
+	defer fh.Close()
+	hist, err := client.HistoryFromJSON(fh, client.HistoryJSONOptions{})
+	require.NoError(t, err)
+	var local, failed, fallback int
+	afterFailure := false
+	for _, ev := range hist.Events {
+		if a := ev.GetMarkerRecordedEventAttributes(); a != nil && a.GetMarkerName() == "LocalActivity" {
+			local++
+			if a.GetFailure() != nil {
+				failed++
+				afterFailure = true
+			}
+			continue
+		}
+		if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil && afterFailure {
+			if a.GetActivityType().GetName() == contract.ActivityFetchTicketPage {
+				fallback++
+			}
+			afterFailure = false
+		}
+	}
+	assert.Equal(t, 3, local, "three passes began with a local fetch")
+	assert.Equal(t, 1, failed)
+	assert.Equal(t, 1, fallback, "the failed local fetch ran again as an activity, next")
+}

@@ -36,6 +36,7 @@ func (a *Activities) connect(ctx context.Context, integrationID int64) (*store.I
 // it. Retrying it re-fetches and replaces the staged page, so it is idempotent. A page with nothing to write is
 // applied here instead when the workflow asks (ref.ApplyEmpty; see land).
 func (a *Activities) FetchTicketPage(ctx context.Context, ref contract.PageRef) (contract.FetchResult, error) {
+	ctx = activities.WithPriorAttempts(ctx, ref.PriorAttempts)
 	j, err := a.open(ctx, ref, store.KindTickets)
 	if err != nil {
 		return contract.FetchResult{}, err
@@ -179,6 +180,7 @@ func (a *Activities) ticketRestartTime(ctx context.Context, in *store.Integratio
 // comment authors not mirrored yet in one batched call, and stages both (or, when the page holds nothing to write,
 // applies it as FetchTicketPage does).
 func (a *Activities) FetchCommentPage(ctx context.Context, ref contract.PageRef) (contract.FetchResult, error) {
+	ctx = activities.WithPriorAttempts(ctx, ref.PriorAttempts)
 	j, err := a.open(ctx, ref, store.KindComments)
 	if err != nil {
 		return contract.FetchResult{}, err

@@ -115,7 +115,11 @@ func connect(ctx context.Context, cfg Config, deps Deps, logger *slog.Logger) (s
 	}
 	if c == nil {
 		c, err = client.DialContext(ctx, client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace,
-			Logger: tlog.NewStructuredLogger(logger)})
+			Logger: tlog.NewStructuredLogger(logger),
+			// The workflows carry cursors, ids and counters, never pages of records, so the worker's requests to
+			// Temporal are small: gzip (the SDK's default) saved little on them and was about a tenth of the CPU of
+			// a worker of waiting integrations (bench/results/PROFILE.md, round 4).
+			ConnectionOptions: client.ConnectionOptions{GrpcCompression: &client.GrpcCompressionNone{}}})
 		if err != nil {
 			closeConns()
 			return nil, nil, nil, fmt.Errorf("connect to Temporal at %s: %w", cfg.TemporalAddress, err)
@@ -238,6 +242,9 @@ func newWorkers(c client.Client, cfg Config, deps Deps, st *store.Store, logger 
 	opts := func(slots int) worker.Options {
 		return worker.Options{
 			MaxConcurrentActivityExecutionSize: slots,
+			// The first fetch of an incremental pass runs as a local activity in the workflow worker: it gets as
+			// many slots as the interactive activities rather than the SDK's default of 1,000.
+			MaxConcurrentLocalActivityExecutionSize: slots,
 			// Once the worker stops polling, running activities get this long to finish; then their contexts are
 			// cancelled, and what did not finish is retried by another worker (activities are idempotent).
 			WorkerStopTimeout: cfg.StopTimeout,
