@@ -163,16 +163,13 @@ func PositionOf(in *store.Integration, st *store.SyncState) contract.Position {
 }
 
 // EndSync records that a sync pass ended well.
+// A pass that ended well proves the credentials work: local changes parked for them resume (in the same call). The
+// requests of the pass not counted in it yet are added as it closes; the flush lock makes a flush that took them
+// just before write them first.
 func (a *Activities) EndSync(ctx context.Context, in contract.EndSyncInput) error {
-	a.FlushRequestCounts(ctx)
-	if err := a.Store.MarkSyncEnded(ctx, in.IntegrationID, in.FirstSyncDone); err != nil {
-		return err
-	}
-	if err := a.Store.EndPass(ctx, in.IntegrationID, ""); err != nil {
-		return err
-	}
-	// A pass that ended well proves the credentials work: local changes parked for them resume.
-	return a.Store.ResumeOutbox(ctx, in.IntegrationID)
+	a.requests.flushing.Lock()
+	defer a.requests.flushing.Unlock()
+	return a.Store.EndSyncedPass(ctx, in.IntegrationID, in.FirstSyncDone, a.requests.takeOf(in.IntegrationID))
 }
 
 // RecordError records why a sync pass stopped, for progress and the CLI.

@@ -50,6 +50,15 @@ func (t *requestTally) take() map[int64]int {
 	return p
 }
 
+// takeOf takes the requests counted for one integration.
+func (t *requestTally) takeOf(integrationID int64) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := t.pending[integrationID]
+	delete(t.pending, integrationID)
+	return n
+}
+
 // requestCounter counts every request sent to Zendesk, answered or not, retries and 429s included.
 type requestCounter struct {
 	base          http.RoundTripper

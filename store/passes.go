@@ -10,49 +10,30 @@ import (
 // The first step of every pass calls it, also a pass resumed by the next workflow run and a retried step, so an
 // open pass of the same generation is the one going on. An open pass of an older generation was cut short by a
 // reset (which ends it without EndSync or RecordError): it is closed as such and a new one opens. It returns the
-// sync state it read under the row lock: where the pass starts.
+// sync state it read under the row lock: where the pass starts. One call (zs_start_pass, migration 00016).
 func (s *Store) StartPass(ctx context.Context, integrationID int64) (*SyncState, error) {
-	var st *SyncState
-	err := s.InTx(ctx, func(tx *sqlxTx) error {
-		var err error
-		if st, err = lockState(ctx, tx, integrationID); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE sync_passes SET ended_at = now(), error = 'cut short by a reset'
-			WHERE integration_id = $1 AND ended_at IS NULL AND generation <> $2`, integrationID, st.Generation); err != nil {
-			return fmt.Errorf("close the pass a reset cut short: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO sync_passes (integration_id, generation, first_sync, start_counters)
-			SELECT integration_id, generation, NOT first_sync_done, jsonb_build_object('tickets_synced', tickets_synced,
-				'cases_created', cases_created, 'cases_updated', cases_updated, 'comments_synced', comments_synced,
-				'failures', failures)
-			FROM sync_state WHERE integration_id = $1
-			ON CONFLICT (integration_id) WHERE ended_at IS NULL DO NOTHING`, integrationID); err != nil {
-			return fmt.Errorf("record the start of a sync pass: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
+	var st SyncState
+	if err := s.DB.GetContext(ctx, &st, `SELECT `+stateCols+` FROM zs_start_pass($1)`, integrationID); err != nil {
+		return nil, notFound(err, fmt.Sprintf("start a sync pass of integration %d", integrationID))
 	}
-	return st, nil
+	return &st, nil
 }
 
 // EndPass closes the integration's open pass, if any, with what it did (the progress counters' growth since it
 // started) and why it failed ("" when it ended well).
 func (s *Store) EndPass(ctx context.Context, integrationID int64, failure string) error {
-	// Counters restart at a reset: a pass that saw one counts from zero.
-	delta := func(col string) string {
-		return fmt.Sprintf(`GREATEST(0, s.%[1]s - CASE WHEN s.generation = p.generation
-			THEN (p.start_counters->>'%[1]s')::bigint ELSE 0 END)`, col)
+	if _, err := s.DB.ExecContext(ctx, `SELECT zs_close_pass($1, $2, 0)`, integrationID, failure); err != nil {
+		return fmt.Errorf("record the end of the sync pass of integration %d: %w", integrationID, err)
 	}
-	_, err := s.DB.ExecContext(ctx, `UPDATE sync_passes p SET ended_at = now(), error = NULLIF($2, ''),
-		tickets = `+delta("tickets_synced")+`, cases_created = `+delta("cases_created")+`,
-		cases_updated = `+delta("cases_updated")+`, comments = `+delta("comments_synced")+`,
-		failures = `+delta("failures")+`
-		FROM sync_state s WHERE s.integration_id = p.integration_id AND p.integration_id = $1 AND p.ended_at IS NULL`,
-		integrationID, failure)
-	if err != nil {
+	return nil
+}
+
+// EndSyncedPass records that a pass ended well, in one call (zs_end_pass, migration 00016): the last sync in the
+// sync state (and, with firstSyncDone, that the first sync is done), the pass's record closed with what it did and
+// its last requests (those not counted in it yet), and the outbox resumed if rejected credentials had parked it.
+func (s *Store) EndSyncedPass(ctx context.Context, integrationID int64, firstSyncDone bool, requests int) error {
+	if _, err := s.DB.ExecContext(ctx, `SELECT zs_end_pass($1, $2, $3)`, integrationID, firstSyncDone,
+		requests); err != nil {
 		return fmt.Errorf("record the end of the sync pass of integration %d: %w", integrationID, err)
 	}
 	return nil

@@ -73,14 +73,6 @@ func (s *Store) ResetSync(ctx context.Context, integrationID int64) (int, error)
 	return gen, err
 }
 
-// MarkSyncEnded records the end of a sync pass (first or incremental).
-func (s *Store) MarkSyncEnded(ctx context.Context, integrationID int64, firstSyncDone bool) error {
-	_, err := s.DB.ExecContext(ctx, `UPDATE sync_state SET last_sync_at=now(), last_error=NULL,
-		first_sync_done = first_sync_done OR $2, phase = CASE WHEN $2 OR first_sync_done THEN 'incremental' ELSE phase END,
-		updated_at=now() WHERE integration_id=$1`, integrationID, firstSyncDone)
-	return err
-}
-
 // SetLastError records why the last sync step failed ("" clears it).
 func (s *Store) SetLastError(ctx context.Context, integrationID int64, msg string) error {
 	_, err := s.DB.ExecContext(ctx, `UPDATE sync_state SET last_error=NULLIF($2, ''), updated_at=now()

@@ -290,7 +290,7 @@ const FailurePush = "push"
 
 // ParkOutbox parks every pending outbox row of an integration with a reason (e.g. credentials rejected): the relay
 // stops signalling them and the push skips them. When wide is true, changes recorded from now on are parked as
-// they are recorded, until the outbox resumes (ResumeOutbox, or saving the integration's settings).
+// they are recorded, until the outbox resumes (EndSyncedPass, or saving the integration's settings).
 func (s *Store) ParkOutbox(ctx context.Context, integrationID int64, reason string, wide bool) error {
 	return s.InTx(ctx, func(tx *sqlxTx) error {
 		if wide {
@@ -305,18 +305,6 @@ func (s *Store) ParkOutbox(ctx context.Context, integrationID int64, reason stri
 		}
 		return nil
 	})
-}
-
-// ResumeOutbox unparks an integration's outbox after the integration-wide reason went away (a sync pass ended
-// well, so the credentials work again). It does nothing when the outbox is not parked as a whole or two-way sync
-// is off, and wakes the relay when rows resumed.
-func (s *Store) ResumeOutbox(ctx context.Context, integrationID int64) error {
-	_, err := s.DB.ExecContext(ctx, `SELECT zendesk_sync_resume_outbox(id) FROM integrations
-		WHERE id=$1 AND outbox_parked IS NOT NULL`, integrationID)
-	if err != nil {
-		return fmt.Errorf("resume the outbox of integration %d: %w", integrationID, err)
-	}
-	return nil
 }
 
 // RecordConflicts keeps the conflict decisions of one case, in one statement.
