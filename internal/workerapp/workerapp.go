@@ -242,8 +242,8 @@ func newWorkers(c client.Client, cfg Config, deps Deps, st *store.Store, logger 
 	opts := func(slots int) worker.Options {
 		return worker.Options{
 			MaxConcurrentActivityExecutionSize: slots,
-			// The first fetch of an incremental pass runs as a local activity in the workflow worker: it gets as
-			// many slots as the interactive activities rather than the SDK's default of 1,000.
+			// The first fetch of an incremental pass runs as a local activity in the workflow worker: the
+			// interactive activities' limit (ACTIVITY_SLOTS) holds for those too.
 			MaxConcurrentLocalActivityExecutionSize: slots,
 			// Once the worker stops polling, running activities get this long to finish; then their contexts are
 			// cancelled, and what did not finish is retried by another worker (activities are idempotent).
