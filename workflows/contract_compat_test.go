@@ -1,12 +1,9 @@
 package workflows_test
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
 	"github.com/zendesk-sync/zendesk-sync/contract"
@@ -16,11 +13,7 @@ import (
 // contract.IntegrationRef schedules them with a bare id (as the pre-contract histories show); a new worker must
 // still decode that input, or the run's next activity fails for good.
 func TestActivityInputsOfOldRunsDecodeIntoTheStructInputs(t *testing.T) {
-	fh, err := os.Open(filepath.Join("testdata", "integration_history_pre_contract.json"))
-	require.NoError(t, err)
-	defer fh.Close()
-	hist, err := client.HistoryFromJSON(fh, client.HistoryJSONOptions{})
-	require.NoError(t, err)
+	hist := loadHistory(t, "integration_history_pre_contract.json")
 	idOnly := map[string]bool{contract.ActivityLoadSettings: true, contract.ActivitySyncPosition: true,
 		contract.ActivityResetSync: true}
 	seen := map[string]bool{}

@@ -106,6 +106,38 @@ type recorder struct {
 	c   client.Client
 }
 
+// newRecording is a recorder on an in-process server whose worker runs f's activities.
+func newRecording(t *testing.T, f *fakeZendesk) *recorder {
+	ctx, ts, c := recordingServer(t)
+	f.serve(ts)
+	return &recorder{t: t, ctx: ctx, c: c}
+}
+
+// startSynced starts the workflow of integration integrationID+offset and waits for its first sync.
+func (r *recorder) startSynced(offset int64, name string) (string, client.WorkflowRun) {
+	id := contract.IntegrationWorkflowID(integrationID + offset)
+	run := r.start(id, contract.Input{IntegrationID: integrationID + offset, Name: name})
+	r.waitProgress(id, func(p contract.Progress) bool { return p.FirstSyncDone && p.Phase == contract.PhaseWaiting })
+	return id, run
+}
+
+// deactivateAndWrite deactivates the integration, waits for its run to end and saves the run's history as file.
+func (r *recorder) deactivateAndWrite(id string, run client.WorkflowRun, file string) {
+	require.NoError(r.t, r.c.SignalWorkflow(r.ctx, id, "", contract.SignalDeactivate, nil))
+	require.NoError(r.t, run.Get(r.ctx, nil))
+	r.write(id, run.GetRunID(), file, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED)
+}
+
+// emptyPass asks for a pass that finds nothing, the seq-th, and checks that it was one fetch.
+func (r *recorder) emptyPass(id string, f *fakeZendesk, seq int) {
+	before := len(f.names())
+	var res contract.SyncResult
+	r.update(id, contract.UpdateSyncNow, contract.SyncRequest{Wait: true}, &res)
+	require.Equal(r.t, seq, res.Seq)
+	require.Equal(r.t, contract.Counters{Pages: 2}, res.Counters)
+	require.Equal(r.t, []string{"FetchTicketPage"}, f.names()[before:], "the empty pass")
+}
+
 func (r *recorder) start(id string, in contract.Input) client.WorkflowRun {
 	run, err := r.c.ExecuteWorkflow(r.ctx, client.StartWorkflowOptions{ID: id, TaskQueue: contract.TaskQueue,
 		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.IntegrationKey.ValueSet(in.Name))},

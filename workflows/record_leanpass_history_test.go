@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/zendesk-sync/zendesk-sync/contract"
 )
@@ -17,20 +16,12 @@ import (
 //
 //	UPDATE_REPLAY_HISTORY=1 go test ./workflows -run TestRecordLeanPassHistory -count=1
 func TestRecordLeanPassHistory(t *testing.T) {
-	ctx, ts, c := recordingServer(t)
 	f := newFake(2, 1)
-	f.serve(ts)
-	r := &recorder{t: t, ctx: ctx, c: c}
-	id := contract.IntegrationWorkflowID(integrationID + 3)
-	run := r.start(id, contract.Input{IntegrationID: integrationID + 3, Name: "acme-lean"})
-	r.waitProgress(id, func(p contract.Progress) bool { return p.FirstSyncDone && p.Phase == contract.PhaseWaiting })
+	r := newRecording(t, f)
+	id, run := r.startSynced(3, "acme-lean")
 
-	before := len(f.names())
+	r.emptyPass(id, f, 2)
 	var res contract.SyncResult
-	r.update(id, contract.UpdateSyncNow, contract.SyncRequest{Wait: true}, &res)
-	require.Equal(t, 2, res.Seq)
-	require.Equal(t, contract.Counters{Pages: 2}, res.Counters)
-	require.Equal(t, []string{"FetchTicketPage"}, f.names()[before:], "the empty pass")
 
 	f.grow(1, 1)
 	r.update(id, contract.UpdateSyncNow, contract.SyncRequest{Wait: true}, &res)
@@ -42,7 +33,5 @@ func TestRecordLeanPassHistory(t *testing.T) {
 	require.Equal(t, contract.Counters{Pages: 2, TicketsSynced: ticketsPer, CasesCreated: ticketsPer}, res.Counters)
 	r.waitProgress(id, func(p contract.Progress) bool { return p.Phase == contract.PhaseWaiting })
 
-	require.NoError(t, c.SignalWorkflow(ctx, id, "", contract.SignalDeactivate, nil))
-	require.NoError(t, run.Get(ctx, nil))
-	r.write(id, run.GetRunID(), "integration_history_lean_pass.json", enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED)
+	r.deactivateAndWrite(id, run, "integration_history_lean_pass.json")
 }

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/zendesk-sync/zendesk-sync/contract"
@@ -18,20 +17,12 @@ import (
 //
 //	UPDATE_REPLAY_HISTORY=1 go test ./workflows -run TestRecordLocalFetchHistory -count=1
 func TestRecordLocalFetchHistory(t *testing.T) {
-	ctx, ts, c := recordingServer(t)
 	f := newFake(2, 1)
-	f.serve(ts)
-	r := &recorder{t: t, ctx: ctx, c: c}
-	id := contract.IntegrationWorkflowID(integrationID + 5)
-	run := r.start(id, contract.Input{IntegrationID: integrationID + 5, Name: "acme-local"})
-	r.waitProgress(id, func(p contract.Progress) bool { return p.FirstSyncDone && p.Phase == contract.PhaseWaiting })
+	r := newRecording(t, f)
+	id, run := r.startSynced(5, "acme-local")
 
-	before := len(f.names())
+	r.emptyPass(id, f, 2)
 	var res contract.SyncResult
-	r.update(id, contract.UpdateSyncNow, contract.SyncRequest{Wait: true}, &res)
-	require.Equal(t, 2, res.Seq)
-	require.Equal(t, contract.Counters{Pages: 2}, res.Counters)
-	require.Equal(t, []string{"FetchTicketPage"}, f.names()[before:], "the empty pass")
 
 	var failed atomic.Int32
 	f.setFail(func(act string, r contract.PageRef) error {
@@ -40,7 +31,7 @@ func TestRecordLocalFetchHistory(t *testing.T) {
 		}
 		return nil
 	})
-	before = len(f.names())
+	before := len(f.names())
 	r.update(id, contract.UpdateSyncNow, contract.SyncRequest{Wait: true}, &res)
 	require.Equal(t, 3, res.Seq)
 	require.Empty(t, res.Error)
@@ -52,7 +43,5 @@ func TestRecordLocalFetchHistory(t *testing.T) {
 	require.Equal(t, ticketsPer, res.Counters.TicketsSynced)
 	r.waitProgress(id, func(p contract.Progress) bool { return p.Phase == contract.PhaseWaiting })
 
-	require.NoError(t, c.SignalWorkflow(ctx, id, "", contract.SignalDeactivate, nil))
-	require.NoError(t, run.Get(ctx, nil))
-	r.write(id, run.GetRunID(), "integration_history_local_fetch.json", enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED)
+	r.deactivateAndWrite(id, run, "integration_history_local_fetch.json")
 }

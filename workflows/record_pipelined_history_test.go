@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/zendesk-sync/zendesk-sync/contract"
 )
@@ -15,13 +14,9 @@ import (
 //
 //	UPDATE_REPLAY_HISTORY=1 go test ./workflows -run TestRecordPipelinedHistory -count=1
 func TestRecordPipelinedHistory(t *testing.T) {
-	ctx, ts, c := recordingServer(t)
 	f := newFake(4, 3)
-	f.serve(ts)
-	r := &recorder{t: t, ctx: ctx, c: c}
-	id := contract.IntegrationWorkflowID(integrationID + 4)
-	run := r.start(id, contract.Input{IntegrationID: integrationID + 4, Name: "acme-pipelined"})
-	r.waitProgress(id, func(p contract.Progress) bool { return p.FirstSyncDone && p.Phase == contract.PhaseWaiting })
+	r := newRecording(t, f)
+	id, run := r.startSynced(4, "acme-pipelined")
 	applies := f.callsTo(contract.ActivityApplyTicketPage)
 	require.Len(t, applies, 4)
 	require.NotNil(t, applies[3].Ref.After, "the first sync's applies are pipelined")
@@ -35,7 +30,5 @@ func TestRecordPipelinedHistory(t *testing.T) {
 	require.Equal(t, 2*commentsPer, res.Counters.CommentsSynced)
 	r.waitProgress(id, func(p contract.Progress) bool { return p.Phase == contract.PhaseWaiting })
 
-	require.NoError(t, c.SignalWorkflow(ctx, id, "", contract.SignalDeactivate, nil))
-	require.NoError(t, run.Get(ctx, nil))
-	r.write(id, run.GetRunID(), "integration_history_pipelined.json", enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED)
+	r.deactivateAndWrite(id, run, "integration_history_pipelined.json")
 }

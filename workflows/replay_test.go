@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/worker"
@@ -36,11 +37,7 @@ func TestReplayIntegrationHistory(t *testing.T) {
 // TestReplayHistoryCoversTheLifecycle checks that the main recorded history still exercises what it is meant to:
 // updates, signals, search attribute upserts and a clean end.
 func TestReplayHistoryCoversTheLifecycle(t *testing.T) {
-	fh, err := os.Open(filepath.Join("testdata", "integration_history.json"))
-	require.NoError(t, err)
-	defer fh.Close()
-	hist, err := client.HistoryFromJSON(fh, client.HistoryJSONOptions{})
-	require.NoError(t, err)
+	hist := loadHistory(t, "integration_history.json")
 	count := map[enumspb.EventType]int{}
 	updates := map[string]int{}
 	signals := map[string]int{}
@@ -65,11 +62,7 @@ func TestReplayHistoryCoversTheLifecycle(t *testing.T) {
 // position read, and an empty pass that is one activity (a ticket fetch that went on with the comment stream and
 // ended the pass).
 func TestReplayHistoryCoversTheLeanPass(t *testing.T) {
-	fh, err := os.Open(filepath.Join("testdata", "integration_history_lean_pass.json"))
-	require.NoError(t, err)
-	defer fh.Close()
-	hist, err := client.HistoryFromJSON(fh, client.HistoryJSONOptions{})
-	require.NoError(t, err)
+	hist := loadHistory(t, "integration_history_lean_pass.json")
 	types := map[int64]string{}
 	empty := 0
 	for _, ev := range hist.Events {
@@ -93,11 +86,7 @@ func TestReplayHistoryCoversTheLeanPass(t *testing.T) {
 // The local-fetch history holds what versionLocalFirstFetch changed: a pass that is one workflow task (its fetch a
 // local activity, recorded as a marker) and a failed local fetch followed by the same fetch as an activity.
 func TestReplayHistoryCoversTheLocalFetch(t *testing.T) {
-	fh, err := os.Open(filepath.Join("testdata", "integration_history_local_fetch.json"))
-	require.NoError(t, err)
-	defer fh.Close()
-	hist, err := client.HistoryFromJSON(fh, client.HistoryJSONOptions{})
-	require.NoError(t, err)
+	hist := loadHistory(t, "integration_history_local_fetch.json")
 	var local, failed, fallback int
 	afterFailure := false
 	for _, ev := range hist.Events {
@@ -119,4 +108,15 @@ func TestReplayHistoryCoversTheLocalFetch(t *testing.T) {
 	assert.Equal(t, 3, local, "three passes began with a local fetch")
 	assert.Equal(t, 1, failed)
 	assert.Equal(t, 1, fallback, "the failed local fetch ran again as an activity, next")
+}
+
+// loadHistory reads a recorded history of testdata.
+func loadHistory(t *testing.T, file string) *historypb.History {
+	t.Helper()
+	fh, err := os.Open(filepath.Join("testdata", file))
+	require.NoError(t, err)
+	defer fh.Close()
+	hist, err := client.HistoryFromJSON(fh, client.HistoryJSONOptions{})
+	require.NoError(t, err)
+	return hist
 }
