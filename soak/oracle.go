@@ -172,9 +172,12 @@ func sawEachOther(fc FieldCase, lastL, lastZ *Write) (lSawZ, zSawL bool) {
 	}
 	for _, w := range fc.TicketPushes {
 		// Zendesk keeps audit times in whole seconds: a push in the CRM edit's second counts.
-		// Only an edit made after the CRM's can have seen it pushed.
+		// Only an edit made after the CRM's can have seen it pushed. A push in the second of Zendesk's edit may
+		// have landed just after it: then Zendesk's edit was made over another value than the pushed one.
+		sameSecond := w.At.Truncate(time.Second).Equal(lastZ.At.Truncate(time.Second))
 		zSawL = zSawL || (lastL.At.Before(lastZ.At) && w.Value == lastL.Value &&
-			!w.At.Before(lastL.At.Truncate(time.Second)) && !w.At.After(lastZ.At))
+			!w.At.Before(lastL.At.Truncate(time.Second)) && !w.At.After(lastZ.At) &&
+			(!sameSecond || lastZ.Prev == w.Value))
 		// A push that overwrote Zendesk's last value before the CRM's last edit reconciled Zendesk's edit,
 		// whatever it decided: the CRM's edit came after, over the synced state.
 		lSawZ = lSawZ || (w.At.After(lastZ.At) && w.At.Before(lastL.At))

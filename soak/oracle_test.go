@@ -172,3 +172,24 @@ func TestJudgeZendeskEditBeforeTheCRMsCannotHaveSeenItsPush(t *testing.T) {
 	assert.Equal(t, "low", v.Expected, v.Rule)
 	assert.Empty(t, v.Problems)
 }
+
+// Seen in a soak run: the CRM edit, Zendesk's edit 53 ms later over the value before it, and the push of the CRM's
+// edit in the same second (Zendesk's audit time: that second), which landed after Zendesk's edit and found it a
+// conflict. Zendesk's edit did not see the push: concurrent edits, the priority decides.
+func TestJudgePushInTheSecondOfZendesksEditLandedAfterIt(t *testing.T) {
+	fc := FieldCase{Priority: "local", Field: "subject", Initial: "a",
+		Local:        []Write{{Value: "L", At: at(31.919), Prev: "Z0"}},
+		Remote:       []Write{{Value: "Z", Raw: "Z", At: at(31.972), Prev: "Z0"}},
+		TicketPushes: []Write{{Value: "L", At: at(31)}},
+		Conflicts:    []ConflictRow{{Local: "L", Remote: "Z", Winner: "local"}},
+		FinalCase:    "L", FinalTicket: "L", FinalRaw: "L"}
+	v := Judge(fc)
+	assert.Equal(t, "L", v.Expected, v.Rule)
+	assert.Empty(t, v.Problems)
+	// Had Zendesk's edit been made over the pushed value, it saw the push: Zendesk's edit is the later one.
+	fc.Remote[0].Prev, fc.Remote[0].PrevBySync, fc.Remote[0].PrevAt = "L", true, at(31)
+	fc.Conflicts, fc.FinalCase, fc.FinalTicket, fc.FinalRaw = nil, "Z", "Z", "Z"
+	v = Judge(fc)
+	assert.Equal(t, "Z", v.Expected, v.Rule)
+	assert.Empty(t, v.Problems)
+}
