@@ -162,10 +162,9 @@ func PositionOf(in *store.Integration, st *store.SyncState) contract.Position {
 		Settings: settingsOf(in)}
 }
 
-// EndSync records that a sync pass ended well.
-// A pass that ended well proves the credentials work: local changes parked for them resume (in the same call). The
-// requests of the pass not counted in it yet are added as it closes; the flush lock makes a flush that took them
-// just before write them first.
+// EndSync records that a sync pass ended well, in one call. The pass proved the credentials work, so local changes
+// parked for them resume; the requests of the pass not counted in it yet are added as it closes (the flush lock
+// makes a flush that took them just before write them first).
 func (a *Activities) EndSync(ctx context.Context, in contract.EndSyncInput) error {
 	a.requests.flushing.Lock()
 	defer a.requests.flushing.Unlock()

@@ -14,7 +14,8 @@ import (
 func (s *Store) StartPass(ctx context.Context, integrationID int64) (*SyncState, error) {
 	var st SyncState
 	if err := s.DB.GetContext(ctx, &st, `SELECT `+stateCols+` FROM zs_start_pass($1)`, integrationID); err != nil {
-		return nil, notFound(err, fmt.Sprintf("start a sync pass of integration %d", integrationID))
+		return nil, fmt.Errorf("start a sync pass: %w",
+			notFound(err, fmt.Sprintf("sync state of integration %d", integrationID)))
 	}
 	return &st, nil
 }
