@@ -20,8 +20,16 @@ import (
 // nothing, then deactivation; it returns the activities that pass ran and the progress after it.
 func emptyPassAfterFirstSync(t *testing.T, f *fakeZendesk) ([]fakeCall, *contract.Progress) {
 	t.Helper()
+	return emptyPassWatched(t, f, func(*harness) {})
+}
+
+// emptyPassWatched is emptyPassAfterFirstSync with watch called on the harness before the workflow runs (to set
+// the test environment's listeners).
+func emptyPassWatched(t *testing.T, f *fakeZendesk, watch func(h *harness)) ([]fakeCall, *contract.Progress) {
+	t.Helper()
 	f.settings.IntervalSeconds = 60
 	h := newHarness(t, f)
+	watch(h)
 	var before int
 	h.at(30*time.Second, func() { before = len(f.names()) })
 	after := h.progressAt(100 * time.Second)
@@ -120,33 +128,25 @@ func TestLeanPassOnAnOlderWorkerFallsBackToSyncPosition(t *testing.T) {
 // fetches started after the first sync as local activities and as ordinary activities.
 func emptyPassFetchStarts(t *testing.T, f *fakeZendesk) (local, ordinary int, calls []fakeCall, after *contract.Progress) {
 	t.Helper()
-	f.settings.IntervalSeconds = 60
-	h := newHarness(t, f)
 	var mu sync.Mutex
 	synced := t0.Add(30 * time.Second) // the first sync is over by then
-	h.env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, _ []interface{}) {
-		mu.Lock()
-		defer mu.Unlock()
-		if info.ActivityType.Name == contract.ActivityFetchTicketPage && h.env.Now().After(synced) {
-			local++
-		}
+	calls, after = emptyPassWatched(t, f, func(h *harness) {
+		h.env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, _ []interface{}) {
+			mu.Lock()
+			defer mu.Unlock()
+			if info.ActivityType.Name == contract.ActivityFetchTicketPage && h.env.Now().After(synced) {
+				local++
+			}
+		})
+		h.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
+			mu.Lock()
+			defer mu.Unlock()
+			if info.ActivityType.Name == contract.ActivityFetchTicketPage && h.env.Now().After(synced) {
+				ordinary++
+			}
+		})
 	})
-	h.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
-		mu.Lock()
-		defer mu.Unlock()
-		if info.ActivityType.Name == contract.ActivityFetchTicketPage && h.env.Now().After(synced) {
-			ordinary++
-		}
-	})
-	var before int
-	h.at(30*time.Second, func() { before = len(f.names()) })
-	after = h.progressAt(100 * time.Second)
-	h.signalAt(110*time.Second, contract.SignalDeactivate)
-	h.runFresh()
-	h.requireEndedInactive()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return local, ordinary, append([]fakeCall(nil), f.calls[before:]...), after
+	return local, ordinary, calls, after
 }
 
 // The first fetch of an incremental pass runs as a local activity (versionLocalFirstFetch), so a pass that finds
