@@ -77,9 +77,9 @@ type Pass struct {
 
 // Passes lists the integration's passes that started or ended after since, oldest first.
 func (s *Store) Passes(ctx context.Context, integrationID int64, since time.Time) ([]Pass, error) {
+	// A running pass's counts are what zs_pass_growth (migration 00017) will store when it ends.
 	live := func(col, counter string) string {
-		return fmt.Sprintf(`CASE WHEN p.ended_at IS NOT NULL THEN p.%[1]s ELSE GREATEST(0, s.%[2]s - CASE
-			WHEN s.generation = p.generation THEN (p.start_counters->>'%[2]s')::bigint ELSE 0 END) END AS %[1]s`,
+		return fmt.Sprintf(`CASE WHEN p.ended_at IS NOT NULL THEN p.%[1]s ELSE zs_pass_growth(p, s, '%[2]s') END AS %[1]s`,
 			col, counter)
 	}
 	out := []Pass{}

@@ -67,3 +67,47 @@ func TestPassRecordOpensOnceClosesWithItsCountsAndIsCutShortByAReset(t *testing.
 	_, err = s.StartPass(ctx, id+1000)
 	assert.ErrorIs(t, err, ErrNotFound)
 }
+
+// A running pass shows what it has done so far, counted as its record will be when it ends (zs_pass_growth): the
+// counters' growth since it opened, and, once a reset has restarted them, their values since the reset.
+func TestRunningPassCountsAsItWillWhenItEnds(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	id := newIntegration(t, s)
+	bump := func(tickets, comments int) {
+		t.Helper()
+		_, err := s.DB.ExecContext(ctx, `UPDATE sync_state SET tickets_synced = tickets_synced + $2,
+			comments_synced = comments_synced + $3 WHERE integration_id = $1`, id, tickets, comments)
+		require.NoError(t, err)
+	}
+	running := func() Pass {
+		t.Helper()
+		ps, err := s.Passes(ctx, id, time.Now().Add(-time.Hour))
+		require.NoError(t, err)
+		require.NotEmpty(t, ps)
+		return ps[len(ps)-1]
+	}
+	bump(10, 10) // before the pass: not its work
+	_, err := s.StartPass(ctx, id)
+	require.NoError(t, err)
+	bump(3, 1)
+	p := running()
+	assert.Nil(t, p.EndedAt)
+	assert.EqualValues(t, 3, p.Tickets)
+	assert.EqualValues(t, 1, p.Comments)
+
+	_, err = s.ResetSync(ctx, id)
+	require.NoError(t, err)
+	bump(2, 0)
+	p = running()
+	assert.Nil(t, p.EndedAt)
+	assert.EqualValues(t, 2, p.Tickets, "since the reset")
+	assert.EqualValues(t, 0, p.Comments)
+
+	require.NoError(t, s.EndPass(ctx, id, "Zendesk said 503"))
+	ended := running()
+	require.NotNil(t, ended.EndedAt)
+	assert.Equal(t, p.ID, ended.ID)
+	assert.EqualValues(t, 2, ended.Tickets, "stored as it was shown")
+	assert.EqualValues(t, 0, ended.Comments)
+}
