@@ -82,6 +82,45 @@ func cleanValue(v any) any {
 	}
 }
 
+// CleanRecord returns a record's raw JSON as jsonb stores it. A record whose JSON had to be cleaned is decoded
+// afresh from the cleaned JSON into *v, so its typed fields are as clean as its raw payload.
+func CleanRecord[T any, P interface {
+	*T
+	json.Unmarshaler
+}](v P, raw json.RawMessage) (json.RawMessage, error) {
+	clean, changed, err := CleanJSON(raw)
+	if err != nil || !changed {
+		return clean, err
+	}
+	var fresh T
+	if err := P(&fresh).UnmarshalJSON(clean); err != nil {
+		return nil, fmt.Errorf("clean record: %w", err)
+	}
+	*v = fresh
+	return clean, nil
+}
+
+// CleanTickets cleans tickets read from Zendesk outside a page (a push's show_many, its re-read), so that what is
+// compared with the mirror and merge base, both cleaned when staged, is cleaned the same way: a NUL Zendesk holds
+// is then no change of Zendesk's, and nothing written back to the case or the merge base is text PostgreSQL
+// refuses.
+func CleanTickets(ts []zendesk.Ticket) error {
+	for i := range ts {
+		if err := CleanTicket(&ts[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CleanTicket cleans one ticket read from Zendesk outside a page (see CleanTickets).
+func CleanTicket(t *zendesk.Ticket) error {
+	if _, err := CleanRecord(t, t.Raw); err != nil {
+		return fmt.Errorf("ticket %d: %w", t.ID, err)
+	}
+	return nil
+}
+
 // CleanPayload makes a record's bytes storable in sync_failures.payload (text), whatever they are.
 func CleanPayload(raw []byte) string { return CleanText(string(raw)) }
 

@@ -57,3 +57,19 @@ func TestCommentRowOfAPushAnswerIsCleaned(t *testing.T) {
 		t.Fatalf("an answer without raw JSON should give {}, got %s", got)
 	}
 }
+
+// A ticket a push reads from Zendesk is cleaned as a staged one is: its typed fields and its raw JSON alike.
+func TestTicketReadOutsideAPageIsCleanedLikeAStagedOne(t *testing.T) {
+	var ts []zendesk.Ticket
+	require.NoError(t, json.Unmarshal([]byte(`[{"id":1,"subject":"a\u0000b","description":"c\ud800d","tags":["x\u0000"]},
+		{"id":2,"subject":"clean"}]`), &ts))
+	require.NoError(t, CleanTickets(ts))
+	require.NotNil(t, ts[0].Subject)
+	assert.Equal(t, "ab", *ts[0].Subject)
+	assert.Equal(t, "c\uFFFDd", ts[0].Description)
+	assert.Equal(t, []string{"x"}, ts[0].Tags)
+	assert.NotContains(t, string(ts[0].Raw), `\u0000`)
+	assert.Equal(t, int64(1), ts[0].ID)
+	assert.Equal(t, "clean", *ts[1].Subject)
+	assert.JSONEq(t, `{"id":2,"subject":"clean"}`, string(ts[1].Raw), "a clean ticket is kept as it is")
+}

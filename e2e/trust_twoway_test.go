@@ -511,3 +511,42 @@ func TestImportLeavesAConflictWithAPendingCRMEditToThePush(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, cs, "no conflict against a value Zendesk no longer held")
 }
+
+// A ticket whose Zendesk text PostgreSQL cannot store as it is (here a NUL in the subject) is imported cleaned; a
+// CRM edit of that field is then an edit like any other. The push reads Zendesk's ticket cleaned as the import does,
+// so the poison is no edit of Zendesk's: no false conflict, and no merge base PostgreSQL refuses (the push retried
+// for ever on "unsupported Unicode escape sequence (22P05)", and the CRM's edit never reached Zendesk).
+func TestCRMEditOfAFieldZendeskHoldsWithPoisonIsPushedWithoutAConflict(t *testing.T) {
+	for _, prio := range []string{"remote", "local"} {
+		t.Run(prio, func(t *testing.T) {
+			e := newEnv(t)
+			s, _ := twoWay(t, e, "nul", prio, 21)
+			ticket := writable(t, s, 1)[0]
+			caseID := e.caseIDOf(ticket)
+			poisoned := "subject with a NUL\x00 from a broken mail client"
+			require.NoError(t, s.ChangeTicket(ticket, sim.TicketChange{Subject: &poisoned}))
+			_, err := e.ctl.SyncNow(e.ctx, "nul", true)
+			require.NoError(t, err)
+			require.Equal(t, "subject with a NUL from a broken mail client", e.caseOf(caseID).Subject, "imported cleaned")
+
+			subj := "subject edited in the CRM"
+			_, err = e.ctl.UpdateCase(e.ctx, caseID, control.CaseUpdate{Subject: &subj})
+			require.NoError(t, err)
+			e.outboxEmpty(30 * time.Second)
+			_, err = e.ctl.SyncNow(e.ctx, "nul", true)
+			require.NoError(t, err, "the pass after the push ends well")
+
+			assert.Equal(t, subj, *simTicketOf(t, s, ticket).Subject, "the CRM edit reaches Zendesk")
+			assert.Equal(t, subj, e.caseOf(caseID).Subject, "and stays on the case")
+			cs, err := e.ctl.Conflicts(e.ctx, "nul")
+			require.NoError(t, err)
+			assert.Empty(t, cs, "Zendesk's poison is not an edit of Zendesk's")
+			fs, err := e.ctl.Failures(e.ctx, "nul")
+			require.NoError(t, err)
+			assert.Empty(t, fs)
+			p, err := e.ctl.Progress(e.ctx, "nul")
+			require.NoError(t, err)
+			assert.Nil(t, p.LastError)
+		})
+	}
+}

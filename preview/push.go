@@ -65,6 +65,9 @@ func (r *run) ticketsNow(ctx context.Context, targets map[int64]*store.PushTarge
 		}
 	}
 	fresh, err := r.d.Client.ShowManyTickets(ctx, ids)
+	if err == nil {
+		err = activities.CleanTickets(fresh) // as the push reads them
+	}
 	if err != nil {
 		return nil, fmt.Errorf("integration %q: read the tickets to push to: %w", r.in.Name, err)
 	}

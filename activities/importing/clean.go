@@ -19,7 +19,7 @@ const maxEmailBytes = 1024
 func stageTickets(tickets []zendesk.Ticket, users []zendesk.User, bad []zendesk.BadRecord) stagedTickets {
 	st := stagedTickets{Tickets: make([]stagedTicket, 0, len(tickets)), Bad: stageBad(bad)}
 	for _, t := range tickets {
-		raw, err := cleanRecord(&t, t.Raw)
+		raw, err := activities.CleanRecord(&t, t.Raw)
 		if err != nil {
 			st.Bad = append(st.Bad, unstorable("ticket", t.ID, t.Raw, err.Error()))
 			continue
@@ -33,24 +33,6 @@ func stageTickets(tickets []zendesk.Ticket, users []zendesk.User, bad []zendesk.
 	return st
 }
 
-// cleanRecord returns a record's raw JSON as jsonb stores it. A record whose JSON had to be cleaned is decoded
-// afresh from the cleaned JSON into *v, so its typed fields are as clean as its raw payload.
-func cleanRecord[T any, P interface {
-	*T
-	json.Unmarshaler
-}](v P, raw json.RawMessage) (json.RawMessage, error) {
-	clean, changed, err := activities.CleanJSON(raw)
-	if err != nil || !changed {
-		return clean, err
-	}
-	var fresh T
-	if err := P(&fresh).UnmarshalJSON(clean); err != nil {
-		return nil, fmt.Errorf("clean record: %w", err)
-	}
-	*v = fresh
-	return clean, nil
-}
-
 // stageUsers cleans users; one that cannot be stored sensibly becomes a bad record.
 func stageUsers(users []zendesk.User) ([]stagedUser, []stagedBad) {
 	out := make([]stagedUser, 0, len(users))
@@ -62,7 +44,7 @@ func stageUsers(users []zendesk.User) ([]stagedUser, []stagedBad) {
 				len(*u.Email), maxEmailBytes)))
 			continue
 		}
-		raw, err := cleanRecord(&u, u.Raw)
+		raw, err := activities.CleanRecord(&u, u.Raw)
 		if err != nil {
 			bad = append(bad, unstorable("user", u.ID, u.Raw, err.Error()))
 			continue

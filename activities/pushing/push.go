@@ -121,6 +121,9 @@ func (a *Activities) ticketsNow(ctx context.Context, c *zendesk.Client, in *stor
 		}
 	}
 	fresh, err := c.ShowManyTickets(ctx, ticketIDs)
+	if err == nil {
+		err = activities.CleanTickets(fresh)
+	}
 	if err != nil {
 		return nil, a.Classify(ctx, in, "read tickets before pushing", err)
 	}
@@ -389,7 +392,10 @@ func (a *Activities) reread(ctx context.Context, c *zendesk.Client, in *store.In
 	switch {
 	case errors.As(err, &nf):
 		return nil, nil
-	case err != nil:
+	case err == nil:
+		err = activities.CleanTicket(tk)
+	}
+	if err != nil {
 		return nil, a.Classify(ctx, in, fmt.Sprintf("read ticket %d again before pushing", ticketID), err)
 	}
 	return tk, nil
