@@ -255,6 +255,22 @@ func attempt(ctx context.Context) int32 {
 	return activity.GetInfo(ctx).Attempt + n
 }
 
+// GivenUp says whether err, a failure of one record within an activity, is deterministic and has now had its
+// PermanentAttempts attempts (or Classify said so already), and describes it with why it stops: such a record is
+// recorded as a failure and skipped, so that it does not hold back the records after it (Classify fails the whole
+// step instead, for a failure of the step).
+func GivenUp(ctx context.Context, err error) (string, bool) {
+	var ae *temporal.ApplicationError
+	if errors.As(err, &ae) && ae.Type() == errPermanent {
+		return ae.Message(), true
+	}
+	why := permanentCause(err)
+	if why == "" || attempt(ctx) < PermanentAttempts {
+		return "", false
+	}
+	return fmt.Sprintf("%v (%s; gave up after %d attempts)", err, why, PermanentAttempts), true
+}
+
 // oauthReason says in a few words why an OAuth integration's credentials stopped working.
 func oauthReason(grant *zendesk.OAuthGrantError, cred *zendesk.CredentialsError) string {
 	switch {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -549,4 +550,52 @@ func TestCRMEditOfAFieldZendeskHoldsWithPoisonIsPushedWithoutAConflict(t *testin
 			assert.Nil(t, p.LastError)
 		})
 	}
+}
+
+// A case whose push fails the same way every time (here a constraint its bookkeeping violates, SQLSTATE 23514, as a
+// corrupt row or a bug would) is recorded as a push failure with its reason after the bounded attempts, and set
+// aside: the cases after it are pushed, the pass ends well. Before, the push retried for ever and held back every
+// other case's changes.
+func TestCaseWhosePushFailsForGoodIsRecordedAndTheOthersArePushed(t *testing.T) {
+	e := newEnv(t)
+	s, _ := twoWay(t, e, "aside", "remote", 21)
+	tickets := writable(t, s, 2)
+	bad, good := e.caseIDOf(tickets[0]), e.caseIDOf(tickets[1])
+	// Only the push's own write of that merge base is refused: the import of the ticket afterwards lands.
+	_, err := e.store.DB.ExecContext(e.ctx, `CREATE FUNCTION e2e_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF current_setting('zendesk_sync.source', true) = 'push' AND NEW.synced->>'Subject' = 'refused by PostgreSQL' THEN
+				RAISE EXCEPTION 'refused by the test' USING ERRCODE = 'check_violation';
+			END IF;
+			RETURN NEW;
+		END $$;
+		CREATE TRIGGER e2e_refuse BEFORE UPDATE ON zd_tickets FOR EACH ROW EXECUTE FUNCTION e2e_refuse()`)
+	require.NoError(t, err)
+
+	badSubj, goodSubj := "refused by PostgreSQL", "pushed all the same"
+	_, err = e.ctl.UpdateCase(e.ctx, bad, control.CaseUpdate{Subject: &badSubj})
+	require.NoError(t, err)
+	_, err = e.ctl.UpdateCase(e.ctx, good, control.CaseUpdate{Subject: &goodSubj})
+	require.NoError(t, err)
+	e.outboxEmpty(time.Minute)
+	assert.Equal(t, goodSubj, *simTicketOf(t, s, tickets[1]).Subject, "the other case is pushed")
+
+	fs, err := e.ctl.Failures(e.ctx, "aside")
+	require.NoError(t, err)
+	require.Len(t, fs, 1, "the case set aside is reported")
+	assert.Equal(t, "push", fs[0].Kind)
+	require.NotNil(t, fs[0].ZendeskID)
+	assert.Equal(t, tickets[0], *fs[0].ZendeskID)
+	assert.Contains(t, fs[0].Reason, fmt.Sprintf("local changes of case %d not pushed", bad))
+	assert.Contains(t, fs[0].Reason, "23514")
+	assert.Contains(t, fs[0].Reason, "gave up after 3 attempts")
+	var note string
+	require.NoError(t, e.store.DB.GetContext(e.ctx, &note, `SELECT COALESCE(sync_note, '') FROM cases WHERE id=$1`, bad))
+	assert.Contains(t, note, "not pushed")
+
+	_, err = e.ctl.SyncNow(e.ctx, "aside", true)
+	require.NoError(t, err, "the next pass ends well")
+	p, err := e.ctl.Progress(e.ctx, "aside")
+	require.NoError(t, err)
+	assert.Nil(t, p.LastError)
 }

@@ -54,7 +54,16 @@ func (a *Activities) PushLocalChanges(ctx context.Context, ref contract.Integrat
 		res.Skipped += n.Skipped
 		res.Conflicts += n.Conflicts
 		if err != nil {
-			return res, err
+			failure, ok := activities.GivenUp(ctx, err)
+			if !ok {
+				return res, err
+			}
+			// This case's push fails the same way every time: recorded and set aside, so the cases after it
+			// are pushed (they waited PermanentAttempts attempts of the step).
+			if err := p.setAside(ctx, caseID, failure); err != nil {
+				return res, err
+			}
+			res.Skipped += len(p.byCase[caseID])
 		}
 	}
 	activities.ObservePushes(in.Name, res.Pushed)
@@ -162,6 +171,25 @@ func (p *push) pushCaseWithRereads(ctx context.Context, caseID int64) (contract.
 			return res, err
 		}
 	}
+}
+
+// setAside ends the outbox rows of a case whose push failed for good (failure, from activities.GivenUp): a push
+// failure of its ticket, listed by `starter failures` with the reason, and the case's sync note say so. A later
+// edit of the case is pushed afresh.
+func (p *push) setAside(ctx context.Context, caseID int64, failure string) error {
+	its, t := p.byCase[caseID], p.targets[caseID]
+	out := store.Pushed{IntegrationID: p.in.ID, CaseID: caseID, Done: ids(its)}
+	reason := activities.CleanText(fmt.Sprintf("local changes of case %d not pushed: %s", caseID, failure))
+	out.Note = &reason
+	if t != nil && t.TicketID != nil {
+		out.TicketID = *t.TicketID
+		out.Failures = []store.Failure{{Kind: store.FailurePush, ZendeskID: t.TicketID, Reason: reason}}
+	}
+	p.a.Log().Error("push of a case failed for good; set aside", "integration", p.in.Name, "case", caseID, "error", reason)
+	if err := p.a.Store.ApplyPushed(ctx, out); err != nil {
+		return fmt.Errorf("set aside the local changes of case %d: %w", caseID, err)
+	}
+	return nil
 }
 
 // pushCase pushes one case's outbox rows against remoteTicket: its changed fields, then its new comments.
