@@ -70,7 +70,7 @@ func Judge(fc FieldCase) Verdict {
 	var v Verdict
 	bad := func(format string, args ...any) { v.Problems = append(v.Problems, fmt.Sprintf(format, args...)) }
 	if fc.FinalCase != fc.FinalTicket {
-		bad("the sides disagree: case %q, ticket %q (%s)", fc.FinalCase, fc.FinalTicket, fc.FinalRaw)
+		bad("the sides disagree: case %q, ticket %q (%q)", fc.FinalCase, fc.FinalTicket, fc.FinalRaw)
 	}
 	var lastL, lastZ *Write
 	if n := len(fc.Local); n > 0 {
@@ -98,7 +98,7 @@ func Judge(fc FieldCase) Verdict {
 		bad("case holds %q, the rules give %q (%s)", fc.FinalCase, v.Expected, v.Rule)
 	}
 	if fc.FinalTicket != v.Expected && fc.FinalCase == v.Expected {
-		bad("ticket holds %q (%s), the rules give %q (%s)", fc.FinalTicket, fc.FinalRaw, v.Expected, v.Rule)
+		bad("ticket holds %q (%q), the rules give %q (%s)", fc.FinalTicket, fc.FinalRaw, v.Expected, v.Rule)
 	}
 	if fc.CheckRaw && rawMustStay != "" && fc.FinalRaw != rawMustStay && fc.FinalTicket == v.Expected {
 		bad("ticket holds %q where %q stands (same meaning, but nothing should have rewritten it)", fc.FinalRaw,

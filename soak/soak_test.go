@@ -92,6 +92,7 @@ func TestSoak(t *testing.T) {
 // counters are what the noise did.
 type counters struct {
 	zEdits, zEditFails, zComments, zCommentFails              atomic.Int64
+	zPoisoned                                                 atomic.Int64 // subjects and comments with a NUL
 	lEditsSQL, lEditsCLI, lEditFails                          atomic.Int64
 	lCommentsSQL, lCommentsCLI, lCommentFails                 atomic.Int64
 	syncRequests, syncFails, kills, cuts, cutConns, faultRuns atomic.Int64
@@ -267,6 +268,20 @@ func (in *integ) assigneeMeaning(zd *int64) string {
 	return "zendesk user " + strconv.FormatInt(*zd, 10)
 }
 
+// poison is, for one Zendesk subject or comment in six (by the pick's number r), a NUL character: text PostgreSQL
+// cannot store, which Zendesk holds as it is (accounts with legacy or mail-imported data). The sync stores it
+// cleaned; the checks compare Zendesk's text through clean.
+func poison(r uint64) string {
+	if r%6 == 0 {
+		return "\x00"
+	}
+	return ""
+}
+
+// clean is Zendesk's text as the CRM must hold it: without the NUL characters poison put in. Written here from the
+// README's rule ("NUL characters are removed"), not taken from the product.
+func clean(s string) string { return strings.ReplaceAll(s, "\x00", "") }
+
 // caseValue is a case field in the terms the journal and the conflicts use.
 func caseValue(c caseVals, f string) string {
 	switch f {
@@ -290,7 +305,7 @@ func (in *integ) ticketValue(t ticketVals, f string) (meaning, raw string) {
 		if t.Subject == nil {
 			return "", ""
 		}
-		return *t.Subject, *t.Subject
+		return clean(*t.Subject), *t.Subject
 	case "status":
 		return statusMeaning(t.Status), t.Status
 	case "priority":
@@ -417,7 +432,7 @@ func (in *integ) zendeskEdit(ctx context.Context, p pick) {
 		ticketNow, _ := in.ticketValue(t, f)
 		switch f {
 		case "subject":
-			ch["subject"] = fmt.Sprintf("soak Z%d-%d subject", in.idx, in.seq.Add(1))
+			ch["subject"] = fmt.Sprintf("soak Z%d-%d%s subject", in.idx, in.seq.Add(1), poison(p.r[i]))
 		case "status":
 			if v, ok := choose(p.r[i], []string{"open", "pending", "hold", "solved"}, statusMeaning, caseNow, ticketNow); ok {
 				ch["status"] = v
@@ -458,6 +473,9 @@ func (in *integ) zendeskEdit(ctx context.Context, p pick) {
 		in.h.counters.zEditFails.Add(1)
 		return
 	}
+	if subj, ok := ch["subject"].(string); ok && subj != clean(subj) {
+		in.h.counters.zPoisoned.Add(1)
+	}
 	in.mu.Lock()
 	in.zAt[res.Audit.ID] = before
 	in.mu.Unlock()
@@ -465,7 +483,7 @@ func (in *integ) zendeskEdit(ctx context.Context, p pick) {
 }
 
 func (in *integ) zendeskComment(p pick, public, byAgent bool) {
-	body := fmt.Sprintf("soak Z%d-%d comment from Zendesk", in.idx, in.seq.Add(1))
+	body := fmt.Sprintf("soak Z%d-%d comment%s from Zendesk", in.idx, in.seq.Add(1), poison(p.r[1]))
 	req := map[string]any{"body": body, "public": public}
 	if byAgent {
 		req["author_id"] = in.agents[int(p.r[0]%uint64(len(in.agents)))].zdID
@@ -476,6 +494,9 @@ func (in *integ) zendeskComment(p pick, public, byAgent bool) {
 	if err != nil {
 		in.h.counters.zCommentFails.Add(1)
 		return
+	}
+	if body != clean(body) {
+		in.h.counters.zPoisoned.Add(1)
 	}
 	in.h.counters.zComments.Add(1)
 }
