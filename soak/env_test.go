@@ -236,6 +236,10 @@ func (h *harness) starter(timeout time.Duration, args ...string) (string, error)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
+	if err != nil && ctx.Err() == context.DeadlineExceeded {
+		return out.String(), fmt.Errorf("starter %s: still running after %s, stopped by the soak: %s", strings.Join(args, " "),
+			timeout, strings.TrimSpace(errOut.String()))
+	}
 	if err != nil {
 		return out.String(), fmt.Errorf("starter %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(errOut.String()))
 	}
