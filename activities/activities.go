@@ -222,13 +222,10 @@ func (a *Activities) Classify(ctx context.Context, in *store.Integration, op str
 	case errors.Is(err, store.ErrStalePage):
 		return temporal.NewNonRetryableApplicationError(err.Error(), errStalePage, nil)
 	}
-	if why := permanentCause(err); why != "" {
-		if attempt(ctx) >= PermanentAttempts {
-			msg := fmt.Sprintf("%s: %v (%s; gave up after %d attempts)", op, err, why, PermanentAttempts)
-			a.Log().Error("sync step failed for good", "integration", in.Name, "error", msg)
-			return temporal.NewNonRetryableApplicationError(msg, errPermanent, nil)
-		}
-		return fmt.Errorf("%s: %w", op, err)
+	if failure, ok := gaveUp(ctx, err); ok {
+		msg := fmt.Sprintf("%s: %s", op, failure)
+		a.Log().Error("sync step failed for good", "integration", in.Name, "error", msg)
+		return temporal.NewNonRetryableApplicationError(msg, errPermanent, nil)
 	}
 	var ne *zendesk.NetworkError
 	if errors.As(err, &ne) {
@@ -264,6 +261,12 @@ func GivenUp(ctx context.Context, err error) (string, bool) {
 	if errors.As(err, &ae) && ae.Type() == errPermanent {
 		return ae.Message(), true
 	}
+	return gaveUp(ctx, err)
+}
+
+// gaveUp says whether err is deterministic (permanentCause) and has had its PermanentAttempts attempts, and
+// describes it with why it stops.
+func gaveUp(ctx context.Context, err error) (string, bool) {
 	why := permanentCause(err)
 	if why == "" || attempt(ctx) < PermanentAttempts {
 		return "", false

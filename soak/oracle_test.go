@@ -136,9 +136,7 @@ func TestJudgeEditAfterAConflictWasReconciledIsInformed(t *testing.T) {
 		CaseSyncs: []Write{{Value: "2", At: at(30)}},
 		Conflicts: []ConflictRow{{Local: "3", Remote: "2", Winner: "remote"}},
 		FinalCase: "6", FinalTicket: "6", FinalRaw: "6"}
-	v := Judge(fc)
-	assert.Equal(t, "6", v.Expected, v.Rule)
-	assert.Empty(t, v.Problems)
+	judgedAs(t, fc, "6")
 	// Without the sync write in between, Zendesk's two edits were concurrent with the CRM's and undid themselves.
 	fc.CaseSyncs = nil
 	assert.Equal(t, "3", Judge(fc).Expected)
@@ -154,9 +152,7 @@ func TestJudgeRunRestartsAfterThePushOfTheCRMsEdit(t *testing.T) {
 		TicketPushes: []Write{{Value: "open", At: at(20)}},
 		Conflicts:    []ConflictRow{{Local: "in_progress", Remote: "resolved", Winner: "remote"}},
 		FinalCase:    "resolved", FinalTicket: "resolved", FinalRaw: "solved"}
-	v := Judge(fc)
-	assert.Equal(t, "resolved", v.Expected, v.Rule)
-	assert.Empty(t, v.Problems)
+	judgedAs(t, fc, "resolved")
 }
 
 // Zendesk's audit times are whole seconds: a push in the second of a Zendesk edit made just before the CRM's edit
@@ -168,9 +164,7 @@ func TestJudgeZendeskEditBeforeTheCRMsCannotHaveSeenItsPush(t *testing.T) {
 		TicketPushes: []Write{{Value: "low", At: at(10)}},
 		Conflicts:    []ConflictRow{{Local: "low", Remote: "normal", Winner: "local"}},
 		FinalCase:    "low", FinalTicket: "low", FinalRaw: "low"}
-	v := Judge(fc)
-	assert.Equal(t, "low", v.Expected, v.Rule)
-	assert.Empty(t, v.Problems)
+	judgedAs(t, fc, "low")
 }
 
 // Seen in a soak run: the CRM edit, Zendesk's edit 53 ms later over the value before it, and the push of the CRM's
@@ -183,13 +177,17 @@ func TestJudgePushInTheSecondOfZendesksEditLandedAfterIt(t *testing.T) {
 		TicketPushes: []Write{{Value: "L", At: at(31)}},
 		Conflicts:    []ConflictRow{{Local: "L", Remote: "Z", Winner: "local"}},
 		FinalCase:    "L", FinalTicket: "L", FinalRaw: "L"}
-	v := Judge(fc)
-	assert.Equal(t, "L", v.Expected, v.Rule)
-	assert.Empty(t, v.Problems)
+	judgedAs(t, fc, "L")
 	// Had Zendesk's edit been made over the pushed value, it saw the push: Zendesk's edit is the later one.
 	fc.Remote[0].Prev, fc.Remote[0].PrevBySync, fc.Remote[0].PrevAt = "L", true, at(31)
 	fc.Conflicts, fc.FinalCase, fc.FinalTicket, fc.FinalRaw = nil, "Z", "Z", "Z"
-	v = Judge(fc)
-	assert.Equal(t, "Z", v.Expected, v.Rule)
+	judgedAs(t, fc, "Z")
+}
+
+// judgedAs checks that Judge expects want for fc and finds nothing wrong.
+func judgedAs(t *testing.T, fc FieldCase, want string) {
+	t.Helper()
+	v := Judge(fc)
+	assert.Equal(t, want, v.Expected, v.Rule)
 	assert.Empty(t, v.Problems)
 }
